@@ -1,0 +1,164 @@
+/**
+ * Private and public keys: parsing, the checks cosign applies on import (RSA 2048/3072/4096,
+ * ECDSA P-256/P-384/P-521, Ed25519), PKCS#8 and PKIX encodings, and key generation.
+ * Parsing and encoding are done by the runtime's native `node:crypto`.
+ * @module
+ */
+
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { CosignError } from "../errors.ts";
+import { certificateSpki } from "./der.ts";
+import { decodePem, encodePem } from "./pem.ts";
+
+/** The key types this implementation signs and verifies with. */
+export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "ecdsa-p521" | "rsa" | "ed25519";
+
+const EC_CURVES: Record<string, KeyAlgorithm> = {
+  prime256v1: "ecdsa-p256",
+  secp384r1: "ecdsa-p384",
+  secp521r1: "ecdsa-p521",
+};
+const EC_CURVE_NAMES: Record<string, string> = {
+  secp224r1: "P-224",
+  secp256k1: "secp256k1",
+};
+const RSA_SIZES = [2048, 3072, 4096];
+
+/** Returns the algorithm of a key, or throws `KEY_UNSUPPORTED` naming what was found. */
+export function keyAlgorithm(key: KeyObject, what: string): KeyAlgorithm {
+  const type = key.asymmetricKeyType;
+  if (type === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? "unknown";
+    const alg = EC_CURVES[curve];
+    if (!alg) {
+      throw new CosignError(
+        "KEY_UNSUPPORTED",
+        `Unsupported key in ${what}: ECDSA curve ${
+          EC_CURVE_NAMES[curve] ?? curve
+        } not allowed (P-256, P-384 or P-521)`,
+      );
+    }
+    return alg;
+  }
+  if (type === "rsa") return "rsa";
+  if (type === "ed25519") return "ed25519";
+  throw new CosignError("KEY_UNSUPPORTED", `Unsupported key in ${what}: ${type} keys`);
+}
+
+/** Applies cosign's import checks to a private key (curve allow-list, RSA sizes). */
+export function validatePrivateKey(key: KeyObject, what: string): KeyAlgorithm {
+  const alg = keyAlgorithm(key, what);
+  if (alg === "rsa") {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (!RSA_SIZES.includes(bits)) {
+      throw new CosignError(
+        "KEY_UNSUPPORTED",
+        `Unsupported key in ${what}: RSA key size ${bits} not supported (2048, 3072 or 4096)`,
+      );
+    }
+  }
+  return alg;
+}
+
+function parseDer(
+  der: Uint8Array,
+  type: "pkcs8" | "pkcs1" | "sec1",
+  what: string,
+  label: string,
+): KeyObject {
+  try {
+    return createPrivateKey({ key: Buffer.from(der), format: "der", type });
+  } catch {
+    throw new CosignError("KEY_PARSE", `Cannot parse ${what}: not a valid ${label} private key`);
+  }
+}
+
+/**
+ * Parses a PKCS#8 DER private key (the plaintext of a cosign key file) and checks its type.
+ * A SEC1 `ECPrivateKey` is refused, as cosign refuses it.
+ */
+export function parsePkcs8PrivateKey(der: Uint8Array, what: string): KeyObject {
+  const key = parseDer(der, "pkcs8", what, "PKCS#8");
+  validatePrivateKey(key, what);
+  return key;
+}
+
+/**
+ * Parses an unencrypted PEM private key for `import-key-pair`: `RSA PRIVATE KEY` (PKCS#1),
+ * `EC PRIVATE KEY` (SEC1) or `PRIVATE KEY` (PKCS#8 RSA, ECDSA or Ed25519), then applies
+ * cosign's checks. Only the first PEM block is read.
+ */
+export function parseUnencryptedPrivateKeyPem(pem: string, what: string): KeyObject {
+  const block = decodePem(pem, what);
+  let key: KeyObject;
+  switch (block.type) {
+    case "RSA PRIVATE KEY":
+      key = parseDer(block.bytes, "pkcs1", what, "PKCS#1 RSA");
+      break;
+    case "EC PRIVATE KEY":
+      key = parseDer(block.bytes, "sec1", what, "SEC1 EC");
+      break;
+    case "PRIVATE KEY":
+      key = parseDer(block.bytes, "pkcs8", what, "PKCS#8");
+      break;
+    default:
+      throw new CosignError(
+        "PEM_UNSUPPORTED_TYPE",
+        `Cannot import ${what}: unsupported private key type "${block.type}"`,
+      );
+  }
+  validatePrivateKey(key, what);
+  return key;
+}
+
+/** Encodes a private key as PKCS#8 DER. */
+export function pkcs8Der(key: KeyObject): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
+}
+
+/** Encodes the public half of a key as a PKIX `PUBLIC KEY` PEM. */
+export function publicKeyPem(key: KeyObject): string {
+  const pub = key.type === "private" ? createPublicKey(key) : key;
+  return encodePem("PUBLIC KEY", new Uint8Array(pub.export({ format: "der", type: "spki" })));
+}
+
+/** Generates a new ECDSA P-256 key pair (cosign's default). */
+export function generateEcdsaP256(): KeyObject {
+  return generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+}
+
+/**
+ * Parses a verification key: a PEM `PUBLIC KEY` (PKIX), `RSA PUBLIC KEY` (PKCS#1) or a
+ * `CERTIFICATE` (its subject public key is used).
+ * @throws {CosignError} `PEM_INVALID`, `PEM_UNSUPPORTED_TYPE`, `KEY_PARSE`, `KEY_UNSUPPORTED`
+ */
+export function parsePublicKeyPem(pem: string, what: string): KeyObject {
+  const block = decodePem(pem, what);
+  let key: KeyObject;
+  try {
+    switch (block.type) {
+      case "PUBLIC KEY":
+        key = createPublicKey({ key: Buffer.from(block.bytes), format: "der", type: "spki" });
+        break;
+      case "RSA PUBLIC KEY":
+        key = createPublicKey({ key: Buffer.from(block.bytes), format: "der", type: "pkcs1" });
+        break;
+      case "CERTIFICATE": {
+        const spki = certificateSpki(block.bytes);
+        if (!spki) throw new Error("not a certificate");
+        key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+        break;
+      }
+      default:
+        throw new CosignError(
+          "PEM_UNSUPPORTED_TYPE",
+          `Cannot load ${what}: unknown public key PEM file type "${block.type}"`,
+        );
+    }
+  } catch (e) {
+    if (e instanceof CosignError) throw e;
+    throw new CosignError("KEY_PARSE", `Cannot parse ${what}: malformed ${block.type}`);
+  }
+  keyAlgorithm(key, what);
+  return key;
+}

@@ -1,0 +1,73 @@
+/**
+ * Typed errors. Every failure the product reports carries a stable string `code`
+ * (tests assert on the code, not on the text) and the process exit code the CLI uses.
+ *
+ * Exit codes follow cosign: 0 success, 1 a failed operation or verification,
+ * 10 no signatures found, 11 image tag not found, 12 no matching signatures,
+ * 13 no certificate found on a signature; and, for this implementation,
+ * 2 a usage error and 3 an unexpected internal error.
+ * @module
+ */
+
+/** Exit code for a failed operation or verification. */
+export const EXIT_FAILURE = 1;
+/** Exit code for a command-line usage error. */
+export const EXIT_USAGE = 2;
+/** Exit code for an unexpected internal error. */
+export const EXIT_INTERNAL = 3;
+
+/** The error codes used across the library. */
+export type ErrorCode =
+  | "USAGE"
+  | "FILE_NOT_FOUND"
+  | "FILE_READ"
+  | "FILE_WRITE"
+  | "FILE_EXISTS"
+  | "PEM_INVALID"
+  | "PEM_UNSUPPORTED_TYPE"
+  | "KEY_ENCRYPTED_INVALID"
+  | "KEY_UNSUPPORTED_KDF"
+  | "KEY_WRONG_PASSWORD"
+  | "KEY_PASSWORD_MISMATCH"
+  | "KEY_PARSE"
+  | "KEY_UNSUPPORTED"
+  | "KEYREF_UNSUPPORTED"
+  | "KEYREF_INVALID"
+  | "SIGNATURE_INVALID_ENCODING"
+  | "SIGNATURE_MISMATCH"
+  | "TLOG_UNAVAILABLE"
+  | "NETWORK"
+  | "NOT_IMPLEMENTED";
+
+/** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
+export class CosignError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** Process exit code the CLI uses for this error. */
+  readonly exitCode: number;
+
+  /**
+   * @param code stable code
+   * @param message one-line, sentence-case message naming the thing and the reason
+   * @param options `exitCode` (default 1) and `cause`
+   */
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { exitCode?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "CosignError";
+    this.code = code;
+    this.exitCode = options.exitCode ?? EXIT_FAILURE;
+  }
+}
+
+/** A command-line usage error (exit code 2). */
+export class UsageError extends CosignError {
+  /** @param message what was wrong with the command line */
+  constructor(message: string) {
+    super("USAGE", message, { exitCode: EXIT_USAGE });
+    this.name = "UsageError";
+  }
+}
