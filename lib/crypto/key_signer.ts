@@ -8,11 +8,18 @@
  * @module
  */
 
-import { createPublicKey, createSign, createVerify, type KeyObject, sign, verify } from "node:crypto";
+import {
+  createPublicKey,
+  createSign,
+  createVerify,
+  type KeyObject,
+  sign,
+  verify,
+} from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { isDerEcdsaSignature } from "./der.ts";
 import { concatBytes } from "./encoding.ts";
-import { keyAlgorithm, type KeyAlgorithm, publicKeyPem } from "./keys.ts";
+import { type KeyAlgorithm, keyAlgorithm, publicKeyPem } from "./keys.ts";
 import type { MessageData, Signer, Verifier } from "./signer.ts";
 
 /** Hash names accepted for `hash` overrides (cosign's `--signature-digest-algorithm`). */

@@ -5,7 +5,12 @@
  * @module
  */
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { certificateSpki } from "./der.ts";
 import { decodePem, encodePem } from "./pem.ts";

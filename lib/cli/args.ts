@@ -1,0 +1,169 @@
+/**
+ * Command-line flags the way cosign's cobra/pflag reads them: `--flag value`, `--flag=value`,
+ * `-f value`, booleans as `--flag`, `--flag=true` or `--flag=false`, repeatable flags, and any
+ * unset flag taken from the environment variable `COSIGN_<FLAG>` (upper case, `-` → `_`).
+ * Tokenising is done by `node:util` parseArgs; this module adds typing and validation.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+
+/** One flag of a command. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  /** One-letter alias, e.g. `y` for `--yes`. */
+  short?: string;
+  /** Repeatable (values collected into an array). */
+  multiple?: boolean;
+  /** Default value when neither the command line nor the environment sets it. */
+  default?: string | boolean;
+  /** One line for `--help`. */
+  description: string;
+  /** Placeholder for the value in `--help`, e.g. `FILE`. */
+  value?: string;
+}
+
+/** A command's flags and positional arguments. */
+export interface CommandSpec {
+  /** Full command name, e.g. `sign-blob`. */
+  name: string;
+  /** One-line summary. */
+  summary: string;
+  /** Usage line after the command name, e.g. `--key KEYREF [flags] FILE`. */
+  usage: string;
+  flags: Record<string, FlagSpec>;
+  /** Minimum and maximum number of positional arguments. */
+  args: [min: number, max: number];
+}
+
+/** Parsed flag values. */
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+/** The result of parsing a command line. */
+export interface ParsedCommand {
+  flags: FlagValues;
+  positionals: string[];
+  help: boolean;
+}
+
+/** Go's strconv.ParseBool. */
+export function parseBool(value: string, flag: string): boolean {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(value)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(value)) return false;
+  throw new UsageError(`invalid argument "${value}" for "--${flag}": not a boolean`);
+}
+
+/** The environment variable that can set `flag`. */
+export function envNameForFlag(flag: string): string {
+  return "COSIGN_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+/**
+ * Parses `argv` against `spec`.
+ * @param getEnv environment lookup for `COSIGN_<FLAG>` bindings
+ * @throws {UsageError} unknown flags, missing values, bad booleans, wrong argument count
+ */
+export function parseCommand(
+  spec: CommandSpec,
+  argv: string[],
+  getEnv: (name: string) => string | undefined,
+): ParsedCommand {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, f] of Object.entries(spec.flags)) {
+    // Booleans are tokenised as strings-or-flags below, so `--x=false` keeps its value.
+    options[name] = f.short ? { type: f.type, short: f.short } : { type: f.type };
+  }
+  const { tokens } = parseArgs({
+    args: argv,
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const flags: FlagValues = {};
+  const positionals: string[] = [];
+  let help = false;
+  for (const t of tokens ?? []) {
+    if (t.kind === "positional") {
+      positionals.push(t.value);
+      continue;
+    }
+    if (t.kind === "option-terminator") continue;
+    const name = t.name;
+    if (name === "help") {
+      help = true;
+      continue;
+    }
+    const f = spec.flags[name];
+    if (!f) throw new UsageError(`unknown flag: ${t.rawName}`);
+    let value: string | boolean;
+    if (f.type === "boolean") {
+      value = t.inlineValue ? parseBool(t.value ?? "", name) : true;
+    } else {
+      if (t.value === undefined) throw new UsageError(`flag needs an argument: ${t.rawName}`);
+      value = t.value;
+    }
+    if (f.multiple) {
+      const prev = flags[name];
+      flags[name] = [...(Array.isArray(prev) ? prev : []), String(value)];
+    } else {
+      flags[name] = value;
+    }
+  }
+  for (const [name, f] of Object.entries(spec.flags)) {
+    if (flags[name] !== undefined) continue;
+    const env = getEnv(envNameForFlag(name));
+    if (env !== undefined) {
+      flags[name] = f.type === "boolean" ? parseBool(env, name) : f.multiple ? env.split(",") : env;
+    } else if (f.default !== undefined) {
+      flags[name] = f.default;
+    }
+  }
+  if (!help) {
+    const [min, max] = spec.args;
+    if (positionals.length < min || positionals.length > max) {
+      const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min}-${max}`;
+      throw new UsageError(
+        `${spec.name} takes ${want} argument(s), got ${positionals.length}; see "${spec.name} --help"`,
+      );
+    }
+  }
+  return { flags, positionals, help };
+}
+
+/** Renders `--help` text for a command. */
+export function helpText(program: string, spec: CommandSpec): string {
+  const lines = [spec.summary, "", `Usage: ${program} ${spec.name} ${spec.usage}`, "", "Flags:"];
+  const rows = Object.entries(spec.flags).map(([name, f]) => {
+    const left = (f.short ? `-${f.short}, ` : "    ") + `--${name}` +
+      (f.type === "string" ? ` ${f.value ?? "string"}` : "");
+    const def = f.default !== undefined && f.default !== "" ? ` (default ${f.default})` : "";
+    return [left, f.description + def] as const;
+  });
+  rows.push(["-h, --help", "help for " + spec.name]);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 3;
+  for (const [l, r] of rows) lines.push("  " + l.padEnd(width) + r);
+  lines.push("", `Any flag can also be set with the environment variable COSIGN_<FLAG>.`);
+  return lines.join("\n") + "\n";
+}
+
+/** Reads a string flag. */
+export function str(flags: FlagValues, name: string): string | undefined {
+  const v = flags[name];
+  return typeof v === "string" ? v : undefined;
+}
+
+/** Reads a boolean flag. */
+export function bool(flags: FlagValues, name: string): boolean {
+  return flags[name] === true;
+}
+
+/** Reads a string flag that must be present and non-empty. */
+export function required(flags: FlagValues, name: string): string {
+  const v = str(flags, name);
+  if (!v) throw new UsageError(`required flag "--${name}" not set`);
+  return v;
+}

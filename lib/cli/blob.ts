@@ -1,0 +1,160 @@
+/**
+ * Blob commands: `sign-blob` and `verify-blob` (cosign-spec §5). The blob is streamed from
+ * its file (or stdin as `-`) and hashed once, in constant memory.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { decodeSignature, signBlob, verifyBlob } from "../cosign/blob.ts";
+import { fileError, loadSigner, loadVerifier, readKeyRef } from "../cosign/keyref.ts";
+import type { HashName } from "../crypto/key_signer.ts";
+import { toBase64, utf8 } from "../crypto/encoding.ts";
+import { bool, required, str } from "./args.ts";
+import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { info, stdout, writeFileAtomic } from "./io.ts";
+import { readPassword } from "./password.ts";
+
+/** Opens a blob for streaming: a file path, or `-` for stdin. */
+export async function openBlob(path: string): Promise<ReadableStream<Uint8Array>> {
+  if (path === "-") return Deno.stdin.readable;
+  try {
+    const st = await Deno.stat(path);
+    if (st.isDirectory) {
+      throw new CosignError("FILE_READ", `Cannot read blob ${path}: it is a directory`);
+    }
+    return (await Deno.open(path)).readable;
+  } catch (e) {
+    if (e instanceof CosignError) throw e;
+    throw fileError(e, path, "blob");
+  }
+}
+
+function tlogNotAvailable(what: string, flag: string): CosignError {
+  return new CosignError(
+    "TLOG_UNAVAILABLE",
+    `${what} the transparency log (Rekor) is not supported by this version yet; pass ${flag}`,
+  );
+}
+
+/** `cosign sign-blob`. */
+export const signBlobCommand: Command = {
+  spec: {
+    name: "sign-blob",
+    summary: "Signs a file (or stdin as -) and prints the base64 signature.",
+    usage: "--key KEYREF [--output-signature FILE] [--tlog-upload=false] FILE|-",
+    args: [1, 1],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "private key reference" },
+      "output-signature": {
+        type: "string",
+        value: "FILE",
+        description: "write the signature to FILE instead of stdout",
+      },
+      b64: { type: "boolean", default: true, description: "base64-encode the signature" },
+      yes: {
+        type: "boolean",
+        short: "y",
+        default: false,
+        description: "skip confirmation prompts for uploading to the transparency log",
+      },
+      ...SIGN_TLOG_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = required(flags, "key");
+    if (bool(flags, "tlog-upload")) throw tlogNotAvailable("Uploading to", "--tlog-upload=false");
+    const path = positionals[0]!;
+    const signer = await loadSigner(keyRef, {
+      password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
+    });
+    await info(`Using payload from: ${path}`);
+    const sig = await signBlob(signer, await openBlob(path));
+    const b64 = bool(flags, "b64");
+    const out = str(flags, "output-signature");
+    if (out) {
+      await writeFileAtomic(out, b64 ? toBase64(sig) : sig, 0o644);
+      await info(`Wrote signature to file ${out}`);
+    } else {
+      await stdout(b64 ? toBase64(sig) + "\n" : sig);
+    }
+  },
+};
+
+const HASHES: HashName[] = ["sha224", "sha256", "sha384", "sha512"];
+
+/**
+ * Reads `--signature`: an `http(s)://` URL, a file, or the signature itself; then decodes
+ * base64 when the content is base64 (else takes the raw bytes).
+ */
+async function readSignature(value: string): Promise<Uint8Array> {
+  let content: Uint8Array;
+  if (value.startsWith("http://") || value.startsWith("https://")) {
+    content = utf8(await readKeyRef(value));
+  } else {
+    try {
+      content = await Deno.readFile(value);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw fileError(e, value, "signature");
+      content = utf8(value); // not a file: the flag holds the signature itself
+    }
+  }
+  const sig = decodeSignature(content);
+  if (sig.length === 0) {
+    throw new CosignError("SIGNATURE_INVALID_ENCODING", `Signature ${value} is empty`);
+  }
+  return sig;
+}
+
+/** `cosign verify-blob`. */
+export const verifyBlobCommand: Command = {
+  spec: {
+    name: "verify-blob",
+    summary: "Verifies a file's signature with a public key; prints Verified OK.",
+    usage: "--key KEYREF --signature FILE|BASE64 [--insecure-ignore-tlog] FILE|-",
+    args: [1, 1],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+      signature: {
+        type: "string",
+        value: "FILE|URL|BASE64",
+        description: "the signature: a file, a URL, or the base64 text itself",
+      },
+      "signature-digest-algorithm": {
+        type: "string",
+        value: "ALG",
+        description: "message hash: sha224, sha256, sha384 or sha512 (default: the key's own)",
+      },
+      offline: { type: "boolean", default: false, description: "make no network requests" },
+      ...VERIFY_TLOG_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = str(flags, "key");
+    if (!keyRef) {
+      throw new CosignError(
+        "USAGE",
+        "verify-blob needs --key (certificate and bundle verification are not supported by this version yet)",
+        { exitCode: 2 },
+      );
+    }
+    const sigFlag = required(flags, "signature");
+    const alg = str(flags, "signature-digest-algorithm");
+    if (alg !== undefined && !HASHES.includes(alg as HashName)) {
+      throw new CosignError(
+        "USAGE",
+        `Unsupported --signature-digest-algorithm "${alg}" (sha224, sha256, sha384 or sha512)`,
+        { exitCode: 2 },
+      );
+    }
+    if (!bool(flags, "insecure-ignore-tlog")) {
+      throw tlogNotAvailable("Verifying against", "--insecure-ignore-tlog");
+    }
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
+    );
+    const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
+    const sig = await readSignature(sigFlag);
+    await verifyBlob(verifier, await openBlob(positionals[0]!), sig);
+    await info("Verified OK");
+  },
+};

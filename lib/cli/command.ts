@@ -1,0 +1,37 @@
+/**
+ * The shape every CLI command module exports.
+ * @module
+ */
+
+import type { CommandSpec, ParsedCommand } from "./args.ts";
+
+/** A command: its flags, and what it does with them. Returns the exit code (default 0). */
+export interface Command {
+  spec: CommandSpec;
+  run(parsed: ParsedCommand): Promise<number | void>;
+}
+
+/** Transparency-log flags shared by signing commands (cosign v2 names and defaults). */
+export const SIGN_TLOG_FLAGS = {
+  "tlog-upload": {
+    type: "boolean",
+    default: true,
+    description: "upload the signature to the transparency log",
+  },
+  "rekor-url": {
+    type: "string",
+    default: "https://rekor.sigstore.dev",
+    value: "URL",
+    description: "address of the Rekor transparency log",
+  },
+} as const;
+
+/** Transparency-log flags shared by verifying commands. */
+export const VERIFY_TLOG_FLAGS = {
+  "insecure-ignore-tlog": {
+    type: "boolean",
+    default: false,
+    description: "skip the transparency-log check (everything else is still verified)",
+  },
+  "rekor-url": SIGN_TLOG_FLAGS["rekor-url"],
+} as const;

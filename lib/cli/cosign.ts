@@ -1,0 +1,38 @@
+/**
+ * The `cosign` program: its commands, each loaded on first use.
+ * @module
+ */
+
+import type { Program } from "./run.ts";
+
+/** The cosign command table. */
+export const cosignProgram: Program = {
+  name: "cosign",
+  summary: "cosign (Deno): sign and verify blobs, images and attestations.",
+  commands: {
+    "generate-key-pair": {
+      summary: "Generate an encrypted ECDSA P-256 key pair",
+      load: async () => (await import("./keys.ts")).generateKeyPairCommand,
+    },
+    "import-key-pair": {
+      summary: "Import a PEM private key as a cosign key pair",
+      load: async () => (await import("./keys.ts")).importKeyPairCommand,
+    },
+    "public-key": {
+      summary: "Print the public key of a private key",
+      load: async () => (await import("./keys.ts")).publicKeyCommand,
+    },
+    "sign-blob": {
+      summary: "Sign a file",
+      load: async () => (await import("./blob.ts")).signBlobCommand,
+    },
+    "verify-blob": {
+      summary: "Verify a file's signature",
+      load: async () => (await import("./blob.ts")).verifyBlobCommand,
+    },
+    version: {
+      summary: "Print the version",
+      load: async () => (await import("./version.ts")).versionCommand,
+    },
+  },
+};

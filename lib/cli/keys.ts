@@ -1,0 +1,162 @@
+/**
+ * Key commands: `generate-key-pair`, `import-key-pair` and `public-key`.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { generateKeyPair, importKeyPair } from "../cosign/keypair.ts";
+import { loadSigner, readTextFile } from "../cosign/keyref.ts";
+import { parseUnencryptedPrivateKeyPem } from "../crypto/keys.ts";
+import { bool, required, str } from "./args.ts";
+import type { Command } from "./command.ts";
+import {
+  commitFiles,
+  confirm,
+  exists,
+  info,
+  stageFile,
+  stdinIsTerminal,
+  stdout,
+  writeFileAtomic,
+} from "./io.ts";
+import { readPassword } from "./password.ts";
+
+/** Checks that writing `<prefix>.key`/`.pub` overwrites nothing without consent. */
+async function checkOverwrite(prefix: string, yes: boolean): Promise<void> {
+  for (const path of [`${prefix}.key`, `${prefix}.pub`]) {
+    if (!(await exists(path)) || yes) continue;
+    if (!stdinIsTerminal()) {
+      throw new CosignError(
+        "FILE_EXISTS",
+        `Refusing to overwrite ${path}: it already exists (pass --yes to overwrite)`,
+      );
+    }
+    await info(`WARNING: File ${path} already exists. Overwrite?`);
+    if (!(await confirm("Are you sure you would like to continue? [y/N] "))) {
+      throw new CosignError("FILE_EXISTS", `Not overwriting ${path}`);
+    }
+  }
+}
+
+async function writeKeyPair(prefix: string, priv: string, pub: string): Promise<void> {
+  const staged = [
+    await stageFile(`${prefix}.key`, priv, 0o600),
+    await stageFile(`${prefix}.pub`, pub, 0o644),
+  ];
+  await commitFiles(staged);
+  await info(`Private key written to ${prefix}.key`);
+  await info(`Public key written to ${prefix}.pub`);
+}
+
+const YES = {
+  type: "boolean",
+  short: "y",
+  default: false,
+  description: "overwrite existing key files without asking",
+} as const;
+
+/** `cosign generate-key-pair`. */
+export const generateKeyPairCommand: Command = {
+  spec: {
+    name: "generate-key-pair",
+    summary: "Generates an ECDSA P-256 key pair for signing and verifying.",
+    usage: "[--output-key-prefix PREFIX] [-y]",
+    args: [0, 1],
+    flags: {
+      "output-key-prefix": {
+        type: "string",
+        default: "cosign",
+        value: "PREFIX",
+        description: "name of the key files: PREFIX.key and PREFIX.pub",
+      },
+      "kms": {
+        type: "string",
+        value: "URI",
+        description: "create the key in a KMS (not supported yet)",
+      },
+      yes: YES,
+    },
+  },
+  async run({ flags, positionals }) {
+    const target = positionals[0] ?? str(flags, "kms");
+    if (target !== undefined) {
+      throw new CosignError(
+        "KEYREF_UNSUPPORTED",
+        `Cannot create key ${target}: only local key files are supported by this version`,
+      );
+    }
+    const prefix = required(flags, "output-key-prefix");
+    await checkOverwrite(prefix, bool(flags, "yes"));
+    const password = await readPassword({ confirm: true });
+    const pair = await generateKeyPair(password);
+    await writeKeyPair(prefix, pair.privateKeyPem, pair.publicKeyPem);
+  },
+};
+
+/** `cosign import-key-pair`. */
+export const importKeyPairCommand: Command = {
+  spec: {
+    name: "import-key-pair",
+    summary: "Imports a PEM private key (RSA, ECDSA or Ed25519) as a cosign key pair.",
+    usage: "--key FILE [--output-key-prefix PREFIX] [-y]",
+    args: [0, 0],
+    flags: {
+      key: {
+        type: "string",
+        short: "k",
+        value: "FILE",
+        description: "unencrypted PEM private key",
+      },
+      "output-key-prefix": {
+        type: "string",
+        short: "o",
+        default: "import-cosign",
+        value: "PREFIX",
+        description: "name of the key files: PREFIX.key and PREFIX.pub",
+      },
+      yes: YES,
+    },
+  },
+  async run({ flags }) {
+    const keyPath = required(flags, "key");
+    const prefix = required(flags, "output-key-prefix");
+    const pem = await readTextFile(keyPath, "private key");
+    // Validate before asking anything: a refused key must not cost a password prompt.
+    parseUnencryptedPrivateKeyPem(pem, keyPath);
+    await checkOverwrite(prefix, bool(flags, "yes"));
+    const password = await readPassword({ confirm: true });
+    const pair = await importKeyPair(pem, password, keyPath);
+    await writeKeyPair(prefix, pair.privateKeyPem, pair.publicKeyPem);
+  },
+};
+
+/** `cosign public-key`. */
+export const publicKeyCommand: Command = {
+  spec: {
+    name: "public-key",
+    summary: "Prints the public key of a private key.",
+    usage: "--key KEYREF [--outfile FILE]",
+    args: [0, 0],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "private key reference" },
+      outfile: {
+        type: "string",
+        value: "FILE",
+        description: "write the key here instead of stdout",
+      },
+    },
+  },
+  async run({ flags }) {
+    const signer = await loadSigner(required(flags, "key"), {
+      password: () => readPassword({ confirm: false }),
+    });
+    const pem = await signer.publicKeyPem();
+    const outfile = str(flags, "outfile");
+    if (outfile) {
+      await writeFileAtomic(outfile, pem, 0o644);
+      await info(`Public key written to ${outfile}`);
+    } else {
+      await stdout(pem);
+    }
+  },
+};

@@ -1,0 +1,88 @@
+/**
+ * The top of both executables: finds the command, parses its flags, runs it, and turns every
+ * outcome into an exit code. User mistakes and failed verifications print one line
+ * (`Error: …`); anything unexpected is reported as an internal error with exit code 3, never
+ * as an uncaught exception.
+ * @module
+ */
+
+import { CosignError, EXIT_INTERNAL, EXIT_USAGE, UsageError } from "../errors.ts";
+import { helpText, parseCommand } from "./args.ts";
+import type { Command } from "./command.ts";
+import { info, stdout } from "./io.ts";
+
+/** A program: a name and its commands, each loaded only when used. */
+export interface Program {
+  name: string;
+  summary: string;
+  /** Command name (may contain a space, e.g. `upload blob`) → loader. */
+  commands: Record<string, { summary: string; load: () => Promise<Command> }>;
+  /** The command to run when the first argument is not a command name (sget's download). */
+  defaultCommand?: string;
+}
+
+function programHelp(p: Program): string {
+  const width = Math.max(...Object.keys(p.commands).map((c) => c.length)) + 3;
+  const rows = Object.entries(p.commands).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
+  return `${p.summary}\n\nUsage: ${p.name} COMMAND [flags]\n\nCommands:\n${rows.join("\n")}\n\n` +
+    `Run "${p.name} COMMAND --help" for a command's flags.\n`;
+}
+
+/** Splits argv into a command name (one or two words) and the rest. */
+function findCommand(p: Program, argv: string[]): [string, string[]] | undefined {
+  const two = argv.slice(0, 2).join(" ");
+  if (argv.length >= 2 && p.commands[two]) return [two, argv.slice(2)];
+  if (argv[0] !== undefined && p.commands[argv[0]]) return [argv[0], argv.slice(1)];
+  return undefined;
+}
+
+/** Runs `program` with `argv`; returns the exit code. Never throws. */
+export async function runProgram(p: Program, argv: string[]): Promise<number> {
+  const debug = Deno.env.get("COSIGN_DEBUG") === "1";
+  try {
+    if (argv.length === 0 && !p.defaultCommand || ["-h", "--help", "help"].includes(argv[0]!)) {
+      if (argv[0] === "help" && argv[1] && p.commands[argv[1]]) {
+        const cmd = await p.commands[argv[1]]!.load();
+        await stdout(helpText(p.name, cmd.spec));
+        return 0;
+      }
+      await stdout(programHelp(p));
+      return argv.length === 0 ? EXIT_USAGE : 0;
+    }
+    let found = findCommand(p, argv);
+    if (!found && p.defaultCommand) found = [p.defaultCommand, argv];
+    if (!found) {
+      throw new UsageError(`unknown command "${argv[0]}" for "${p.name}"; run "${p.name} --help"`);
+    }
+    const [name, rest] = found;
+    const cmd = await p.commands[name]!.load();
+    const parsed = parseCommand(cmd.spec, rest, (n) => Deno.env.get(n));
+    if (parsed.help) {
+      await stdout(helpText(p.name, cmd.spec));
+      return 0;
+    }
+    return (await cmd.run(parsed)) ?? 0;
+  } catch (e) {
+    return await report(e, debug);
+  }
+}
+
+async function report(e: unknown, debug: boolean): Promise<number> {
+  try {
+    if (e instanceof Deno.errors.BrokenPipe) return 1; // the reader went away; nothing to say
+    if (e instanceof CosignError) {
+      await info(`Error: ${e.message}`);
+      if (debug && e.stack) await info(e.stack);
+      return e.exitCode;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    await info(`Error: internal error: ${msg.split("\n")[0]}`);
+    if (debug && e instanceof Error && e.stack) await info(e.stack);
+    return EXIT_INTERNAL;
+  } catch {
+    return e instanceof CosignError ? e.exitCode : EXIT_INTERNAL;
+  }
+}
+
+/** Exit codes re-exported for the entry point. */
+export { EXIT_INTERNAL, EXIT_USAGE };

@@ -1,0 +1,157 @@
+/**
+ * The one key-reference resolver (cosign-spec §1.7). Checked in cosign's order:
+ * `pkcs11:` → `k8s://` → `gitlab://`/`github://` → KMS schemes → `http(s)://`, `env://VAR`,
+ * otherwise a local path. Providers that need extra code (KMS, PIV, PKCS#11) are reached only
+ * by dynamic `import()` from here, so they are never loaded unless used.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { decryptPrivateKey, type Password } from "../crypto/encrypted_key.ts";
+import { type HashName, KeySigner, KeyVerifier } from "../crypto/key_signer.ts";
+import { parsePkcs8PrivateKey, parsePublicKeyPem } from "../crypto/keys.ts";
+
+/** KMS URI schemes cosign registers. */
+export const KMS_SCHEMES = ["awskms://", "gcpkms://", "azurekms://", "hashivault://", "openbao://"];
+
+/** How a key reference names its key material. */
+export type KeyRefKind = "pkcs11" | "k8s" | "git" | "kms" | "url" | "env" | "file";
+
+/** Classifies a key reference without touching anything. */
+export function keyRefKind(ref: string): KeyRefKind {
+  if (ref.startsWith("pkcs11:")) return "pkcs11";
+  if (ref.startsWith("k8s://")) return "k8s";
+  if (ref.startsWith("gitlab://") || ref.startsWith("github://")) return "git";
+  if (ref.startsWith("http://") || ref.startsWith("https://")) return "url";
+  if (ref.startsWith("env://")) return "env";
+  if (ref.includes("://")) return "kms";
+  return "file";
+}
+
+/** Where key material can come from in this build, and what the rest are waiting on. */
+function unsupported(ref: string, kind: KeyRefKind): CosignError {
+  const what: Record<string, string> = {
+    pkcs11: "PKCS#11 key references (pkcs11:)",
+    k8s: "Kubernetes secret key references (k8s://)",
+    git: "GitHub/GitLab key references",
+    kms: KMS_SCHEMES.some((s) => ref.startsWith(s))
+      ? `KMS key references (${ref.slice(0, ref.indexOf("://") + 3)})`
+      : `key reference scheme "${ref.slice(0, ref.indexOf("://") + 3)}"`,
+  };
+  return new CosignError(
+    "KEYREF_UNSUPPORTED",
+    `Cannot use key ${ref}: ${what[kind]} are not supported by this version`,
+  );
+}
+
+/** Options for reading key material. */
+export interface ReadKeyOptions {
+  /** Environment lookup for `env://`; defaults to `Deno.env.get`. */
+  getEnv?: (name: string) => string | undefined;
+  /** `fetch` for `http(s)://` references; defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Reads the bytes a file, `env://` or `http(s)://` reference names, with one-line errors
+ * (missing file, directory, empty file, unset variable, HTTP status).
+ */
+export async function readKeyRef(ref: string, options: ReadKeyOptions = {}): Promise<string> {
+  const kind = keyRefKind(ref);
+  if (kind === "env") {
+    const name = ref.slice("env://".length);
+    const value = (options.getEnv ?? ((n) => Deno.env.get(n)))(name);
+    if (value === undefined || value === "") {
+      throw new CosignError("KEYREF_INVALID", `Cannot read key ${ref}: ${name} is not set`);
+    }
+    return value;
+  }
+  if (kind === "url") {
+    let res: Response;
+    try {
+      res = await (options.fetch ?? fetch)(ref);
+    } catch (e) {
+      throw new CosignError("NETWORK", `Cannot fetch key ${ref}: ${(e as Error).message}`);
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new CosignError("NETWORK", `Cannot fetch key ${ref}: HTTP ${res.status}`);
+    }
+    return await res.text();
+  }
+  if (kind !== "file") throw unsupported(ref, kind);
+  return await readTextFile(ref, "key file");
+}
+
+/** Reads a text file with one-line errors naming the file and the reason. */
+export async function readTextFile(path: string, what: string): Promise<string> {
+  return new TextDecoder().decode(await readFileBytes(path, what));
+}
+
+/** Reads a file's bytes with one-line errors naming the file and the reason. */
+export async function readFileBytes(path: string, what: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw fileError(e, path, what);
+  }
+  if (bytes.length === 0) {
+    throw new CosignError("FILE_READ", `Cannot read ${what} ${path}: the file is empty`);
+  }
+  return bytes;
+}
+
+/** Turns a Deno file-system error into a one-line `CosignError`. */
+export function fileError(e: unknown, path: string, what: string): CosignError {
+  if (e instanceof Deno.errors.NotFound) {
+    return new CosignError("FILE_NOT_FOUND", `Cannot read ${what} ${path}: no such file`);
+  }
+  if (e instanceof Deno.errors.IsADirectory || (e as { code?: string }).code === "EISDIR") {
+    return new CosignError("FILE_READ", `Cannot read ${what} ${path}: it is a directory`);
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new CosignError("FILE_READ", `Cannot read ${what} ${path}: permission denied`);
+  }
+  return new CosignError("FILE_READ", `Cannot read ${what} ${path}: ${(e as Error).message}`);
+}
+
+/** Options for {@link loadSigner}. */
+export interface LoadSignerOptions extends ReadKeyOptions {
+  /** Supplies the key's password; called only when an encrypted key needs one. */
+  password: () => Promise<Password>;
+}
+
+/**
+ * Loads a signer from a key reference: an encrypted cosign key in a file, an `env://`
+ * variable or at an `http(s)://` URL.
+ * @example
+ * ```ts
+ * import { loadSigner } from "./mod.ts";
+ * const signer = await loadSigner("cosign.key", { password: async () => "hello" });
+ * ```
+ */
+export async function loadSigner(ref: string, options: LoadSignerOptions): Promise<KeySigner> {
+  const pem = await readKeyRef(ref, options);
+  const pkcs8 = await decryptPrivateKey(pem, await options.password(), ref);
+  return new KeySigner(parsePkcs8PrivateKey(pkcs8, ref));
+}
+
+/** Options for {@link loadVerifier}. */
+export interface LoadVerifierOptions extends ReadKeyOptions {
+  /** Overrides the key's default message hash (cosign's `--signature-digest-algorithm`). */
+  hash?: HashName;
+}
+
+/**
+ * Loads a verifier from a key reference naming a PEM public key (PKIX or PKCS#1 RSA) or a
+ * PEM certificate.
+ */
+export async function loadVerifier(
+  ref: string,
+  options: LoadVerifierOptions = {},
+): Promise<KeyVerifier> {
+  const pem = await readKeyRef(ref, options);
+  const key = parsePublicKeyPem(pem, ref);
+  return new KeyVerifier(key, options.hash === undefined ? {} : { hash: options.hash });
+}
