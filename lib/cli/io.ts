@@ -11,7 +11,10 @@ import { fileError } from "../cosign/keyref.ts";
 const enc = new TextEncoder();
 
 /** Writes all of `data` to a writer. */
-export async function writeAll(w: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
+export async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  data: Uint8Array,
+): Promise<void> {
   let off = 0;
   while (off < data.length) off += await w.write(data.subarray(off));
 }

@@ -16,7 +16,7 @@ export interface PemBlock {
   bytes: Uint8Array<ArrayBuffer>;
 }
 
-const BEGIN_RE = /-----BEGIN ([^-\r\n]*)-----\r?\n/;
+const BEGIN_RE = /-----BEGIN ([^\r\n]*?)-----\r?\n/;
 
 /**
  * Decodes the first PEM block in `text`.
