@@ -82,27 +82,45 @@ export const signBlobCommand: Command = {
 
 const HASHES: HashName[] = ["sha224", "sha256", "sha384", "sha512"];
 
+/** Where `--signature` found the signature. */
+type SignatureSource = "url" | "file" | "literal";
+
 /**
  * Reads `--signature`: an `http(s)://` URL, a file, or the signature itself; then decodes
  * base64 when the content is base64 (else takes the raw bytes).
  */
-async function readSignature(value: string): Promise<Uint8Array> {
+async function readSignature(value: string): Promise<{ sig: Uint8Array; from: SignatureSource }> {
   let content: Uint8Array;
+  let from: SignatureSource = "file";
   if (value.startsWith("http://") || value.startsWith("https://")) {
     content = utf8(await readKeyRef(value));
+    from = "url";
   } else {
     try {
       content = await Deno.readFile(value);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw fileError(e, value, "signature");
       content = utf8(value); // not a file: the flag holds the signature itself
+      from = "literal";
     }
   }
   const sig = decodeSignature(content);
   if (sig.length === 0) {
-    throw new CosignError("SIGNATURE_INVALID_ENCODING", `Signature ${value} is empty`);
+    throw new CosignError(
+      "SIGNATURE_INVALID_ENCODING",
+      `Cannot read signature ${value}: it is empty`,
+    );
   }
-  return sig;
+  return { sig, from };
+}
+
+/** Names the signature in an encoding error: a file, a URL, or a value that was neither. */
+function signatureEncodingError(value: string, from: SignatureSource, e: CosignError): CosignError {
+  const reason = e.message.replace(/^Invalid signature: /, "");
+  const msg = from === "literal"
+    ? `Invalid signature "${value}": no such file, and not a base64 signature (${reason})`
+    : `Invalid signature in ${value}: ${reason}`;
+  return new CosignError("SIGNATURE_INVALID_ENCODING", msg);
 }
 
 /** `cosign verify-blob`. */
@@ -153,8 +171,15 @@ export const verifyBlobCommand: Command = {
       "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
     );
     const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
-    const sig = await readSignature(sigFlag);
-    await verifyBlob(verifier, await openBlob(positionals[0]!), sig);
+    const { sig, from } = await readSignature(sigFlag);
+    try {
+      await verifyBlob(verifier, await openBlob(positionals[0]!), sig);
+    } catch (e) {
+      if (e instanceof CosignError && e.code === "SIGNATURE_INVALID_ENCODING") {
+        throw signatureEncodingError(sigFlag, from, e);
+      }
+      throw e;
+    }
     await info("Verified OK");
   },
 };
