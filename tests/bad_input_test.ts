@@ -41,7 +41,7 @@ function verify(p: string, key: string, sig: string, blob = `${p}/blob`) {
   return cosign(["verify-blob", "--key", key, "--signature", sig, "--insecure-ignore-tlog", blob]);
 }
 
-async function noTempFiles(p: string) {
+function noTempFiles(p: string) {
   const left = [...Deno.readDirSync(p)].filter((e) => e.name.endsWith(".tmp"));
   assertEquals(left.map((e) => e.name), [], "no temporary files left");
 }
@@ -54,7 +54,7 @@ Deno.test("bad input: wrong password", async () => {
     1,
     /c\.key: wrong password/,
   );
-  await noTempFiles(d.path);
+  noTempFiles(d.path);
 });
 
 Deno.test("bad input: truncated, garbage and unknown-label key files", async () => {
@@ -136,7 +136,7 @@ Deno.test("bad input: empty, missing and directory paths", async () => {
     env: PW,
   });
   assertFails(i, 1, /missing\.pem: no such file/);
-  await noTempFiles(p);
+  noTempFiles(p);
 });
 
 Deno.test("bad input: signatures that are not base64, not DER, or for something else", async () => {
@@ -215,5 +215,5 @@ Deno.test("bad input: generate-key-pair never overwrites silently and writes not
   assert((await Deno.readTextFile(`${p}/c.key`)) !== before, "--yes overwrites");
   const n = await cosign(["generate-key-pair", "--output-key-prefix", `${p}/nodir/c`], { env: PW });
   assertFails(n, 1, /nodir\/c\.key: no such directory/);
-  await noTempFiles(p);
+  noTempFiles(p);
 });

@@ -53,14 +53,18 @@ export async function run(args: string[], opts: RunOptions = {}): Promise<RunRes
     stderr: "piped",
   });
   const child = cmd.spawn();
-  const w = child.stdin.getWriter();
-  if (opts.stdin !== undefined) {
-    await w.write(
-      typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
-    );
-  }
-  await w.close();
-  const r = await child.output();
+  const feed = (async () => {
+    const w = child.stdin.getWriter();
+    if (opts.stdin !== undefined) {
+      await w.write(
+        typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin,
+      );
+    }
+    await w.close();
+  })().catch((e) => {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e; // the child exited without reading
+  });
+  const [r] = await Promise.all([child.output(), feed]);
   return {
     code: r.code,
     stdout: r.stdout,
