@@ -37,7 +37,17 @@ export type ErrorCode =
   | "SIGNATURE_MISMATCH"
   | "TLOG_UNAVAILABLE"
   | "NETWORK"
-  | "NOT_IMPLEMENTED";
+  | "NOT_IMPLEMENTED"
+  | "REF_INVALID"
+  | "REGISTRY_AUTH"
+  | "REGISTRY_UNAVAILABLE"
+  | "REGISTRY_ERROR"
+  | "REGISTRY_INSECURE"
+  | "MANIFEST_UNKNOWN"
+  | "MANIFEST_INVALID"
+  | "MANIFEST_TOO_LARGE"
+  | "BLOB_UNKNOWN"
+  | "DIGEST_MISMATCH";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

@@ -1,0 +1,226 @@
+/**
+ * Registry credentials as docker, crane and go-containerregistry find them:
+ * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` (`credHelpers[registry]`, then
+ * `credsStore`, then `auths` with `auth`, `username`/`password`, `identitytoken`,
+ * `registrytoken`), then `$REGISTRY_AUTH_FILE`, then the containers `auth.json` locations.
+ * Entries are looked up as `registry/repository` first, then `registry`; Docker Hub's key is
+ * `https://index.docker.io/v1/`. Credential helpers run as `docker-credential-NAME get`.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { DOCKER_HUB } from "./reference.ts";
+
+/** Credentials for one registry. */
+export interface Credentials {
+  username?: string;
+  password?: string;
+  /** An OAuth2 refresh token (docker's `identitytoken`). */
+  identityToken?: string;
+  /** A bearer token used as is (docker's `registrytoken`, or `--registry-token`). */
+  registryToken?: string;
+}
+
+/** Finds credentials for a repository. */
+export type Keychain = (registry: string, repository: string) => Promise<Credentials | undefined>;
+
+/** Where the keychain looks (injectable for tests). */
+export interface KeychainEnv {
+  getEnv: (name: string) => string | undefined;
+  readFile: (path: string) => Promise<string | undefined>;
+  runHelper: (name: string, serverUrl: string) => Promise<string>;
+}
+
+const DOCKER_HUB_KEY = "https://index.docker.io/v1/";
+
+/** Normalises a config key (`https://host/v1/`, `host`, `http://host`) to a host[/path]. */
+function normaliseKey(key: string): string {
+  let k = key.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+  if (k === "index.docker.io/v1" || k === "docker.io" || k === "registry-1.docker.io") {
+    k = DOCKER_HUB;
+  }
+  return k;
+}
+
+/** The paths consulted, in order. */
+export function configPaths(getEnv: (n: string) => string | undefined): string[] {
+  const home = getEnv("HOME") ?? "";
+  const paths = [
+    getEnv("DOCKER_CONFIG")
+      ? `${getEnv("DOCKER_CONFIG")}/config.json`
+      : `${home}/.docker/config.json`,
+  ];
+  const authFile = getEnv("REGISTRY_AUTH_FILE");
+  if (authFile) paths.push(authFile);
+  const runtime = getEnv("XDG_RUNTIME_DIR");
+  if (runtime) paths.push(`${runtime}/containers/auth.json`);
+  paths.push(`${getEnv("XDG_CONFIG_HOME") ?? `${home}/.config`}/containers/auth.json`);
+  return paths;
+}
+
+interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
+interface DockerConfig {
+  auths?: Record<string, AuthEntry>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+}
+
+function fromEntry(e: AuthEntry, path: string, key: string): Credentials | undefined {
+  const c: Credentials = {};
+  if (e.auth) {
+    let decoded: string;
+    try {
+      decoded = new TextDecoder().decode(Uint8Array.fromBase64(e.auth));
+    } catch {
+      throw new CosignError("REGISTRY_AUTH", `Invalid "auth" for ${key} in ${path}: not base64`);
+    }
+    const colon = decoded.indexOf(":");
+    if (colon < 0) {
+      throw new CosignError(
+        "REGISTRY_AUTH",
+        `Invalid "auth" for ${key} in ${path}: not user:password`,
+      );
+    }
+    c.username = decoded.slice(0, colon);
+    c.password = decoded.slice(colon + 1);
+  } else if (e.username !== undefined) {
+    c.username = e.username;
+    c.password = e.password ?? "";
+  }
+  if (e.identitytoken) c.identityToken = e.identitytoken;
+  if (e.registrytoken) c.registryToken = e.registrytoken;
+  return Object.keys(c).length ? c : undefined;
+}
+
+async function fromHelper(
+  env: KeychainEnv,
+  helper: string,
+  registry: string,
+): Promise<Credentials | undefined> {
+  const server = registry === DOCKER_HUB ? DOCKER_HUB_KEY : registry;
+  const out = await env.runHelper(helper, server);
+  if (out.trim() === "" || /credentials not found/i.test(out)) return undefined;
+  let parsed: { Username?: string; Secret?: string };
+  try {
+    parsed = JSON.parse(out);
+  } catch {
+    throw new CosignError(
+      "REGISTRY_AUTH",
+      `docker-credential-${helper} returned invalid JSON for ${registry}`,
+    );
+  }
+  if (!parsed.Secret) return undefined;
+  return parsed.Username === "<token>"
+    ? { identityToken: parsed.Secret }
+    : { username: parsed.Username ?? "", password: parsed.Secret };
+}
+
+/** Reads one config file and finds credentials in it, or `undefined`. */
+async function lookup(
+  env: KeychainEnv,
+  path: string,
+  registry: string,
+  repository: string,
+): Promise<Credentials | undefined> {
+  const text = await env.readFile(path);
+  if (text === undefined) return undefined;
+  let cfg: DockerConfig;
+  try {
+    cfg = JSON.parse(text);
+  } catch {
+    throw new CosignError("REGISTRY_AUTH", `Cannot read registry credentials: ${path} is not JSON`);
+  }
+  const helper = cfg.credHelpers?.[registry] ??
+    (registry === DOCKER_HUB
+      ? cfg.credHelpers?.[DOCKER_HUB_KEY] ?? cfg.credHelpers?.["docker.io"]
+      : undefined);
+  if (helper) return await fromHelper(env, helper, registry);
+  const auths = new Map<string, AuthEntry>();
+  for (const [k, v] of Object.entries(cfg.auths ?? {})) {
+    const nk = normaliseKey(k);
+    if (!auths.has(nk) || k === DOCKER_HUB_KEY) auths.set(nk, v);
+  }
+  for (const key of [`${registry}/${repository}`, registry]) {
+    const e = auths.get(key);
+    if (e) {
+      const c = fromEntry(e, path, key);
+      if (c) return c;
+    }
+  }
+  if (cfg.credsStore) return await fromHelper(env, cfg.credsStore, registry);
+  return undefined;
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw new CosignError(
+      "REGISTRY_AUTH",
+      `Cannot read registry credentials from ${path}: ${(e as Error).message}`,
+    );
+  }
+}
+
+async function runCredentialHelper(name: string, serverUrl: string): Promise<string> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+    throw new CosignError("REGISTRY_AUTH", `Invalid credential helper name "${name}"`);
+  }
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(`docker-credential-${name}`, {
+      args: ["get"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch {
+    throw new CosignError(
+      "REGISTRY_AUTH",
+      `Credential helper docker-credential-${name} not found on PATH`,
+    );
+  }
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(serverUrl));
+  await w.close();
+  const r = await child.output();
+  const out = new TextDecoder().decode(r.stdout);
+  if (r.code !== 0) {
+    if (/credentials not found/i.test(out + new TextDecoder().decode(r.stderr))) return "";
+    throw new CosignError(
+      "REGISTRY_AUTH",
+      `Credential helper docker-credential-${name} failed for ${serverUrl} (exit ${r.code})`,
+    );
+  }
+  return out;
+}
+
+/** The default keychain, reading the real environment, files and helpers. */
+export function defaultKeychain(env: Partial<KeychainEnv> = {}): Keychain {
+  const full: KeychainEnv = {
+    getEnv: env.getEnv ?? ((n) => Deno.env.get(n)),
+    readFile: env.readFile ?? readIfExists,
+    runHelper: env.runHelper ?? runCredentialHelper,
+  };
+  return async (registry, repository) => {
+    for (const path of configPaths(full.getEnv)) {
+      const c = await lookup(full, path, registry, repository);
+      if (c) return c;
+    }
+    return undefined;
+  };
+}
+
+/** A keychain that answers `creds` for every registry (the `--registry-*` flags). */
+export function staticKeychain(creds: Credentials): Keychain {
+  return () => Promise.resolve(creds);
+}

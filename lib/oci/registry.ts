@@ -1,0 +1,730 @@
+/**
+ * The OCI registry client: every registry request goes through here. One instance per
+ * process shares schemes, challenges, credentials and tokens per registry, so a tag is
+ * resolved once and a token is exchanged once per scope set.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { CosignError } from "../errors.ts";
+import {
+  basicHeader,
+  type Challenge,
+  parseChallenge,
+  repositoryScope,
+  TokenCache,
+} from "./auth.ts";
+import { sha256Digest, verifyingStream } from "./digest.ts";
+import { type Credentials, defaultKeychain, type Keychain } from "./keychain.ts";
+import {
+  DOCKER_SCHEMA1,
+  DOCKER_SCHEMA1_SIGNED,
+  IMAGE_MANIFESTS,
+  INDEXES,
+  MANIFEST_ACCEPT,
+} from "./media_types.ts";
+import {
+  identifier,
+  type Reference,
+  referenceName,
+  type Repository,
+  repositoryName,
+} from "./reference.ts";
+import {
+  type BodyFactory,
+  isPlainHttpServer,
+  schemesFor,
+  Transport,
+  type TransportOptions,
+} from "./transport.ts";
+
+/** A content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+
+/** A manifest or index as received: the exact bytes, their digest and media type. */
+export interface Manifest {
+  bytes: Uint8Array;
+  digest: string;
+  mediaType: string;
+  /** The parsed JSON. */
+  json: Record<string, unknown>;
+}
+
+/** Client options. */
+export interface RegistryClientOptions extends TransportOptions {
+  /** Where credentials come from. Default: docker config, REGISTRY_AUTH_FILE, containers auth.json. */
+  keychain?: Keychain;
+  /** Upload chunk size for large blobs, bytes. Default 16 MiB. */
+  chunkSize?: number;
+  /** Largest manifest accepted, bytes. Default 4 MiB. */
+  maxManifestBytes?: number;
+}
+
+interface HostState {
+  scheme?: "https" | "http";
+  challenge?: Challenge;
+  tokens: TokenCache;
+  creds: Map<string, Promise<Credentials | undefined>>;
+}
+
+interface Req {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: BodyFactory;
+  /** Statuses handled by the caller (not retried). */
+  expect?: number[];
+  /** Absolute URL (upload Locations); `path` is then ignored. */
+  url?: string;
+}
+
+const DEFAULT_CHUNK = 16 << 20;
+const DEFAULT_MAX_MANIFEST = 4 << 20;
+
+/** Reads a registry error body (`{"errors":[{"code","message"}]}`) into a short phrase. */
+async function errorDetail(res: Response): Promise<string> {
+  let text = "";
+  try {
+    text = (await res.text()).slice(0, 2000);
+  } catch {
+    return `HTTP ${res.status}`;
+  }
+  try {
+    const j = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    const e = j.errors?.[0];
+    if (e) return `HTTP ${res.status} ${e.code ?? ""}${e.message ? `: ${e.message}` : ""}`.trim();
+  } catch { /* not JSON */ }
+  const line = text.trim().split("\n")[0]?.slice(0, 120);
+  return line ? `HTTP ${res.status}: ${line}` : `HTTP ${res.status}`;
+}
+
+/** Reads a body up to `max` bytes without buffering more; `undefined` when it is larger. */
+async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
+  const len = Number(res.headers.get("content-length") ?? NaN);
+  if (len > max) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body ?? []) {
+    total += chunk.length;
+    if (total > max) {
+      return undefined; // leaving the loop cancels the body
+    }
+    parts.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The registry client. */
+export class RegistryClient {
+  readonly transport: Transport;
+  readonly #keychain: Keychain;
+  readonly #hosts = new Map<string, HostState>();
+  readonly #chunk: number;
+  readonly #maxManifest: number;
+  readonly #allowHttp: boolean;
+
+  /** @param options transport, credentials and limits */
+  constructor(options: RegistryClientOptions = {}) {
+    this.transport = new Transport(options);
+    this.#keychain = options.keychain ?? defaultKeychain();
+    this.#chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    this.#maxManifest = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
+    this.#allowHttp = options.allowHttp ?? false;
+  }
+
+  /** Releases connections. */
+  close(): void {
+    this.transport.close();
+  }
+
+  /** Token exchanges made so far for `registry` (for tests and benchmarks). */
+  tokenExchanges(registry: string): number {
+    return this.#hosts.get(registry)?.tokens.exchanges ?? 0;
+  }
+
+  #host(registry: string): HostState {
+    let h = this.#hosts.get(registry);
+    if (!h) {
+      h = { tokens: new TokenCache(registry, this.transport, this.#allowHttp), creds: new Map() };
+      this.#hosts.set(registry, h);
+    }
+    return h;
+  }
+
+  #creds(h: HostState, repo: Repository): Promise<Credentials | undefined> {
+    let c = h.creds.get(repo.repository);
+    if (!c) {
+      c = this.#keychain(repo.registry, repo.repository);
+      h.creds.set(repo.repository, c);
+    }
+    return c;
+  }
+
+  /** Sends with the registry's scheme, falling back from HTTPS to HTTP where allowed. */
+  async #sendOnce(
+    h: HostState,
+    registry: string,
+    req: Req,
+    auth: string | undefined,
+  ): Promise<Response> {
+    const candidates = h.scheme ? [h.scheme] : schemesFor(registry, this.#allowHttp);
+    for (let i = 0;; i++) {
+      const scheme = candidates[i]!;
+      const headers = { ...req.headers };
+      if (auth) headers.authorization = auth;
+      const url = req.url ?? `${scheme}://${registry}${req.path}`;
+      try {
+        const res = await this.transport.send({
+          method: req.method,
+          url,
+          headers,
+          ...(req.body ? { body: req.body } : {}),
+          ...(req.expect ? { expect: req.expect } : {}),
+        });
+        if (!req.url) h.scheme = scheme;
+        return res;
+      } catch (e) {
+        if (e instanceof CosignError) throw e;
+        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) continue;
+        if (isPlainHttpServer(e)) {
+          throw new CosignError(
+            "REGISTRY_INSECURE",
+            `Registry ${registry} speaks plain HTTP; pass --allow-http-registry to use it`,
+          );
+        }
+        throw new CosignError(
+          "REGISTRY_UNAVAILABLE",
+          `Cannot reach registry ${registry}: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  #authFor(
+    h: HostState,
+    scopes: string[],
+    creds: Credentials | undefined,
+  ): Promise<string | undefined> {
+    const ch = h.challenge;
+    if (!ch) return Promise.resolve(undefined);
+    if (ch.scheme === "basic") return Promise.resolve(creds ? basicHeader(creds) : undefined);
+    return h.tokens.token(ch, scopes, creds).then((t) => `Bearer ${t}`);
+  }
+
+  /** A request with authentication: challenges are learned from 401s and answered once. */
+  async #request(
+    repo: Repository,
+    push: boolean,
+    req: Req,
+    extraScopes: string[] = [],
+  ): Promise<Response> {
+    const h = this.#host(repo.registry);
+    const creds = await this.#creds(h, repo);
+    let scopes = [repositoryScope(repo.repository, push), ...extraScopes];
+    let auth = await this.#authFor(h, scopes, creds);
+    let res = await this.#sendOnce(h, repo.registry, req, auth);
+    for (let round = 0; res.status === 401 && round < 2; round++) {
+      const header = res.headers.get("www-authenticate");
+      await res.body?.cancel();
+      if (!header) {
+        throw new CosignError(
+          "REGISTRY_AUTH",
+          `Registry ${repo.registry} answered 401 without a WWW-Authenticate challenge`,
+        );
+      }
+      const ch = parseChallenge(header, repo.registry);
+      const hadAuth = auth !== undefined;
+      if (ch.scheme === "basic") {
+        if (!creds?.username && !creds?.password) throw this.#noCreds(repo.registry);
+        if (hadAuth && h.challenge?.scheme === "basic") throw this.#rejected(repo.registry, creds);
+      } else if (hadAuth && h.challenge?.scheme === "bearer") {
+        h.tokens.forget(scopes);
+        if (ch.params.error !== "insufficient_scope" || !ch.params.scope) {
+          throw this.#rejected(repo.registry, creds);
+        }
+        scopes = [...new Set([...scopes, ...ch.params.scope.split(" ")])];
+      }
+      h.challenge = ch;
+      auth = await this.#authFor(h, scopes, creds);
+      res = await this.#sendOnce(h, repo.registry, req, auth);
+    }
+    if (res.status === 401) {
+      await res.body?.cancel();
+      throw this.#rejected(repo.registry, creds);
+    }
+    if (res.status === 403) {
+      const detail = await errorDetail(res);
+      throw new CosignError(
+        "REGISTRY_AUTH",
+        `Access to ${repositoryName(repo)} was denied by ${repo.registry} (${detail})`,
+      );
+    }
+    return res;
+  }
+
+  #noCreds(registry: string): CosignError {
+    return new CosignError(
+      "REGISTRY_AUTH",
+      `Registry ${registry} requires authentication and no credentials were found ` +
+        `(run "cosign login ${registry}" or pass --registry-username/--registry-password)`,
+    );
+  }
+
+  #rejected(registry: string, creds: Credentials | undefined): CosignError {
+    return new CosignError(
+      "REGISTRY_AUTH",
+      creds
+        ? `Authentication to ${registry} failed: the registry rejected the credentials`
+        : `Authentication to ${registry} failed: anonymous access was refused`,
+    );
+  }
+
+  #unexpected(what: string, detail: string): CosignError {
+    return new CosignError("REGISTRY_ERROR", `${what}: ${detail}`);
+  }
+
+  /**
+   * Fetches a manifest or index. Its digest is the SHA-256 of the bytes received (checked
+   * against a requested digest); bodies over the size cap are refused without being read.
+   * @throws {CosignError} `MANIFEST_UNKNOWN` (404), `MANIFEST_TOO_LARGE`, `MANIFEST_INVALID`,
+   *   `DIGEST_MISMATCH`, auth and availability errors
+   */
+  async getManifest(ref: Reference, accept: string[] = MANIFEST_ACCEPT): Promise<Manifest> {
+    const name = referenceName(ref);
+    const res = await this.#request(ref, false, {
+      method: "GET",
+      path: `/v2/${ref.repository}/manifests/${identifier(ref)}`,
+      headers: { accept: accept.join(", ") },
+    });
+    if (res.status === 404) {
+      const detail = await errorDetail(res);
+      throw new CosignError("MANIFEST_UNKNOWN", `Image ${name} not found (${detail})`);
+    }
+    if (!res.ok) throw this.#unexpected(`Cannot get manifest ${name}`, await errorDetail(res));
+    const bytes = await readCapped(res, this.#maxManifest);
+    if (!bytes) {
+      throw new CosignError(
+        "MANIFEST_TOO_LARGE",
+        `Manifest ${name} is larger than ${this.#maxManifest} bytes; refusing it`,
+      );
+    }
+    const digest = sha256Digest(bytes);
+    if (ref.digest && digest !== ref.digest) {
+      throw new CosignError(
+        "DIGEST_MISMATCH",
+        `Manifest ${name} does not match its digest: the registry sent content with digest ${digest}`,
+      );
+    }
+    return parseManifest(bytes, digest, res.headers.get("content-type"), name);
+  }
+
+  /** Resolves a reference to its manifest digest (a tag once, by GET; a digest as is). */
+  async resolve(ref: Reference): Promise<string> {
+    if (ref.digest) return ref.digest;
+    return (await this.getManifest(ref)).digest;
+  }
+
+  /** HEAD of a manifest; `undefined` when it does not exist. */
+  async headManifest(ref: Reference): Promise<Descriptor | undefined> {
+    const res = await this.#request(ref, false, {
+      method: "HEAD",
+      path: `/v2/${ref.repository}/manifests/${identifier(ref)}`,
+      headers: { accept: MANIFEST_ACCEPT.join(", ") },
+    });
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    if (!res.ok) {
+      throw this.#unexpected(`Cannot check manifest ${referenceName(ref)}`, `HTTP ${res.status}`);
+    }
+    const digest = res.headers.get("docker-content-digest") ?? "";
+    return {
+      mediaType: res.headers.get("content-type") ?? "",
+      digest,
+      size: Number(res.headers.get("content-length") ?? 0),
+    };
+  }
+
+  /** Puts a manifest under a tag or its digest; returns its digest. */
+  async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<string> {
+    const digest = sha256Digest(bytes);
+    const res = await this.#request(ref, true, {
+      method: "PUT",
+      path: `/v2/${ref.repository}/manifests/${identifier(ref)}`,
+      headers: { "content-type": mediaType },
+      body: () => bytes as Uint8Array<ArrayBuffer>,
+    });
+    if (![200, 201, 202].includes(res.status)) {
+      throw this.#unexpected(`Cannot put manifest ${referenceName(ref)}`, await errorDetail(res));
+    }
+    await res.body?.cancel();
+    return digest;
+  }
+
+  /**
+   * Deletes a manifest by tag or digest. Where the registry refuses deletes by tag (400/405,
+   * as distribution ≥ 2.3 does) the tag is resolved and its digest deleted.
+   * @returns false when it did not exist
+   */
+  async deleteManifest(ref: Reference): Promise<boolean> {
+    const del = (id: string) =>
+      this.#request(ref, true, { method: "DELETE", path: `/v2/${ref.repository}/manifests/${id}` });
+    let res = await del(identifier(ref));
+    if ((res.status === 400 || res.status === 405) && !ref.digest) {
+      await res.body?.cancel();
+      const head = await this.headManifest(ref);
+      if (!head) return false;
+      const digest = head.digest || (await this.getManifest(ref)).digest;
+      res = await del(digest);
+    }
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return false;
+    }
+    if (![200, 202, 204].includes(res.status)) {
+      throw this.#unexpected(`Cannot delete ${referenceName(ref)}`, await errorDetail(res));
+    }
+    await res.body?.cancel();
+    return true;
+  }
+
+  /** Lists a repository's tags, following `Link` pagination. */
+  async listTags(repo: Repository): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repo.repository}/tags/list`;
+    for (let page = 0; path && page < 1000; page++) {
+      const res = await this.#request(repo, false, { method: "GET", path });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return tags;
+      }
+      if (!res.ok) {
+        throw this.#unexpected(
+          `Cannot list tags of ${repositoryName(repo)}`,
+          await errorDetail(res),
+        );
+      }
+      const body = await readCapped(res, this.#maxManifest);
+      let json: { tags?: unknown };
+      try {
+        json = JSON.parse(new TextDecoder().decode(body ?? new Uint8Array()));
+      } catch {
+        throw this.#unexpected(
+          `Cannot list tags of ${repositoryName(repo)}`,
+          "response is not JSON",
+        );
+      }
+      if (Array.isArray(json.tags)) tags.push(...json.tags.filter((t) => typeof t === "string"));
+      const link = res.headers.get("link")?.match(/<([^>]+)>\s*;\s*rel="?next"?/);
+      path = link
+        ? new URL(link[1]!, "http://x").pathname + new URL(link[1]!, "http://x").search
+        : undefined;
+    }
+    return tags;
+  }
+
+  /** True when the repository has the blob. */
+  async blobExists(repo: Repository, digest: string): Promise<boolean> {
+    const res = await this.#request(repo, false, {
+      method: "HEAD",
+      path: `/v2/${repo.repository}/blobs/${digest}`,
+    });
+    await res.body?.cancel();
+    if (res.status === 404) return false;
+    if (!res.ok) throw this.#unexpected(`Cannot check blob ${digest}`, `HTTP ${res.status}`);
+    return true;
+  }
+
+  /**
+   * Starts an upload (or mounts the blob from `mountFrom` in the same registry).
+   * @returns the upload Location, or `undefined` when the blob was mounted
+   */
+  async #startUpload(
+    repo: Repository,
+    digest?: string,
+    mountFrom?: Repository,
+  ): Promise<string | undefined> {
+    let path = `/v2/${repo.repository}/blobs/uploads/`;
+    const extra: string[] = [];
+    if (
+      digest && mountFrom && mountFrom.registry === repo.registry &&
+      mountFrom.repository !== repo.repository
+    ) {
+      path += `?mount=${encodeURIComponent(digest)}&from=${
+        encodeURIComponent(mountFrom.repository)
+      }`;
+      extra.push(repositoryScope(mountFrom.repository, false));
+    }
+    const res = await this.#request(repo, true, { method: "POST", path }, extra);
+    await res.body?.cancel();
+    if (res.status === 201 && extra.length) return undefined;
+    if (res.status !== 202) {
+      throw this.#unexpected(
+        `Cannot start upload to ${repositoryName(repo)}`,
+        `HTTP ${res.status}`,
+      );
+    }
+    return this.#location(res, repo);
+  }
+
+  #location(res: Response, repo: Repository): string {
+    const loc = res.headers.get("location");
+    if (!loc) {
+      throw this.#unexpected(
+        `Upload to ${repositoryName(repo)} failed`,
+        "the registry sent no Location header",
+      );
+    }
+    const base = `${this.#host(repo.registry).scheme ?? "https"}://${repo.registry}/`;
+    const url = new URL(loc, base);
+    if (url.host !== repo.registry) {
+      throw this.#unexpected(
+        `Upload to ${repositoryName(repo)} failed`,
+        `Location points at another host (${url.host})`,
+      );
+    }
+    return url.href;
+  }
+
+  async #finish(
+    repo: Repository,
+    location: string,
+    digest: string,
+    body?: Uint8Array,
+  ): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set("digest", digest);
+    const res = await this.#request(repo, true, {
+      method: "PUT",
+      path: "",
+      url: url.href,
+      headers: { "content-type": "application/octet-stream" },
+      ...(body ? { body: () => body as Uint8Array<ArrayBuffer> } : {}),
+    });
+    if (res.status !== 201 && res.status !== 204) {
+      const detail = await errorDetail(res);
+      if (/DIGEST_INVALID/.test(detail)) {
+        throw new CosignError(
+          "DIGEST_MISMATCH",
+          `Upload to ${
+            repositoryName(repo)
+          } failed: the registry computed another digest (${detail})`,
+        );
+      }
+      throw this.#unexpected(`Cannot finish upload to ${repositoryName(repo)}`, detail);
+    }
+    await res.body?.cancel();
+  }
+
+  /**
+   * Uploads an in-memory blob: POST (or a mount from `mountFrom`) then one PUT with the body.
+   * @returns its descriptor (`mediaType` is the caller's to set; here `application/octet-stream`)
+   */
+  async uploadBlob(
+    repo: Repository,
+    data: Uint8Array,
+    options: { mountFrom?: Repository } = {},
+  ): Promise<Descriptor> {
+    const digest = sha256Digest(data);
+    const location = await this.#startUpload(repo, digest, options.mountFrom);
+    if (location) await this.#finish(repo, location, digest, data);
+    return { mediaType: "application/octet-stream", digest, size: data.length };
+  }
+
+  /**
+   * Uploads a file in constant memory: small files in one PUT; large ones in PATCH chunks
+   * streamed from disk, hashed in the same pass, then a PUT with the digest.
+   */
+  async uploadBlobFile(repo: Repository, path: string): Promise<Descriptor> {
+    const size = (await Deno.stat(path)).size;
+    if (size <= this.#chunk) return await this.uploadBlob(repo, await Deno.readFile(path));
+    let location = (await this.#startUpload(repo))!;
+    const hash = createHash("sha256");
+    let hashed = 0;
+    for (let offset = 0; offset < size; offset += this.#chunk) {
+      const end = Math.min(size, offset + this.#chunk);
+      const body: BodyFactory = () =>
+        fileRange(path, offset, end, (chunk, at) => {
+          // A retried chunk re-reads bytes already hashed; hash each byte once.
+          const skip = Math.max(0, hashed - at);
+          if (skip < chunk.length) {
+            hash.update(chunk.subarray(skip));
+            hashed = at + chunk.length;
+          }
+        });
+      const res = await this.#request(repo, true, {
+        method: "PATCH",
+        path: "",
+        url: location,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-range": `${offset}-${end - 1}`,
+          "content-length": String(end - offset),
+        },
+        body,
+      });
+      await res.body?.cancel();
+      if (res.status !== 202 && res.status !== 204 && res.status !== 201) {
+        throw this.#unexpected(
+          `Upload to ${repositoryName(repo)} failed at byte ${offset}`,
+          `HTTP ${res.status}`,
+        );
+      }
+      location = this.#location(res, repo);
+    }
+    const digest = "sha256:" + hash.digest("hex");
+    await this.#finish(repo, location, digest);
+    return { mediaType: "application/octet-stream", digest, size };
+  }
+
+  /**
+   * Streams a blob, verifying its digest (and size, when given) while reading: the stream
+   * errors at its end if the bytes do not match, so consumers must wait for a clean end.
+   * @throws {CosignError} `BLOB_UNKNOWN` (404)
+   */
+  async fetchBlob(
+    repo: Repository,
+    digest: string,
+    size?: number,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.#request(repo, false, {
+      method: "GET",
+      path: `/v2/${repo.repository}/blobs/${digest}`,
+    });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new CosignError("BLOB_UNKNOWN", `Blob ${digest} not found in ${repositoryName(repo)}`);
+    }
+    if (!res.ok || !res.body) {
+      throw this.#unexpected(`Cannot get blob ${digest}`, await errorDetail(res));
+    }
+    const len = res.headers.get("content-length");
+    if (size !== undefined && len !== null && Number(len) !== size) {
+      await res.body.cancel();
+      throw new CosignError(
+        "DIGEST_MISMATCH",
+        `Blob ${digest}: the registry sent ${len} bytes, expected ${size}`,
+      );
+    }
+    return res.body.pipeThrough(
+      verifyingStream(digest, `Blob ${digest} from ${repositoryName(repo)}`, size),
+    );
+  }
+
+  /** Reads a whole (small) blob into memory, verified, refusing more than `max` bytes. */
+  async fetchBlobBytes(
+    repo: Repository,
+    desc: { digest: string; size?: number },
+    max = 128 << 20,
+  ): Promise<Uint8Array> {
+    if (desc.size !== undefined && desc.size > max) {
+      throw new CosignError(
+        "MANIFEST_TOO_LARGE",
+        `Blob ${desc.digest} is ${desc.size} bytes, over the ${max}-byte limit`,
+      );
+    }
+    const stream = await this.fetchBlob(repo, desc.digest, desc.size);
+    const bytes = await readCapped(new Response(stream), max);
+    if (!bytes) {
+      throw new CosignError(
+        "MANIFEST_TOO_LARGE",
+        `Blob ${desc.digest} is over the ${max}-byte limit`,
+      );
+    }
+    return bytes;
+  }
+}
+
+/** A stream of bytes [start, end) of a file, reporting each chunk and its offset to `seen`. */
+function fileRange(
+  path: string,
+  start: number,
+  end: number,
+  seen: (chunk: Uint8Array, at: number) => void,
+): ReadableStream<Uint8Array> {
+  let file: Deno.FsFile | undefined;
+  let pos = start;
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      file = await Deno.open(path);
+      await file.seek(start, Deno.SeekMode.Start);
+    },
+    async pull(controller) {
+      const want = Math.min(1 << 20, end - pos);
+      if (want <= 0) {
+        file?.close();
+        controller.close();
+        return;
+      }
+      const buf = new Uint8Array(want);
+      const n = await file!.read(buf);
+      if (n === null) {
+        file?.close();
+        controller.error(
+          new CosignError("FILE_READ", `${path} shrank while it was being uploaded`),
+        );
+        return;
+      }
+      const chunk = buf.subarray(0, n);
+      seen(chunk, pos);
+      pos += n;
+      controller.enqueue(chunk);
+    },
+    cancel() {
+      file?.close();
+    },
+  });
+}
+
+/** Validates a manifest's bytes and media type. */
+export function parseManifest(
+  bytes: Uint8Array,
+  digest: string,
+  contentType: string | null,
+  name: string,
+): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new CosignError("MANIFEST_INVALID", `Manifest ${name} is not JSON`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new CosignError("MANIFEST_INVALID", `Manifest ${name} is not a JSON object`);
+  }
+  const obj = json as Record<string, unknown>;
+  const declared = typeof obj.mediaType === "string" ? obj.mediaType : undefined;
+  const header = contentType?.split(";")[0]?.trim();
+  let mediaType = declared ?? header ?? "";
+  if (!declared && (header === undefined || header === "" || header === "application/json")) {
+    // OCI allows an absent mediaType: tell an index from a manifest by its fields.
+    mediaType = Array.isArray(obj.manifests) ? INDEXES[0]! : IMAGE_MANIFESTS[0]!;
+  }
+  if (
+    mediaType === DOCKER_SCHEMA1 || mediaType === DOCKER_SCHEMA1_SIGNED || obj.schemaVersion === 1
+  ) {
+    throw new CosignError(
+      "MANIFEST_INVALID",
+      `Manifest ${name} is Docker schema 1, which is not supported`,
+    );
+  }
+  if (![...IMAGE_MANIFESTS, ...INDEXES].includes(mediaType)) {
+    throw new CosignError(
+      "MANIFEST_INVALID",
+      `Manifest ${name} has an unknown media type "${mediaType}"`,
+    );
+  }
+  return { bytes, digest, mediaType, json: obj };
+}

@@ -1,0 +1,247 @@
+/**
+ * HTTP for the registry client: which scheme a registry gets (HTTPS; plain HTTP only for
+ * loopback hosts or with `--allow-http-registry`), TLS trust (system roots plus
+ * `--registry-cacert`, or no verification with `--allow-insecure-registry`), retries of 408,
+ * 429, 5xx and connection errors with jittered exponential backoff that honours `Retry-After`
+ * (bounded in attempts and total time; other 4xx are never retried), per-request timeouts, a
+ * `User-Agent`, and redirects followed by hand so `Authorization` never crosses origins.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { PRODUCT, VERSION } from "../version.ts";
+import { insecureFetch } from "./insecure_fetch.ts";
+import { isLoopbackRegistry } from "./reference.ts";
+
+/** Registry transport options (the CLI's registry flags). */
+export interface TransportOptions {
+  /** PEM CA certificates trusted in addition to the system roots (`--registry-cacert`). */
+  caCerts?: string[];
+  /** Skip TLS verification (`--allow-insecure-registry`). */
+  insecureSkipVerify?: boolean;
+  /** Allow plain HTTP to non-loopback registries (`--allow-http-registry`). */
+  allowHttp?: boolean;
+  /** Timeout for one request, including its body, in ms. Default 180 000 (cosign's 3m). */
+  timeoutMs?: number;
+  /** Retry policy. */
+  retry?: Partial<RetryPolicy>;
+  /** User-Agent header. */
+  userAgent?: string;
+  /** The fetch to use (tests inject one). */
+  fetch?: typeof fetch;
+  /** Sleep function (tests inject one). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Retry bounds. */
+export interface RetryPolicy {
+  /** Attempts in total, the first included. */
+  maxAttempts: number;
+  /** First backoff delay; doubled each retry, with jitter. */
+  baseDelayMs: number;
+  /** Longest single wait, also the cap on `Retry-After`. */
+  maxDelayMs: number;
+  /** Give up once this much time has been spent waiting. */
+  maxTotalWaitMs: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  maxTotalWaitMs: 30_000,
+};
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_REDIRECTS = 5;
+
+/** The default User-Agent: product, version, OS and architecture. */
+export const USER_AGENT = `${PRODUCT}/${VERSION} (${Deno.build.os}; ${Deno.build.arch})`;
+
+/** A request body that can be produced again for a retry. */
+export type BodyFactory = () => BodyInit | null;
+
+/** One request. */
+export interface TransportRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: BodyFactory;
+  /** Statuses the caller handles itself (never retried even if retryable). */
+  expect?: number[];
+}
+
+/**
+ * Decides the scheme for a registry: `https`, unless plain HTTP is allowed for it (loopback
+ * hosts, or `allowHttp`), in which case both are candidates, HTTPS first.
+ */
+export function schemesFor(registry: string, allowHttp: boolean): ("https" | "http")[] {
+  return isLoopbackRegistry(registry) || allowHttp ? ["https", "http"] : ["https"];
+}
+
+function errorChain(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e; c; c = (c as { cause?: unknown }).cause) {
+    parts.push(String((c as Error).message ?? c));
+  }
+  return parts.join(": ");
+}
+
+/** True when an error says the server's certificate is not trusted. */
+export function isCertificateError(e: unknown): boolean {
+  return /invalid peer certificate|certificate|self[- ]signed|UnknownIssuer/i.test(errorChain(e)) &&
+    !/corrupt message|InvalidContentType|wrong version number/i.test(errorChain(e));
+}
+
+/** True when HTTPS was spoken to a plain-HTTP server. */
+export function isPlainHttpServer(e: unknown): boolean {
+  return /corrupt message|InvalidContentType|wrong version number|packet length too long|http request to an https server/i
+    .test(errorChain(e));
+}
+
+function shortCause(e: unknown): string {
+  const m = errorChain(e);
+  const known = m.match(
+    /(Connection refused|connection reset|timed out|dns error[^:]*|invalid peer certificate: \w+|tcp connect error)/i,
+  );
+  return known ? known[1]! : m.split(": ").slice(-1)[0]!.slice(0, 200);
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+/** The transport of one process: shared TLS clients and policies. */
+export class Transport {
+  readonly options: TransportOptions;
+  readonly #retry: RetryPolicy;
+  readonly #fetch: typeof fetch;
+  readonly #sleep: (ms: number) => Promise<void>;
+  #client: Deno.HttpClient | undefined;
+
+  /** @param options registry flags */
+  constructor(options: TransportOptions = {}) {
+    this.options = options;
+    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    if (options.fetch) {
+      this.#fetch = options.fetch;
+    } else if (options.insecureSkipVerify) {
+      this.#fetch = insecureFetch as typeof fetch;
+    } else {
+      if (options.caCerts?.length) {
+        this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
+      }
+      this.#fetch = fetch;
+    }
+  }
+
+  /** Releases the TLS client. */
+  close(): void {
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  /** One attempt, with redirects followed by hand (Authorization dropped across origins). */
+  async #once(req: TransportRequest, signal: AbortSignal): Promise<Response> {
+    let url = req.url;
+    let method = req.method;
+    let body = req.body?.() ?? null;
+    const headers = new Headers(req.headers);
+    headers.set("User-Agent", this.options.userAgent ?? USER_AGENT);
+    for (let hop = 0;; hop++) {
+      const init: RequestInit & { client?: Deno.HttpClient } = {
+        method,
+        headers,
+        body,
+        redirect: "manual",
+        signal,
+      };
+      if (this.#client) init.client = this.#client;
+      const res = await this.#fetch(url, init);
+      const location = res.headers.get("location");
+      if (
+        ![301, 302, 303, 307, 308].includes(res.status) || !location ||
+        req.expect?.includes(res.status)
+      ) {
+        return res;
+      }
+      await res.body?.cancel();
+      if (hop >= MAX_REDIRECTS) {
+        throw new CosignError("REGISTRY_ERROR", `Too many redirects from ${req.url}`);
+      }
+      const next = new URL(location, url);
+      if (next.protocol !== "https:" && next.protocol !== "http:") {
+        throw new CosignError("REGISTRY_ERROR", `Refusing redirect to ${next.protocol} URL`);
+      }
+      if (next.origin !== new URL(url).origin) headers.delete("authorization");
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+        method = "GET";
+        body = null;
+      } else if (body !== null) {
+        body = req.body?.() ?? null;
+      }
+      url = next.href;
+    }
+  }
+
+  /**
+   * Sends a request with retries. Returns the final response (any status the policy does not
+   * retry, or the last retryable one when attempts run out with `expect`ing callers).
+   * @throws {CosignError} `REGISTRY_UNAVAILABLE` when the registry cannot be reached or keeps
+   *   failing; `REGISTRY_INSECURE` when its certificate is not trusted
+   */
+  async send(req: TransportRequest): Promise<Response> {
+    const host = new URL(req.url).host;
+    let waited = 0;
+    let last = "";
+    let networkError = false;
+    for (let attempt = 1;; attempt++) {
+      const signal = AbortSignal.timeout(this.options.timeoutMs ?? 180_000);
+      let delay: number | undefined;
+      try {
+        const res = await this.#once(req, signal);
+        if (!RETRY_STATUS.has(res.status) || req.expect?.includes(res.status)) return res;
+        last = `HTTP ${res.status}`;
+        networkError = false;
+        delay = retryAfterMs(res.headers.get("retry-after"));
+        await res.body?.cancel();
+      } catch (e) {
+        if (e instanceof CosignError) throw e;
+        if (isCertificateError(e)) {
+          throw new CosignError(
+            "REGISTRY_INSECURE",
+            `Cannot connect to ${host}: its TLS certificate is not trusted (${shortCause(e)}); ` +
+              `pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry`,
+          );
+        }
+        if (isPlainHttpServer(e)) throw e; // the caller decides about falling back to HTTP
+        networkError = true;
+        last = (e as Error).name === "TimeoutError"
+          ? `timed out after ${this.options.timeoutMs ?? 180_000} ms`
+          : shortCause(e);
+      }
+      const backoff = Math.min(
+        this.#retry.maxDelayMs,
+        this.#retry.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random()),
+      );
+      const wait = Math.min(this.#retry.maxDelayMs, delay ?? backoff);
+      if (attempt >= this.#retry.maxAttempts || waited + wait > this.#retry.maxTotalWaitMs) {
+        const tries = `${attempt} attempt${attempt === 1 ? "" : "s"}`;
+        throw new CosignError(
+          "REGISTRY_UNAVAILABLE",
+          networkError
+            ? `Cannot reach registry ${host}: ${last} (${tries})`
+            : `Registry ${host} kept failing: ${last} on ${req.method} ${
+              new URL(req.url).pathname
+            } after ${tries}`,
+        );
+      }
+      waited += wait;
+      await this.#sleep(wait);
+    }
+  }
+}
