@@ -30,6 +30,26 @@ export const cosignProgram: Program = {
       summary: "Verify a file's signature",
       load: async () => (await import("./blob.ts")).verifyBlobCommand,
     },
+    "upload blob": {
+      summary: "Upload files to a registry as an image",
+      load: async () => (await import("./upload.ts")).uploadBlobCommand,
+    },
+    "upload wasm": {
+      summary: "Upload a WebAssembly module to a registry",
+      load: async () => (await import("./upload.ts")).uploadWasmCommand,
+    },
+    triangulate: {
+      summary: "Print where an image's signatures, attestations or SBOM are stored",
+      load: async () => (await import("./image_info.ts")).triangulateCommand,
+    },
+    generate: {
+      summary: "Print the payload cosign signs for an image",
+      load: async () => (await import("./image_info.ts")).generateCommand,
+    },
+    login: {
+      summary: "Store registry credentials in docker's config.json",
+      load: async () => (await import("./login.ts")).loginCommand,
+    },
     version: {
       summary: "Print the version",
       load: async () => (await import("./version.ts")).versionCommand,

@@ -150,6 +150,11 @@ export class RegistryClient {
     this.transport.close();
   }
 
+  /** The scheme in use for `registry`, once a request has decided it. */
+  schemeOf(registry: string): "https" | "http" | undefined {
+    return this.#hosts.get(registry)?.scheme;
+  }
+
   /** Token exchanges made so far for `registry` (for tests and benchmarks). */
   tokenExchanges(registry: string): number {
     return this.#hosts.get(registry)?.tokens.exchanges ?? 0;

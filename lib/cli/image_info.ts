@@ -1,0 +1,96 @@
+/**
+ * `cosign triangulate` and `cosign generate`: where an image's attachments live, and the
+ * payload cosign would sign for it.
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { parseAnnotations, simpleSigningPayload } from "../cosign/payload.ts";
+import { attachmentRef } from "../cosign/tags.ts";
+import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
+import { str } from "./args.ts";
+import type { Command } from "./command.ts";
+import { stdout } from "./io.ts";
+import { clientFromFlags, REGISTRY_FLAGS } from "./registry_flags.ts";
+
+const TYPES = { signature: "sig", attestation: "att", sbom: "sbom" } as const;
+
+/** `cosign triangulate`. */
+export const triangulateCommand: Command = {
+  spec: {
+    name: "triangulate",
+    summary: "Prints where cosign stores an image's signatures, attestations or SBOM.",
+    usage: "[--type signature|attestation|sbom|digest] IMAGE",
+    args: [1, 1],
+    flags: {
+      type: {
+        type: "string",
+        default: "signature",
+        value: "TYPE",
+        description: "signature, attestation, sbom or digest",
+      },
+      "attachment-tag-prefix": {
+        type: "string",
+        default: "",
+        value: "PREFIX",
+        description: "tag prefix",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const type = str(flags, "type") ?? "signature";
+    if (type !== "digest" && !(type in TYPES)) {
+      throw new UsageError(`invalid --type "${type}" (signature, attestation, sbom or digest)`);
+    }
+    const ref = parseReference(positionals[0]!);
+    const client = await clientFromFlags(flags);
+    try {
+      const digest = await client.resolve(ref);
+      if (type === "digest") {
+        await stdout(`${repositoryName(ref)}@${digest}\n`);
+        return;
+      }
+      const att = attachmentRef(ref, digest, TYPES[type as keyof typeof TYPES], {
+        prefix: str(flags, "attachment-tag-prefix") ?? "",
+        ...(Deno.env.get("COSIGN_REPOSITORY")
+          ? { cosignRepository: Deno.env.get("COSIGN_REPOSITORY")! }
+          : {}),
+      });
+      await stdout(referenceName(att) + "\n");
+    } finally {
+      client.close();
+    }
+  },
+};
+
+/** `cosign generate`. */
+export const generateCommand: Command = {
+  spec: {
+    name: "generate",
+    summary: "Prints the simple-signing payload cosign signs for an image.",
+    usage: "[-a key=value]... IMAGE",
+    args: [1, 1],
+    flags: {
+      annotations: {
+        type: "string",
+        short: "a",
+        multiple: true,
+        value: "key=value",
+        description: "annotation",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const ref = parseReference(positionals[0]!);
+    const annotations = parseAnnotations(flags.annotations as string[] | undefined);
+    const client = await clientFromFlags(flags);
+    try {
+      const digest = await client.resolve(ref);
+      await stdout(simpleSigningPayload(repositoryName(ref), digest, annotations));
+    } finally {
+      client.close();
+    }
+  },
+};

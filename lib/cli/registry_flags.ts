@@ -1,0 +1,89 @@
+/**
+ * The registry flags every registry command takes (cosign-spec §11.1), and the one
+ * registry client a command builds from them.
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import { readTextFile } from "../cosign/keyref.ts";
+import { type Credentials, defaultKeychain, staticKeychain } from "../oci/keychain.ts";
+import { RegistryClient } from "../oci/registry.ts";
+import { bool, type FlagValues, str } from "./args.ts";
+import type { FlagSpec } from "./args.ts";
+
+/** Registry flags. */
+export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
+  "allow-insecure-registry": {
+    type: "boolean",
+    default: false,
+    description: "skip TLS certificate verification of the registry",
+  },
+  "allow-http-registry": {
+    type: "boolean",
+    default: false,
+    description: "allow plain HTTP to registries that are not on this machine",
+  },
+  "registry-cacert": {
+    type: "string",
+    value: "FILE",
+    description: "PEM CA certificates to trust for the registry, besides the system roots",
+  },
+  "registry-username": { type: "string", value: "USER", description: "registry user (Basic)" },
+  "registry-password": { type: "string", value: "PASS", description: "registry password (Basic)" },
+  "registry-token": { type: "string", value: "TOKEN", description: "registry bearer token" },
+  timeout: {
+    type: "string",
+    short: "t",
+    default: "3m0s",
+    value: "DURATION",
+    description: "timeout for each registry request (e.g. 30s, 3m0s)",
+  },
+};
+
+/** Parses a Go duration (`1h2m3.5s`, `500ms`, `3m0s`) into milliseconds. */
+export function parseDuration(s: string): number {
+  const units: Record<string, number> = {
+    h: 3_600_000,
+    m: 60_000,
+    s: 1000,
+    ms: 1,
+    us: 0.001,
+    "µs": 0.001,
+    ns: 1e-6,
+  };
+  const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/y;
+  let total = 0;
+  let matched = 0;
+  while (matched < s.length) {
+    re.lastIndex = matched;
+    const m = re.exec(s);
+    if (!m) break;
+    total += Number(m[1]) * units[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  if (s === "" || matched !== s.length || total <= 0) {
+    throw new UsageError(`invalid duration "${s}" (e.g. 30s, 3m0s, 1h)`);
+  }
+  return total;
+}
+
+/** Builds the registry client for a command from its flags. */
+export async function clientFromFlags(flags: FlagValues): Promise<RegistryClient> {
+  const user = str(flags, "registry-username");
+  const pass = str(flags, "registry-password");
+  const token = str(flags, "registry-token");
+  if ((user === undefined) !== (pass === undefined)) {
+    throw new UsageError("--registry-username and --registry-password go together");
+  }
+  let creds: Credentials | undefined;
+  if (token) creds = { registryToken: token };
+  else if (user !== undefined) creds = { username: user, password: pass! };
+  const cacert = str(flags, "registry-cacert");
+  return new RegistryClient({
+    keychain: creds ? staticKeychain(creds) : defaultKeychain(),
+    insecureSkipVerify: bool(flags, "allow-insecure-registry"),
+    allowHttp: bool(flags, "allow-http-registry"),
+    timeoutMs: parseDuration(str(flags, "timeout") ?? "3m0s"),
+    ...(cacert ? { caCerts: [await readTextFile(cacert, "CA certificate file")] } : {}),
+  });
+}
