@@ -15,6 +15,7 @@ import {
   TokenCache,
 } from "./auth.ts";
 import { sha256Digest, verifyingStream } from "./digest.ts";
+import type { ImageStore } from "./store.ts";
 import { type Credentials, defaultKeychain, type Keychain } from "./keychain.ts";
 import {
   DOCKER_SCHEMA1,
@@ -128,7 +129,7 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array | unde
 }
 
 /** The registry client. */
-export class RegistryClient {
+export class RegistryClient implements ImageStore {
   readonly transport: Transport;
   readonly #keychain: Keychain;
   readonly #hosts = new Map<string, HostState>();
