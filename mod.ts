@@ -41,5 +41,5 @@ export type {
   LoadVerifierOptions,
   ReadKeyOptions,
 } from "./lib/cosign/keyref.ts";
-export { decodeSignature, signBlob, verifyBlob } from "./lib/cosign/blob.ts";
+export { decodeSignature, fileChunks, signBlob, verifyBlob } from "./lib/cosign/blob.ts";
 export { VERSION } from "./lib/version.ts";

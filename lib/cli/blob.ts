@@ -5,7 +5,7 @@
  */
 
 import { CosignError } from "../errors.ts";
-import { decodeSignature, signBlob, verifyBlob } from "../cosign/blob.ts";
+import { decodeSignature, fileChunks, signBlob, verifyBlob } from "../cosign/blob.ts";
 import { fileError, loadSigner, loadVerifier, readKeyRef } from "../cosign/keyref.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import { toBase64, utf8 } from "../crypto/encoding.ts";
@@ -15,14 +15,14 @@ import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 
 /** Opens a blob for streaming: a file path, or `-` for stdin. */
-export async function openBlob(path: string): Promise<ReadableStream<Uint8Array>> {
-  if (path === "-") return Deno.stdin.readable;
+export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>> {
+  if (path === "-") return fileChunks(Deno.stdin);
   try {
     const st = await Deno.stat(path);
     if (st.isDirectory) {
       throw new CosignError("FILE_READ", `Cannot read blob ${path}: it is a directory`);
     }
-    return (await Deno.open(path)).readable;
+    return fileChunks(await Deno.open(path));
   } catch (e) {
     if (e instanceof CosignError) throw e;
     throw fileError(e, path, "blob");

@@ -52,6 +52,33 @@ export async function verifyBlob(
 }
 
 /**
+ * Reads a file (or any reader) as chunks of one reused 1 MiB buffer: much faster than
+ * `file.readable`, which allocates a new 64 KiB buffer for every chunk. Each chunk is valid
+ * only until the next one is requested. Closes the file at the end.
+ * @example
+ * ```ts
+ * import { fileChunks, loadSigner, signBlob } from "./mod.ts";
+ * const signer = await loadSigner("cosign.key", { password: async () => "hello" });
+ * const sig = await signBlob(signer, fileChunks(await Deno.open("big.iso")));
+ * ```
+ */
+export async function* fileChunks(
+  file: { read(p: Uint8Array): Promise<number | null>; close?(): void },
+  bufferSize = 1 << 20,
+): AsyncGenerator<Uint8Array> {
+  const buf = new Uint8Array(bufferSize);
+  try {
+    for (;;) {
+      const n = await file.read(buf);
+      if (n === null) return;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    file.close?.();
+  }
+}
+
+/**
  * Decodes signature text as cosign does: base64 (surrounding whitespace ignored) when it is
  * valid base64, otherwise the bytes themselves (a raw signature).
  */

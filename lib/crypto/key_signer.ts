@@ -41,7 +41,7 @@ async function* chunks(data: MessageData): AsyncIterable<Uint8Array> {
 async function collect(data: MessageData): Promise<Uint8Array> {
   if (data instanceof Uint8Array) return data;
   const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
+  for await (const c of data) parts.push(c.slice()); // producers may reuse their buffer
   return concatBytes(...parts);
 }
 

@@ -4,7 +4,10 @@
  * @module
  */
 
-/** Message bytes: in memory, or streamed (a `ReadableStream` is an `AsyncIterable`). */
+/**
+ * Message bytes: in memory, or streamed (a `ReadableStream` is an `AsyncIterable`). A producer
+ * may reuse one buffer for successive chunks, so a consumer copies any chunk it keeps.
+ */
 export type MessageData = Uint8Array | AsyncIterable<Uint8Array>;
 
 /** Signs messages. Implementations hash the message themselves, streaming where they can. */

@@ -328,10 +328,13 @@ export class RegistryClient implements ImageStore {
       );
     }
     const digest = sha256Digest(bytes);
-    if (ref.digest && digest !== ref.digest) {
+    // By digest, the bytes must hash to it. By tag, ggcr trusts whatever arrives; we also hold
+    // the bytes to the registry's own Docker-Content-Digest, which catches damage in transit.
+    const claimed = ref.digest ?? res.headers.get("docker-content-digest") ?? undefined;
+    if (claimed && claimed.startsWith("sha256:") && digest !== claimed) {
       throw new CosignError(
         "DIGEST_MISMATCH",
-        `Manifest ${name} does not match its digest: the registry sent content with digest ${digest}`,
+        `Manifest ${name} does not match its digest ${claimed}: the content received has digest ${digest}`,
       );
     }
     return parseManifest(bytes, digest, res.headers.get("content-type"), name);
