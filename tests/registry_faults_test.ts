@@ -292,3 +292,43 @@ Deno.test("faults: malformed references are one-line usage-free errors", async (
     assertFails(r, 1, /Invalid image reference/);
   }
 });
+
+Deno.test("faults: a later run reuses the remembered challenge: one request fewer, no secrets cached", async () => {
+  await using reg = await startRegistry({ mode: "token" });
+  await pushImage(reg, "test/single:v1");
+  await using proxy = await startFaultProxy(reg);
+  const home = await Deno.makeTempDir();
+  try {
+    const run = () =>
+      cosign(
+        [
+          "triangulate",
+          "--registry-username",
+          "testuser",
+          "--registry-password",
+          "testpass",
+          `${proxy.host}/test/single:v1`,
+        ],
+        { env: { HOME: home } },
+      );
+    const first = await run();
+    assertEquals(first.code, 0, first.stderr);
+    assertEquals(proxy.count("GET", /\/manifests\//), 2, "cold: 401, then with the token");
+    proxy.reset();
+    const second = await run();
+    assertEquals(second.code, 0, second.stderr);
+    assertEquals(second.out, first.out);
+    assertEquals(
+      proxy.count("GET", /\/manifests\//),
+      1,
+      "warm: the first request carries the token",
+    );
+    const path = `${home}/.cache/cosign-deno/registries.json`;
+    assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const text = await Deno.readTextFile(path);
+    assert(!/testpass|eyJ/.test(text), `no password or token in the cache: ${text}`);
+    assertEquals(JSON.parse(text)[proxy.host].challenge.scheme, "bearer");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -11,7 +11,7 @@ import { parseReference, referenceName, repositoryName } from "../oci/reference.
 import { str } from "./args.ts";
 import type { Command } from "./command.ts";
 import { stdout } from "./io.ts";
-import { clientFromFlags, REGISTRY_FLAGS } from "./registry_flags.ts";
+import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 const TYPES = { signature: "sig", attestation: "att", sbom: "sbom" } as const;
 
@@ -44,8 +44,7 @@ export const triangulateCommand: Command = {
       throw new UsageError(`invalid --type "${type}" (signature, attestation, sbom or digest)`);
     }
     const ref = parseReference(positionals[0]!);
-    const client = await clientFromFlags(flags);
-    try {
+    await withRegistry(flags, async (client) => {
       const digest = await client.resolve(ref);
       if (type === "digest") {
         await stdout(`${repositoryName(ref)}@${digest}\n`);
@@ -58,9 +57,7 @@ export const triangulateCommand: Command = {
           : {}),
       });
       await stdout(referenceName(att) + "\n");
-    } finally {
-      client.close();
-    }
+    });
   },
 };
 
@@ -85,12 +82,9 @@ export const generateCommand: Command = {
   async run({ flags, positionals }) {
     const ref = parseReference(positionals[0]!);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
-    const client = await clientFromFlags(flags);
-    try {
+    await withRegistry(flags, async (client) => {
       const digest = await client.resolve(ref);
       await stdout(simpleSigningPayload(repositoryName(ref), digest, annotations));
-    } finally {
-      client.close();
-    }
+    });
   },
 };

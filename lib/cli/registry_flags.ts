@@ -7,7 +7,7 @@
 import { UsageError } from "../errors.ts";
 import { readTextFile } from "../cosign/keyref.ts";
 import { type Credentials, defaultKeychain, staticKeychain } from "../oci/keychain.ts";
-import { RegistryClient } from "../oci/registry.ts";
+import { type KnownHost, RegistryClient } from "../oci/registry.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import type { FlagSpec } from "./args.ts";
 
@@ -67,8 +67,69 @@ export function parseDuration(s: string): number {
   return total;
 }
 
+/**
+ * The file remembering each registry's scheme and auth challenge between runs (no secrets),
+ * so the first request of a run already carries credentials. `COSIGN_DENO_NO_CACHE=1` turns it off.
+ */
+export function knownHostsPath(): string | undefined {
+  if (Deno.env.get("COSIGN_DENO_NO_CACHE") === "1") return undefined;
+  const base = Deno.env.get("XDG_CACHE_HOME") ??
+    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache` : undefined);
+  return base ? `${base}/cosign-deno/registries.json` : undefined;
+}
+
+async function loadKnownHosts(path: string | undefined): Promise<Record<string, KnownHost>> {
+  if (!path) return {};
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(path));
+    return typeof parsed === "object" && parsed !== null ? parsed : {};
+  } catch {
+    return {}; // missing or unreadable: start afresh
+  }
+}
+
+async function saveKnownHosts(
+  path: string | undefined,
+  before: string,
+  hosts: Record<string, KnownHost>,
+) {
+  if (!path) return;
+  const text = JSON.stringify(hosts);
+  if (text === before) return;
+  try {
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o700 });
+    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    await Deno.writeTextFile(tmp, text, { mode: 0o600 });
+    await Deno.rename(tmp, path);
+  } catch {
+    // A cache that cannot be written costs a round trip next time, nothing more.
+  }
+}
+
+/**
+ * Runs `fn` with the command's registry client, remembering what it learned about registries.
+ */
+export async function withRegistry<T>(
+  flags: FlagValues,
+  fn: (c: RegistryClient) => Promise<T>,
+): Promise<T> {
+  const path = knownHostsPath();
+  const known = await loadKnownHosts(path);
+  const before = JSON.stringify(known);
+  const client = await clientFromFlags(flags, known);
+  try {
+    return await fn(client);
+  } finally {
+    await saveKnownHosts(path, before, { ...known, ...client.knownHosts() });
+    client.close();
+  }
+}
+
 /** Builds the registry client for a command from its flags. */
-export async function clientFromFlags(flags: FlagValues): Promise<RegistryClient> {
+export async function clientFromFlags(
+  flags: FlagValues,
+  knownHosts: Record<string, KnownHost> = {},
+): Promise<RegistryClient> {
   const user = str(flags, "registry-username");
   const pass = str(flags, "registry-password");
   const token = str(flags, "registry-token");
@@ -84,6 +145,7 @@ export async function clientFromFlags(flags: FlagValues): Promise<RegistryClient
     insecureSkipVerify: bool(flags, "allow-insecure-registry"),
     allowHttp: bool(flags, "allow-http-registry"),
     timeoutMs: parseDuration(str(flags, "timeout") ?? "3m0s"),
+    knownHosts,
     ...(cacert ? { caCerts: [await readTextFile(cacert, "CA certificate file")] } : {}),
   });
 }

@@ -17,7 +17,7 @@ import type { FlagValues } from "./args.ts";
 import { required, str } from "./args.ts";
 import type { Command } from "./command.ts";
 import { info, stdout } from "./io.ts";
-import { clientFromFlags, REGISTRY_FLAGS } from "./registry_flags.ts";
+import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 interface FileArg {
   path: string;
@@ -104,8 +104,7 @@ async function upload(
       }] with media type [${types[i]}]`,
     );
   }
-  const client = await clientFromFlags(flags);
-  try {
+  await withRegistry(flags, async (client) => {
     let digest: string;
     if (files.length === 1 && !files[0]!.platform) {
       digest = (await pushFileImage(
@@ -131,9 +130,7 @@ async function upload(
     }
     await info("Uploaded image to:");
     await stdout(`${repositoryName(ref)}@${digest}\n`);
-  } finally {
-    client.close();
-  }
+  });
 }
 
 /** `cosign upload blob`. */

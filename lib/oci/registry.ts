@@ -55,8 +55,19 @@ export interface Manifest {
   json: Record<string, unknown>;
 }
 
+/** What is remembered about a registry between processes: nothing secret. */
+export interface KnownHost {
+  scheme: "https" | "http";
+  challenge?: Challenge;
+}
+
 /** Client options. */
 export interface RegistryClientOptions extends TransportOptions {
+  /**
+   * Schemes and auth challenges learned by earlier processes (see {@link RegistryClient.knownHosts}):
+   * with them, the first request already carries credentials and skips a 401 round trip.
+   */
+  knownHosts?: Record<string, KnownHost>;
   /** Where credentials come from. Default: docker config, REGISTRY_AUTH_FILE, containers auth.json. */
   keychain?: Keychain;
   /** Upload chunk size for large blobs, bytes. Default 16 MiB. */
@@ -144,6 +155,24 @@ export class RegistryClient implements ImageStore {
     this.#chunk = options.chunkSize ?? DEFAULT_CHUNK;
     this.#maxManifest = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
     this.#allowHttp = options.allowHttp ?? false;
+    for (const [registry, known] of Object.entries(options.knownHosts ?? {})) {
+      const h = this.#host(registry);
+      // A remembered http scheme is only reused where http is allowed now.
+      if (schemesFor(registry, this.#allowHttp).includes(known.scheme)) h.scheme = known.scheme;
+      if (known.challenge && h.scheme) h.challenge = known.challenge;
+    }
+  }
+
+  /** Schemes and challenges learned so far, for the next process. */
+  knownHosts(): Record<string, KnownHost> {
+    const out: Record<string, KnownHost> = {};
+    for (const [registry, h] of this.#hosts) {
+      if (!h.scheme) continue;
+      out[registry] = h.challenge
+        ? { scheme: h.scheme, challenge: h.challenge }
+        : { scheme: h.scheme };
+    }
+    return out;
   }
 
   /** Releases connections. */
