@@ -272,6 +272,10 @@ Deno.test("layout: we read layouts skopeo writes", async () => {
   await ok("bash", [script, `${tmp.path}/multi`, "amd64", "arm64"]);
   const single = await OciLayout.open(`${tmp.path}/single`);
   assertEquals((await readImage(single, tagRef("latest"))).architecture, "amd64");
+  assertEquals( // the digest the document promises: the script was copied verbatim
+    (await single.getManifest(tagRef("latest"))).digest,
+    "sha256:3ae56bb25ce73920b48d9946d4666cc9ad4b057a903dc167b6dd4e9be97c9dd5",
+  );
   const multi = await OciLayout.open(`${tmp.path}/multi`);
   const index = await multi.getManifest(tagRef("latest"));
   assertEquals(index.mediaType, OCI_INDEX);
