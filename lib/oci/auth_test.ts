@@ -86,7 +86,7 @@ Deno.test("auth: tokens are exchanged once per scope set and reused", async () =
 
 Deno.test("auth: Basic credentials on GET; refresh tokens by POST with GET fallback on 404", async () => {
   const seen: string[] = [];
-  const { t } = stubTransport((url, init) => {
+  const { t } = stubTransport((_url, init) => {
     seen.push(
       `${init.method} ${new Headers(init.headers).get("authorization") ?? "-"} ${init.body ?? ""}`,
     );
