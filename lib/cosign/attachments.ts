@@ -1,0 +1,346 @@
+/**
+ * Images that hold cosign attachments (`.sig` and `.att` tags, cosign-spec §3.2–3.4): one
+ * layer per signature or attestation, the payload stored uncompressed, the signature and
+ * friends in layer annotations. Reading fetches each distinct layer once, in parallel, and
+ * reports layers it cannot use with a reason. Writing appends without losing concurrent
+ * writers: a machine-wide lock, then re-reading over a settle window and re-merging.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { buildImage, type LayerDescriptor } from "../oci/image.ts";
+import {
+  DOCKER_CONFIG,
+  DOCKER_MANIFEST,
+  IMAGE_MANIFESTS,
+  OCI_CONFIG,
+  OCI_MANIFEST,
+} from "../oci/media_types.ts";
+import { type Reference, referenceName } from "../oci/reference.ts";
+import type { ImageStore } from "../oci/store.ts";
+import { acquireLock } from "./lock.ts";
+
+/** Layer media type of simple-signing payloads. */
+export const SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json";
+/** Layer media type of DSSE envelopes (attestations). */
+export const DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json";
+/** Annotation: base64 signature ("" on attestation layers). */
+export const SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature";
+/** Annotation: signing certificate PEM. */
+export const CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate";
+/** Annotation: certificate chain PEM. */
+export const CHAIN_ANNOTATION = "dev.sigstore.cosign/chain";
+/** Annotation: Rekor bundle JSON. */
+export const BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
+/** Annotation: RFC 3161 timestamp JSON. */
+export const RFC3161_ANNOTATION = "dev.sigstore.cosign/rfc3161timestamp";
+/** Most layers an attachment image may have. */
+export const MAX_LAYERS = 1000;
+const DEFAULT_MAX_LAYER_BYTES = 128 << 20;
+
+/** One attachment layer, read and verified against its digest. */
+export interface AttachmentLayer {
+  descriptor: LayerDescriptor;
+  annotations: Record<string, string>;
+  /** The layer bytes (a simple-signing payload or a DSSE envelope), exactly as stored. */
+  payload: Uint8Array;
+}
+
+/** A layer that could not be used, and why. */
+export interface SkippedLayer {
+  digest: string;
+  reason: string;
+}
+
+/** What an attachment tag held. */
+export interface ReadAttachments {
+  /** False when the tag does not exist (an empty set). */
+  found: boolean;
+  /** The manifest digest of the attachment image, when found. */
+  digest?: string;
+  layers: AttachmentLayer[];
+  skipped: SkippedLayer[];
+}
+
+/** Parses `COSIGN_MAX_ATTACHMENT_SIZE` (bytes, or with units like `128MiB`, `1GB`). */
+export function maxAttachmentSize(value: string | undefined): number {
+  if (!value) return DEFAULT_MAX_LAYER_BYTES;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(value);
+  if (!m) {
+    throw new CosignError("USAGE", `Invalid COSIGN_MAX_ATTACHMENT_SIZE "${value}"`, {
+      exitCode: 2,
+    });
+  }
+  const unit = (m[2] ?? "").toLowerCase().replace(/b$/, "");
+  const pow = { "": 0, k: 1, m: 2, g: 3, t: 4, ki: 1, mi: 2, gi: 3, ti: 4 }[unit] ?? 0;
+  const base = unit.endsWith("i") ? 1024 : 1000;
+  return Math.floor(Number(m[1]) * base ** pow);
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function layerDescriptors(json: Record<string, unknown>): LayerDescriptor[] {
+  const layers = Array.isArray(json.layers) ? json.layers : [];
+  return layers.map((l) => {
+    const d = (typeof l === "object" && l !== null ? l : {}) as Record<string, unknown>;
+    const annotations: Record<string, string> = {};
+    if (typeof d.annotations === "object" && d.annotations !== null) {
+      for (const [k, v] of Object.entries(d.annotations)) {
+        if (typeof v === "string") annotations[k] = v;
+      }
+    }
+    return {
+      mediaType: typeof d.mediaType === "string" ? d.mediaType : "",
+      size: typeof d.size === "number" ? d.size : -1,
+      digest: typeof d.digest === "string" ? d.digest : "",
+      annotations,
+    };
+  });
+}
+
+/**
+ * Reads the attachment image at `ref`: a missing tag is an empty set; an index, too many layers
+ * or an unusable layer is reported in `skipped`, never thrown. Registry failures are thrown.
+ */
+export async function readAttachments(
+  store: ImageStore,
+  ref: Reference,
+  options: { maxLayerBytes?: number; concurrency?: number } = {},
+): Promise<ReadAttachments> {
+  let manifest;
+  try {
+    manifest = await store.getManifest(ref);
+  } catch (e) {
+    if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
+      return { found: false, layers: [], skipped: [] };
+    }
+    if (
+      e instanceof CosignError && (e.code === "MANIFEST_INVALID" || e.code === "MANIFEST_TOO_LARGE")
+    ) {
+      return { found: true, layers: [], skipped: [{ digest: "", reason: e.message }] };
+    }
+    throw e;
+  }
+  if (!IMAGE_MANIFESTS.includes(manifest.mediaType)) {
+    return {
+      found: true,
+      digest: manifest.digest,
+      layers: [],
+      skipped: [{
+        digest: manifest.digest,
+        reason: `${referenceName(ref)} is an index, not a signature image`,
+      }],
+    };
+  }
+  const descriptors = layerDescriptors(manifest.json);
+  if (descriptors.length > MAX_LAYERS) {
+    return {
+      found: true,
+      digest: manifest.digest,
+      layers: [],
+      skipped: [{
+        digest: manifest.digest,
+        reason: `${descriptors.length} layers, over the limit of ${MAX_LAYERS}`,
+      }],
+    };
+  }
+  const max = options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES;
+  const skipped: SkippedLayer[] = [];
+  const blobs = new Map<string, Promise<Uint8Array | string>>();
+  const unique = [...new Set(descriptors.map((d) => d.digest))].filter((d) =>
+    /^sha256:[0-9a-f]{64}$/.test(d)
+  );
+  await mapLimit(unique, options.concurrency ?? 10, (digest) => {
+    const desc = descriptors.find((d) => d.digest === digest)!;
+    const p = desc.size > max || desc.size < 0
+      ? Promise.resolve(
+        desc.size < 0
+          ? "layer has no size"
+          : `layer is ${desc.size} bytes, over the ${max}-byte limit`,
+      )
+      : readBlob(store, ref, desc.digest, desc.size);
+    blobs.set(digest, p);
+    return p;
+  });
+  const layers: AttachmentLayer[] = [];
+  for (const d of descriptors) {
+    const got = await blobs.get(d.digest);
+    if (got === undefined) {
+      skipped.push({ digest: d.digest, reason: `malformed layer digest "${d.digest}"` });
+    } else if (typeof got === "string") skipped.push({ digest: d.digest, reason: got });
+    else layers.push({ descriptor: d, annotations: d.annotations ?? {}, payload: got });
+  }
+  return { found: true, digest: manifest.digest, layers, skipped };
+}
+
+/** Reads a layer; a digest or size mismatch is a reason to skip it, any other failure is thrown. */
+async function readBlob(
+  store: ImageStore,
+  ref: Reference,
+  digest: string,
+  size: number,
+): Promise<Uint8Array | string> {
+  try {
+    const stream = await store.fetchBlob(ref, digest, size);
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    if (e instanceof CosignError && (e.code === "DIGEST_MISMATCH" || e.code === "BLOB_UNKNOWN")) {
+      return e.message;
+    }
+    throw e;
+  }
+}
+
+/** The layer descriptors of an attachment image, without fetching any layer. */
+interface DescriptorRead {
+  found: boolean;
+  digest?: string;
+  layers: LayerDescriptor[];
+}
+
+async function readDescriptors(store: ImageStore, ref: Reference): Promise<DescriptorRead> {
+  let manifest;
+  try {
+    manifest = await store.getManifest(ref);
+  } catch (e) {
+    if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
+      return { found: false, layers: [] };
+    }
+    throw e;
+  }
+  if (!IMAGE_MANIFESTS.includes(manifest.mediaType)) {
+    throw new CosignError(
+      "MANIFEST_INVALID",
+      `Cannot add to ${referenceName(ref)}: it is an index, not a signature image`,
+    );
+  }
+  return { found: true, digest: manifest.digest, layers: layerDescriptors(manifest.json) };
+}
+
+/** A layer to append. */
+export interface NewLayer {
+  payload: Uint8Array;
+  mediaType: string;
+  annotations: Record<string, string>;
+}
+
+/** A layer to append, uploaded. */
+export type UploadedLayer = NewLayer & { digest: string };
+
+/** Options for {@link appendAttachments}. */
+export interface AppendOptions {
+  /** Docker media types for manifest and config (`COSIGN_DOCKER_MEDIA_TYPES`). */
+  dockerMediaTypes?: boolean;
+  /**
+   * True when `existing`, a layer with the same digest (so the same payload), already stands for
+   * `added` (cosign's dedupe rule); `added` is then not appended.
+   */
+  isDuplicate?: (existing: LayerDescriptor, added: UploadedLayer) => Promise<boolean>;
+  /** Existing layers for which this returns true are removed (`attest --replace`). */
+  replace?: (existing: LayerDescriptor) => boolean;
+  /** How many times to re-read and re-merge when another writer interfered. Default 8. */
+  maxRounds?: number;
+  /** Wait before re-reading to see whether our write survived, ms. Default 150 (jittered). */
+  settleMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** What {@link appendAttachments} did. */
+export interface AppendResult {
+  /** Layers actually added (0 when every new layer was already there). */
+  added: number;
+  /** The manifest digest of the attachment image now. */
+  digest?: string;
+  /** Read-merge-write rounds it took. */
+  rounds: number;
+}
+
+function sameLayer(a: LayerDescriptor, b: UploadedLayer): boolean {
+  return a.digest === b.digest &&
+    (a.annotations?.[SIGNATURE_ANNOTATION] ?? "") === (b.annotations[SIGNATURE_ANNOTATION] ?? "");
+}
+
+/**
+ * Appends layers to the attachment image at `ref`, never losing layers other writers add at the
+ * same time: local writers take turns under a machine-wide lock; after each write the manifest
+ * is re-read (after a jittered settle delay) and, if a writer elsewhere replaced it without our
+ * layers, merged and written again. Only manifests are read: no layer is downloaded.
+ */
+export async function appendAttachments(
+  store: ImageStore,
+  ref: Reference,
+  newLayers: NewLayer[],
+  options: AppendOptions = {},
+): Promise<AppendResult> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const uploaded: UploadedLayer[] = await Promise.all(newLayers.map(async (l) => {
+    const d = await store.uploadBlob(ref, l.payload);
+    return { ...l, digest: d.digest };
+  }));
+  await using _lock = await acquireLock(
+    `${ref.registry}/${ref.repository}:${ref.tag ?? ref.digest}`,
+  );
+  const rounds = options.maxRounds ?? 8;
+  let wanted = uploaded;
+  let added = 0;
+  for (let round = 1; round <= rounds; round++) {
+    const current = await readDescriptors(store, ref);
+    const kept = current.layers.filter((l) => !(options.replace?.(l) ?? false));
+    const replaced = kept.length !== current.layers.length;
+    const missing: UploadedLayer[] = [];
+    for (const l of wanted) {
+      if (kept.some((e) => sameLayer(e, l))) continue;
+      if (round === 1 && options.isDuplicate) {
+        const candidates = kept.filter((e) => e.digest === l.digest && e.mediaType === l.mediaType);
+        if ((await Promise.all(candidates.map((e) => options.isDuplicate!(e, l)))).some(Boolean)) {
+          continue;
+        }
+      }
+      missing.push(l);
+    }
+    if (round === 1) wanted = missing; // duplicates are settled once, on the first read
+    if (missing.length === 0 && !replaced) {
+      return { added, ...(current.digest ? { digest: current.digest } : {}), rounds: round };
+    }
+    const layers: LayerDescriptor[] = [
+      ...kept,
+      ...missing.map((l) => ({
+        mediaType: l.mediaType,
+        size: l.payload.length,
+        digest: l.digest,
+        annotations: l.annotations,
+      })),
+    ];
+    if (layers.length > MAX_LAYERS) {
+      throw new CosignError(
+        "MANIFEST_INVALID",
+        `Cannot add to ${referenceName(ref)}: it would have more than ${MAX_LAYERS} layers`,
+      );
+    }
+    const img = buildImage({
+      layers,
+      manifestMediaType: options.dockerMediaTypes ? DOCKER_MANIFEST : OCI_MANIFEST,
+      configMediaType: options.dockerMediaTypes ? DOCKER_CONFIG : OCI_CONFIG,
+    });
+    await store.uploadBlob(ref, img.config);
+    await store.putManifest(ref, img.manifest, img.manifestMediaType);
+    added = wanted.length;
+    await sleep((options.settleMs ?? 150) * (0.5 + Math.random()));
+    const after = await readDescriptors(store, ref);
+    if (wanted.every((l) => after.layers.some((e) => sameLayer(e, l)))) {
+      return { added, ...(after.digest ? { digest: after.digest } : {}), rounds: round };
+    }
+  }
+  throw new CosignError(
+    "REGISTRY_ERROR",
+    `Could not add to ${referenceName(ref)}: other writers kept replacing it (${rounds} attempts)`,
+  );
+}
