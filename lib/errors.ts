@@ -16,6 +16,13 @@ export const EXIT_USAGE = 2;
 /** Exit code for an unexpected internal error. */
 export const EXIT_INTERNAL = 3;
 
+/** Exit code: no signatures found on the image (cosign's ErrNoSignaturesFound). */
+export const EXIT_NO_SIGNATURES = 10;
+/** Exit code: the image tag was not found (cosign's ErrImageTagNotFound). */
+export const EXIT_IMAGE_NOT_FOUND = 11;
+/** Exit code: signatures were found but none matched (cosign's ErrNoMatchingSignatures). */
+export const EXIT_NO_MATCHING = 12;
+
 /** The error codes used across the library. */
 export type ErrorCode =
   | "USAGE"
@@ -47,7 +54,10 @@ export type ErrorCode =
   | "MANIFEST_INVALID"
   | "MANIFEST_TOO_LARGE"
   | "BLOB_UNKNOWN"
-  | "DIGEST_MISMATCH";
+  | "DIGEST_MISMATCH"
+  | "NO_SIGNATURES"
+  | "IMAGE_NOT_FOUND"
+  | "NO_MATCHING_SIGNATURES";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

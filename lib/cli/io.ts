@@ -54,18 +54,16 @@ export async function promptLine(question: string, echo: boolean): Promise<strin
   Deno.stdin.setRaw(true);
   const bytes: number[] = [];
   try {
-    const buf = new Uint8Array(64);
-    for (;;) {
-      const n = await Deno.stdin.read(buf);
-      if (n === null) break;
-      for (const b of buf.subarray(0, n)) {
-        if (b === 0x0d || b === 0x0a) return new TextDecoder().decode(new Uint8Array(bytes));
-        if (b === 0x03 || b === 0x04) {
-          throw new CosignError("USAGE", "Cancelled at the password prompt", { exitCode: 1 });
-        }
-        if (b === 0x7f || b === 0x08) bytes.pop();
-        else bytes.push(b);
+    // One byte per read: whatever was typed ahead stays for the next prompt.
+    const one = new Uint8Array(1);
+    while ((await Deno.stdin.read(one)) === 1) {
+      const b = one[0]!;
+      if (b === 0x0d || b === 0x0a) return new TextDecoder().decode(new Uint8Array(bytes));
+      if (b === 0x03 || b === 0x04) {
+        throw new CosignError("USAGE", "Cancelled at the password prompt", { exitCode: 1 });
       }
+      if (b === 0x7f || b === 0x08) bytes.pop();
+      else bytes.push(b);
     }
     return new TextDecoder().decode(new Uint8Array(bytes));
   } finally {

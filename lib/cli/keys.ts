@@ -21,20 +21,26 @@ import {
 } from "./io.ts";
 import { readPassword } from "./password.ts";
 
-/** Checks that writing `<prefix>.key`/`.pub` overwrites nothing without consent. */
+/** Checks that writing `<prefix>.key`/`.pub` overwrites nothing without consent (asked once). */
 async function checkOverwrite(prefix: string, yes: boolean): Promise<void> {
+  if (yes) return;
+  const existing = [];
   for (const path of [`${prefix}.key`, `${prefix}.pub`]) {
-    if (!(await exists(path)) || yes) continue;
-    if (!stdinIsTerminal()) {
-      throw new CosignError(
-        "FILE_EXISTS",
-        `Refusing to overwrite ${path}: it already exists (pass --yes to overwrite)`,
-      );
-    }
-    await info(`WARNING: File ${path} already exists. Overwrite?`);
-    if (!(await confirm("Are you sure you would like to continue? [y/N] "))) {
-      throw new CosignError("FILE_EXISTS", `Not overwriting ${path}`);
-    }
+    if (await exists(path)) existing.push(path);
+  }
+  if (existing.length === 0) return;
+  const names = existing.join(" and ");
+  if (!stdinIsTerminal()) {
+    throw new CosignError(
+      "FILE_EXISTS",
+      `Refusing to overwrite ${names}: ${
+        existing.length > 1 ? "they exist" : "it exists"
+      } already (pass --yes to overwrite)`,
+    );
+  }
+  for (const path of existing) await info(`WARNING: File ${path} already exists. Overwrite?`);
+  if (!(await confirm("Are you sure you would like to continue? [y/N] "))) {
+    throw new CosignError("FILE_EXISTS", `Not overwriting ${names}`);
   }
 }
 

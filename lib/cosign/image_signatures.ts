@@ -1,0 +1,208 @@
+/**
+ * Signing and verifying container images with keys (cosign-spec §2, §3): the digest is
+ * resolved once, the simple-signing payload is signed, and the signature is stored as a layer
+ * of the `sha256-<hex>.sig` image next to the image (or in `COSIGN_REPOSITORY`).
+ * @module
+ */
+
+import {
+  CosignError,
+  EXIT_IMAGE_NOT_FOUND,
+  EXIT_NO_MATCHING,
+  EXIT_NO_SIGNATURES,
+} from "../errors.ts";
+import type { Signer, Verifier } from "../crypto/signer.ts";
+import { INDEXES } from "../oci/media_types.ts";
+import { type Reference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
+import type { Manifest } from "../oci/registry.ts";
+import type { ImageStore } from "../oci/store.ts";
+import {
+  appendAttachments,
+  readAttachments,
+  SIGNATURE_ANNOTATION,
+  SIMPLE_SIGNING_MEDIA_TYPE,
+} from "./attachments.ts";
+import { simpleSigningPayload } from "./payload.ts";
+import { attachmentRef } from "./tags.ts";
+import { type VerifiedSignature, verifySignatureLayers } from "./verify_signatures.ts";
+
+/** Where attachments go. */
+export interface AttachmentOptions {
+  /** `COSIGN_REPOSITORY`: another repository for signatures. */
+  cosignRepository?: string;
+  /** `--attachment-tag-prefix`. */
+  tagPrefix?: string;
+}
+
+/** Fetches the image manifest, turning "not found" into cosign's exit code 11. */
+export async function getImage(store: ImageStore, ref: Reference): Promise<Manifest> {
+  try {
+    return await store.getManifest(ref);
+  } catch (e) {
+    if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
+      throw new CosignError("IMAGE_NOT_FOUND", `Image ${referenceName(ref)} not found`, {
+        exitCode: EXIT_IMAGE_NOT_FOUND,
+      });
+    }
+    throw e;
+  }
+}
+
+/** The digests to sign: the image (or index) and, with `recursive`, every child of an index. */
+export function digestsToSign(manifest: Manifest, recursive: boolean): string[] {
+  const out = [manifest.digest];
+  if (recursive && INDEXES.includes(manifest.mediaType)) {
+    const children = Array.isArray(manifest.json.manifests) ? manifest.json.manifests : [];
+    for (const c of children) {
+      const d = (c as { digest?: unknown }).digest;
+      if (typeof d === "string" && !out.includes(d)) out.push(d);
+    }
+  }
+  return out;
+}
+
+/** Options for {@link signImage}. */
+export interface SignImageOptions extends AttachmentOptions {
+  /** `-a key=value` annotations for the payload's `optional`. */
+  annotations?: Record<string, string>;
+  /** Sign an index's children too. */
+  recursive?: boolean;
+  /** Push the signature (default true). */
+  upload?: boolean;
+  /** Docker media types for the signature image. */
+  dockerMediaTypes?: boolean;
+  /** Verifies existing signatures for the dedupe rule (normally the signer's own verifier). */
+  verifier?: Verifier;
+}
+
+/** One signed digest. */
+export interface SignedDigest {
+  digest: string;
+  payload: Uint8Array;
+  signature: Uint8Array;
+  /** Where the signature went (undefined with `upload: false`). */
+  signatureRef?: Reference;
+  /** False when an identical signature was already there. */
+  added: boolean;
+}
+
+/**
+ * Signs an image's digest (and, recursively, an index's children) and stores the signatures.
+ * @example
+ * ```ts
+ * import { RegistryClient, loadSigner, parseReference, signImage } from "./mod.ts";
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * await signImage(new RegistryClient(), parseReference("localhost:5000/app:v1"), signer);
+ * ```
+ */
+export async function signImage(
+  store: ImageStore,
+  ref: Reference,
+  signer: Signer,
+  options: SignImageOptions = {},
+): Promise<SignedDigest[]> {
+  const manifest = await getImage(store, ref);
+  const out: SignedDigest[] = [];
+  for (const digest of digestsToSign(manifest, options.recursive ?? false)) {
+    const payload = simpleSigningPayload(repositoryName(ref), digest, options.annotations);
+    const signature = await signer.sign(payload);
+    const result: SignedDigest = { digest, payload, signature, added: false };
+    if (options.upload !== false) {
+      const sigRef = attachmentRef(ref, digest, "sig", {
+        ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
+        ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
+      });
+      const verifier = options.verifier;
+      const r = await appendAttachments(store, sigRef, [{
+        payload,
+        mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+        annotations: { [SIGNATURE_ANNOTATION]: signature.toBase64() },
+      }], {
+        dockerMediaTypes: options.dockerMediaTypes ?? false,
+        ...(verifier
+          ? {
+            // cosign's rule: same payload and annotations, and the old signature verifies.
+            isDuplicate: async (existing) => {
+              const sig = existing.annotations?.[SIGNATURE_ANNOTATION];
+              const others = Object.entries(existing.annotations ?? {}).filter(([k]) =>
+                k !== SIGNATURE_ANNOTATION
+              );
+              if (!sig || others.length) return false;
+              try {
+                return await verifier.verify(payload, Uint8Array.fromBase64(sig));
+              } catch {
+                return false;
+              }
+            },
+          }
+          : {}),
+      });
+      result.signatureRef = sigRef;
+      result.added = r.added > 0;
+    }
+    out.push(result);
+  }
+  return out;
+}
+
+/** Options for {@link verifyImage}. */
+export interface VerifyImageOptions extends AttachmentOptions {
+  annotations?: Record<string, string>;
+  checkClaims?: boolean;
+  /** Parallel layer downloads (`--max-workers`). Default 10. */
+  concurrency?: number;
+  /** Largest layer accepted (`COSIGN_MAX_ATTACHMENT_SIZE`). */
+  maxLayerBytes?: number;
+}
+
+/** The outcome of {@link verifyImage}. */
+export interface VerifyImageResult {
+  /** The verified image digest. */
+  digest: string;
+  signatureRef: Reference;
+  verified: VerifiedSignature[];
+  /** Signatures that did not verify, each with its reason. */
+  skipped: { digest: string; reason: string }[];
+}
+
+/**
+ * Verifies an image's signatures with a key. Fails with cosign's exit codes: 10 when there are
+ * no signatures, 11 when the image is not found, 12 when none of the signatures verifies. A
+ * registry that cannot be reached is an error of its own (exit 1), never "no signatures".
+ */
+export async function verifyImage(
+  store: ImageStore,
+  ref: Reference,
+  verifier: Verifier,
+  options: VerifyImageOptions = {},
+): Promise<VerifyImageResult> {
+  const digest = ref.digest ?? (await getImage(store, ref)).digest;
+  const signatureRef = attachmentRef(ref, digest, "sig", {
+    ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
+    ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
+  });
+  const read = await readAttachments(store, signatureRef, {
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
+  });
+  const name = referenceName(withDigest(ref, digest));
+  if (!read.found || (read.layers.length === 0 && read.skipped.length === 0)) {
+    throw new CosignError("NO_SIGNATURES", `no signatures found for ${name}`, {
+      exitCode: EXIT_NO_SIGNATURES,
+    });
+  }
+  const r = await verifySignatureLayers(read.layers, verifier, {
+    digest,
+    ...(options.checkClaims === false ? { checkClaims: false } : {}),
+    ...(options.annotations ? { annotations: options.annotations } : {}),
+  });
+  const skipped = [...read.skipped, ...r.skipped];
+  if (r.verified.length === 0) {
+    throw new CosignError(
+      "NO_MATCHING_SIGNATURES",
+      `no matching signatures for ${name}: ${skipped.map((s) => s.reason).join("; ")}`,
+      { exitCode: EXIT_NO_MATCHING },
+    );
+  }
+  return { digest, signatureRef, verified: r.verified, skipped };
+}
