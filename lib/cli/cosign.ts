@@ -30,6 +30,14 @@ export const cosignProgram: Program = {
       summary: "Verify a file's signature",
       load: async () => (await import("./blob.ts")).verifyBlobCommand,
     },
+    sign: {
+      summary: "Sign container images",
+      load: async () => (await import("./sign.ts")).signCommand,
+    },
+    verify: {
+      summary: "Verify container image signatures",
+      load: async () => (await import("./sign.ts")).verifyCommand,
+    },
     "upload blob": {
       summary: "Upload files to a registry as an image",
       load: async () => (await import("./upload.ts")).uploadBlobCommand,

@@ -1,0 +1,272 @@
+/**
+ * `cosign sign` and `cosign verify` for container images with keys.
+ * @module
+ */
+
+import { CosignError, UsageError } from "../errors.ts";
+import type { HashName } from "../crypto/key_signer.ts";
+import {
+  type AttachmentOptions,
+  signImage,
+  verifyImage,
+  type VerifyImageResult,
+} from "../cosign/image_signatures.ts";
+import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
+import { parseAnnotations } from "../cosign/payload.ts";
+import { maxAttachmentSize } from "../cosign/attachments.ts";
+import { outputPayload } from "../cosign/verify_signatures.ts";
+import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
+import type { ImageStore } from "../oci/store.ts";
+import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
+import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { info, stdout, writeFileAtomic } from "./io.ts";
+import { readPassword } from "./password.ts";
+import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+
+/** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
+export function attachmentOptions(flags: FlagValues): AttachmentOptions {
+  const repo = Deno.env.get("COSIGN_REPOSITORY");
+  const prefix = str(flags, "attachment-tag-prefix");
+  return { ...(repo ? { cosignRepository: repo } : {}), ...(prefix ? { tagPrefix: prefix } : {}) };
+}
+
+/** `COSIGN_DOCKER_MEDIA_TYPES` as Go's ParseBool reads it (unset or invalid: false). */
+export function dockerMediaTypes(): boolean {
+  const v = Deno.env.get("COSIGN_DOCKER_MEDIA_TYPES");
+  if (!v) return false;
+  try {
+    return parseBool(v, "COSIGN_DOCKER_MEDIA_TYPES");
+  } catch {
+    return false;
+  }
+}
+
+const TAG_WARNING = (ref: string) =>
+  `WARNING: Image reference ${ref} uses a tag, not a digest, to identify the image to sign.
+    This can lead you to sign a different image than the intended one. Please use a
+    digest (example.com/ubuntu@sha256:abc123...) rather than tag
+    (example.com/ubuntu:latest) for the input to cosign. The ability to refer to
+    images by tag will be removed in a future release.
+`;
+
+const ATTACHMENT_FLAGS = {
+  "attachment-tag-prefix": {
+    type: "string",
+    default: "",
+    value: "PREFIX",
+    description: "prefix of the sha256-<hex>.sig tags",
+  },
+} as const;
+
+/** `cosign sign`. */
+export const signCommand: Command = {
+  spec: {
+    name: "sign",
+    summary: "Signs container images and stores the signatures in the registry.",
+    usage: "--key KEYREF [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
+    args: [1, Infinity],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "private key reference" },
+      annotations: {
+        type: "string",
+        short: "a",
+        multiple: true,
+        value: "key=value",
+        description: "payload annotation",
+      },
+      recursive: {
+        type: "boolean",
+        short: "r",
+        default: false,
+        description: "also sign each image of an index",
+      },
+      upload: { type: "boolean", default: true, description: "push the signature to the registry" },
+      "output-signature": {
+        type: "string",
+        value: "FILE",
+        description: "write the base64 signature here",
+      },
+      "output-payload": {
+        type: "string",
+        value: "FILE",
+        description: "write the signed payload here",
+      },
+      yes: {
+        type: "boolean",
+        short: "y",
+        default: false,
+        description: "skip confirmation prompts",
+      },
+      ...SIGN_TLOG_FLAGS,
+      ...ATTACHMENT_FLAGS,
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = required(flags, "key");
+    if (bool(flags, "tlog-upload")) {
+      throw new CosignError(
+        "TLOG_UNAVAILABLE",
+        "Uploading to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
+      );
+    }
+    const refs = positionals.map((p) => [p, parseReference(p)] as const);
+    const annotations = parseAnnotations(flags.annotations as string[] | undefined);
+    const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
+    await withRegistry(flags, async (client) => {
+      for (const [text, ref] of refs) {
+        if (!ref.digest) await info(TAG_WARNING(text));
+        const signed = await signImage(client, ref, signer, {
+          annotations,
+          recursive: bool(flags, "recursive"),
+          upload: bool(flags, "upload"),
+          dockerMediaTypes: dockerMediaTypes(),
+          verifier: signer.verifier(),
+          ...attachmentOptions(flags),
+        });
+        for (const s of signed) {
+          if (s.signatureRef) await info(`Pushing signature to: ${repositoryName(s.signatureRef)}`);
+        }
+        const last = signed.at(-1)!;
+        const sigOut = str(flags, "output-signature");
+        if (sigOut) await writeFileAtomic(sigOut, last.signature.toBase64(), 0o644);
+        const payloadOut = str(flags, "output-payload");
+        if (payloadOut) await writeFileAtomic(payloadOut, last.payload, 0o644);
+      }
+    });
+  },
+};
+
+/** Prints cosign's verification header (stderr) and the verified payloads (stdout). */
+async function printVerification(
+  name: string,
+  r: VerifyImageResult,
+  flags: FlagValues,
+): Promise<void> {
+  const lines = [
+    "",
+    `Verification for ${name} --`,
+    "The following checks were performed on each of these signatures:",
+  ];
+  if (bool(flags, "check-claims")) {
+    if ((flags.annotations as string[] | undefined)?.length) {
+      lines.push("  - The specified annotations were verified.");
+    }
+    lines.push("  - The cosign claims were validated");
+  }
+  lines.push("  - The signatures were verified against the specified public key");
+  await info(lines.join("\n"));
+  if (r.skipped.length) {
+    await info(
+      `(${r.skipped.length} other signature${r.skipped.length > 1 ? "s" : ""} did not verify: ${
+        r.skipped.map((s) => s.reason).join("; ")
+      })`,
+    );
+  }
+  if (str(flags, "output") === "text") {
+    for (const v of r.verified) await stdout(new Uint8Array([...v.layer.payload, 0x0a]));
+    return;
+  }
+  await stdout(`\n[${r.verified.map((v) => outputPayload(v.payload)).join(",")}]\n`);
+}
+
+/** Verifies `refs` against `store`; shared by `verify` and `verify --local-image`. */
+export async function verifyRefs(
+  store: ImageStore,
+  refs: [string, Reference][],
+  flags: FlagValues,
+  keyRef: string,
+): Promise<void> {
+  const alg = str(flags, "signature-digest-algorithm");
+  const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
+  for (const [, ref] of refs) {
+    const r = await verifyImage(store, ref, verifier, {
+      annotations: parseAnnotations(flags.annotations as string[] | undefined),
+      checkClaims: bool(flags, "check-claims"),
+      concurrency: Number(str(flags, "max-workers") ?? 10) || 10,
+      maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
+      ...attachmentOptions(flags),
+    });
+    await printVerification(referenceName(ref), r, flags);
+  }
+}
+
+/** Flags of `verify` (and `verify-attestation` later). */
+export const VERIFY_FLAGS = {
+  key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+  annotations: {
+    type: "string",
+    short: "a",
+    multiple: true,
+    value: "key=value",
+    description: "required payload annotation",
+  },
+  "check-claims": { type: "boolean", default: true, description: "check the payload's claims" },
+  output: {
+    type: "string",
+    short: "o",
+    default: "json",
+    value: "json|text",
+    description: "output format",
+  },
+  "local-image": {
+    type: "boolean",
+    default: false,
+    description: "IMAGE is an OCI layout written by cosign save",
+  },
+  "max-workers": { type: "string", default: "10", value: "N", description: "parallel downloads" },
+  "signature-digest-algorithm": {
+    type: "string",
+    value: "ALG",
+    description: "message hash (default: the key's)",
+  },
+  offline: { type: "boolean", default: false, description: "make no transparency-log requests" },
+  ...VERIFY_TLOG_FLAGS,
+  ...ATTACHMENT_FLAGS,
+  ...REGISTRY_FLAGS,
+} as const;
+
+/** Checks the flags every verify command shares; returns the key reference. */
+export async function checkVerifyFlags(flags: FlagValues): Promise<string> {
+  const keyRef = str(flags, "key");
+  if (!keyRef) {
+    throw new UsageError(
+      "--key is required (certificate-based verification is not supported by this version yet)",
+    );
+  }
+  const out = str(flags, "output");
+  if (out !== "json" && out !== "text") {
+    throw new UsageError(`invalid --output "${out}" (json or text)`);
+  }
+  if (!bool(flags, "insecure-ignore-tlog")) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
+    );
+  }
+  await info(
+    "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
+  );
+  return keyRef;
+}
+
+/** `cosign verify`. */
+export const verifyCommand: Command = {
+  spec: {
+    name: "verify",
+    summary: "Verifies the signatures of container images with a public key.",
+    usage: "--key KEYREF [-a key=value]... [--insecure-ignore-tlog] [-o json|text] IMAGE...",
+    args: [1, Infinity],
+    flags: VERIFY_FLAGS,
+  },
+  async run({ flags, positionals }) {
+    const keyRef = await checkVerifyFlags(flags);
+    if (bool(flags, "local-image")) {
+      const { verifyLocalImages } = await import("./local_image.ts");
+      await verifyLocalImages(positionals, flags, keyRef);
+      return;
+    }
+    const refs = positionals.map((p) => [p, parseReference(p)] as [string, Reference]);
+    await withRegistry(flags, (client) => verifyRefs(client, refs, flags, keyRef));
+  },
+};
