@@ -38,6 +38,26 @@ export const cosignProgram: Program = {
       summary: "Verify container image signatures",
       load: async () => (await import("./sign.ts")).verifyCommand,
     },
+    copy: {
+      summary: "Copy an image with its signatures and attestations",
+      load: async () => (await import("./manage.ts")).copyCommand,
+    },
+    save: {
+      summary: "Save an image with its signatures to an OCI layout",
+      load: async () => (await import("./manage.ts")).saveCommand,
+    },
+    load: {
+      summary: "Push an image saved by cosign save",
+      load: async () => (await import("./manage.ts")).loadCommand,
+    },
+    clean: {
+      summary: "Remove an image's signatures, attestations and SBOM",
+      load: async () => (await import("./manage.ts")).cleanCommand,
+    },
+    tree: {
+      summary: "Show an image's signatures, attestations and SBOMs",
+      load: async () => (await import("./manage.ts")).treeCommand,
+    },
     "upload blob": {
       summary: "Upload files to a registry as an image",
       load: async () => (await import("./upload.ts")).uploadBlobCommand,

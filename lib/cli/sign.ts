@@ -176,6 +176,7 @@ export async function verifyRefs(
   refs: [string, Reference][],
   flags: FlagValues,
   keyRef: string,
+  displayName?: string,
 ): Promise<void> {
   const alg = str(flags, "signature-digest-algorithm");
   const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
@@ -185,9 +186,9 @@ export async function verifyRefs(
       checkClaims: bool(flags, "check-claims"),
       concurrency: Number(str(flags, "max-workers") ?? 10) || 10,
       maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
-      ...attachmentOptions(flags),
+      ...(displayName ? {} : attachmentOptions(flags)),
     });
-    await printVerification(referenceName(ref), r, flags);
+    await printVerification(displayName ?? referenceName(ref), r, flags);
   }
 }
 

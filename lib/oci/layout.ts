@@ -477,6 +477,32 @@ export class OciLayout implements ImageStore {
     } catch (e) {
       throw readError(path, e);
     }
+    try {
+      return await this.#store(readChunks(src, path));
+    } finally {
+      src.close();
+    }
+  }
+
+  /**
+   * Stores a stream of known digest (e.g. a blob copied from a registry) in constant memory;
+   * refuses it, leaving nothing behind, when the bytes do not match `expected`.
+   * @throws {CosignError} `DIGEST_MISMATCH`, `FILE_WRITE`
+   */
+  async uploadBlobStream(
+    _repo: Repository,
+    stream: ReadableStream<Uint8Array>,
+    expected: { digest: string; size?: number },
+  ): Promise<Descriptor> {
+    this.blobPath(expected.digest); // validates the digest before anything is written
+    return await this.#store(stream, expected);
+  }
+
+  /** Writes chunks to a temporary blob while hashing, then renames it to its digest. */
+  async #store(
+    chunks: AsyncIterable<Uint8Array>,
+    expected?: { digest: string; size?: number },
+  ): Promise<Descriptor> {
     const blobsDir = join(this.dir, "blobs", "sha256");
     const hash = createHash("sha256");
     let size = 0;
@@ -488,18 +514,9 @@ export class OciLayout implements ImageStore {
       } catch (e) {
         throw writeError(blobsDir, e);
       }
-      const buf = new Uint8Array(CHUNK);
-      for (;;) {
-        let n: number | null;
-        try {
-          n = await src.read(buf);
-        } catch (e) {
-          throw readError(path, e);
-        }
-        if (n === null) break;
-        const chunk = buf.subarray(0, n);
+      for await (const chunk of chunks) {
         hash.update(chunk);
-        size += n;
+        size += chunk.length;
         try {
           await writeAll(tmp.file, chunk);
         } catch (e) {
@@ -515,11 +532,19 @@ export class OciLayout implements ImageStore {
       tmp?.file.close();
       if (tmp) await removeQuietly(tmp.path);
       throw e;
-    } finally {
-      src.close();
     }
     tmp.file.close();
     const digest = "sha256:" + hash.digest("hex");
+    if (
+      expected &&
+      (digest !== expected.digest || (expected.size !== undefined && size !== expected.size))
+    ) {
+      await removeQuietly(tmp.path);
+      throw new CosignError(
+        "DIGEST_MISMATCH",
+        `Blob ${expected.digest}: received ${size} bytes with digest ${digest}; not stored`,
+      );
+    }
     const target = this.blobPath(digest);
     try {
       if (await exists(target)) await Deno.remove(tmp.path);
@@ -606,5 +631,20 @@ export class OciLayout implements ImageStore {
       if (t !== undefined) tags.add(t);
     }
     return [...tags];
+  }
+}
+
+/** Reads a file as chunks of one reused buffer, with read errors naming the file. */
+async function* readChunks(src: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
+  const buf = new Uint8Array(CHUNK);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await src.read(buf);
+    } catch (e) {
+      throw readError(path, e);
+    }
+    if (n === null) return;
+    yield buf.subarray(0, n);
   }
 }

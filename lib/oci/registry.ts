@@ -628,6 +628,64 @@ export class RegistryClient implements ImageStore {
   }
 
   /**
+   * Uploads a stream of known digest in one streamed PUT (constant memory), or mounts it from
+   * `mountFrom` in the same registry. The registry checks the digest; a mismatch is refused.
+   */
+  async uploadBlobStream(
+    repo: Repository,
+    stream: ReadableStream<Uint8Array>,
+    expected: { digest: string; size?: number },
+    options: { mountFrom?: Repository } = {},
+  ): Promise<Descriptor> {
+    const location = await this.#startUpload(repo, expected.digest, options.mountFrom);
+    if (location) {
+      let used = false;
+      const url = new URL(location);
+      url.searchParams.set("digest", expected.digest);
+      const res = await this.#request(repo, true, {
+        method: "PUT",
+        path: "",
+        url: url.href,
+        headers: { "content-type": "application/octet-stream" },
+        body: () => {
+          // A stream can be sent once; a retry after it was consumed must fail, not resend.
+          if (used) {
+            throw new CosignError("REGISTRY_ERROR", `Upload of ${expected.digest} was interrupted`);
+          }
+          used = true;
+          return stream;
+        },
+      });
+      if (res.status !== 201 && res.status !== 204) {
+        throw this.#unexpected(
+          `Cannot upload ${expected.digest} to ${repositoryName(repo)}`,
+          await errorDetail(res),
+        );
+      }
+      await res.body?.cancel();
+    } else {
+      await stream.cancel();
+    }
+    return {
+      mediaType: "application/octet-stream",
+      digest: expected.digest,
+      size: expected.size ?? -1,
+    };
+  }
+
+  /** Mounts a blob from another repository of the same registry; false when the registry declined. */
+  async mountBlob(repo: Repository, digest: string, from: Repository): Promise<boolean> {
+    if (from.registry !== repo.registry) return false;
+    const location = await this.#startUpload(repo, digest, from);
+    if (!location) return true;
+    // Declined: the registry opened an ordinary upload instead; abandon it.
+    const res = await this.#request(repo, true, { method: "DELETE", path: "", url: location })
+      .catch(() => undefined);
+    await res?.body?.cancel();
+    return false;
+  }
+
+  /**
    * Streams a blob, verifying its digest (and size, when given) while reading: the stream
    * errors at its end if the bytes do not match, so consumers must wait for a clean end.
    * @throws {CosignError} `BLOB_UNKNOWN` (404)

@@ -19,6 +19,12 @@ export interface ImageStore {
   uploadBlob(repo: Repository, data: Uint8Array): Promise<Descriptor>;
   /** Stores a file as a blob in constant memory. */
   uploadBlobFile(repo: Repository, path: string): Promise<Descriptor>;
+  /** Stores a stream whose digest is known, refusing it when the bytes do not match. */
+  uploadBlobStream(
+    repo: Repository,
+    stream: ReadableStream<Uint8Array>,
+    expected: { digest: string; size?: number },
+  ): Promise<Descriptor>;
   /** Streams a blob, verifying its digest (and size) while reading. */
   fetchBlob(repo: Repository, digest: string, size?: number): Promise<ReadableStream<Uint8Array>>;
   /** Lists tags. */

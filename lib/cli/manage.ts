@@ -1,0 +1,305 @@
+/**
+ * Commands that move and manage signed images: `copy`, `save`, `load`, `clean`, `tree`.
+ * @module
+ */
+
+import { CosignError, UsageError } from "../errors.ts";
+import { copyAttachments, copyManifestTree, LAYOUT_KIND, layoutImage } from "../cosign/copy.ts";
+import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
+import { type AttachmentKind, attachmentRef } from "../cosign/tags.ts";
+import { INDEXES } from "../oci/media_types.ts";
+import { OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
+import { parseReference, referenceName, withDigest, withTag } from "../oci/reference.ts";
+import { bool, required, str } from "./args.ts";
+import type { Command } from "./command.ts";
+import { confirm, info, stdinIsTerminal, stdout } from "./io.ts";
+import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { attachmentOptions } from "./sign.ts";
+
+const KINDS: Record<string, AttachmentKind> = { sig: "sig", att: "att", sbom: "sbom" };
+
+/** "with 3 attachment images (sig, att)" for messages. */
+function withAttachments(copied: { kind: string }[]): string {
+  if (copied.length === 0) return " (it has no signatures, attestations or SBOMs)";
+  const kinds = [...new Set(copied.map((c) => c.kind))].join(", ");
+  return ` with ${copied.length} attachment image${copied.length > 1 ? "s" : ""} (${kinds})`;
+}
+const ATTACHMENT_KINDS = { sig: LAYOUT_KIND.sig, att: LAYOUT_KIND.att, sbom: LAYOUT_KIND.sbom };
+
+/** `cosign copy`. */
+export const copyCommand: Command = {
+  spec: {
+    name: "copy",
+    summary: "Copies an image with its signatures, attestations and SBOMs to another repository.",
+    usage: "[--sig-only] [--only sig,att,sbom] [-f] SRC DST",
+    args: [2, 2],
+    flags: {
+      "sig-only": {
+        type: "boolean",
+        default: false,
+        description: "copy only the attachments, not the image",
+      },
+      only: {
+        type: "string",
+        value: "sig,att,sbom",
+        description: "which attachments to copy (default all)",
+      },
+      force: {
+        type: "boolean",
+        short: "f",
+        default: false,
+        description: "overwrite an existing destination tag",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const src = parseReference(positionals[0]!);
+    const dst = parseReference(positionals[1]!);
+    const only = str(flags, "only");
+    const kinds = only ? only.split(",").map((k) => k.trim()) : ["sig", "att", "sbom"];
+    for (const k of kinds) {
+      if (!KINDS[k]) throw new UsageError(`invalid --only "${k}" (sig, att or sbom)`);
+    }
+    await withRegistry(flags, async (client) => {
+      const image = await getImage(client, src);
+      if (!bool(flags, "sig-only")) {
+        const target = dst.digest
+          ? withDigest(dst, image.digest)
+          : withTag(dst, dst.tag ?? src.tag ?? "latest");
+        if (dst.digest && dst.digest !== image.digest) {
+          throw new UsageError(
+            `destination digest ${dst.digest} is not the source's ${image.digest}`,
+          );
+        }
+        if (target.tag && !bool(flags, "force")) {
+          const existing = await client.headManifest(target);
+          if (existing && existing.digest !== image.digest) {
+            throw new CosignError(
+              "FILE_EXISTS",
+              `${referenceName(target)} already exists with another image; pass -f to overwrite it`,
+            );
+          }
+        }
+        await copyManifestTree(client, src, client, target);
+        await info(`Copied ${referenceName(src)} to ${referenceName(target)}`);
+      }
+      for (const digest of digestsToSign(image, true)) {
+        const copied = await copyAttachments(
+          client,
+          src,
+          client,
+          dst,
+          digest,
+          kinds.map((k) => KINDS[k]!),
+        );
+        for (const c of copied) {
+          await info(`Copied ${referenceName(c.from)} to ${referenceName(c.to)}`);
+        }
+      }
+    });
+  },
+};
+
+/** `cosign save`. */
+export const saveCommand: Command = {
+  spec: {
+    name: "save",
+    summary: "Saves an image with its signatures and attestations to an OCI layout on disk.",
+    usage: "IMAGE --dir DIR",
+    args: [1, 1],
+    flags: {
+      dir: { type: "string", value: "DIR", description: "the OCI layout folder to write" },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const dir = required(flags, "dir");
+    const ref = parseReference(positionals[0]!);
+    await withRegistry(flags, async (client) => {
+      const image = await getImage(client, ref);
+      const layout = await OciLayout.open(dir, { create: true });
+      const kind = INDEXES.includes(image.mediaType) ? LAYOUT_KIND.imageIndex : LAYOUT_KIND.image;
+      await copyManifestTree(
+        client,
+        withDigest(ref, image.digest),
+        layout,
+        withTag(ref, ref.tag ?? "latest"),
+        {
+          annotations: { kind },
+        },
+      );
+      const repo = attachmentOptions(flags).cosignRepository;
+      const copied = [];
+      for (const digest of digestsToSign(image, true)) {
+        copied.push(
+          ...await copyAttachments(client, ref, layout, ref, digest, ["sig", "att", "sbom"], {
+            ...(repo ? { srcCosignRepository: repo } : {}),
+          }),
+        );
+      }
+      await info(
+        `Saved ${referenceName(withDigest(ref, image.digest))} to ${dir}` +
+          withAttachments(copied),
+      );
+    });
+  },
+};
+
+/** `cosign load`. */
+export const loadCommand: Command = {
+  spec: {
+    name: "load",
+    summary: "Pushes an image saved by cosign save, with its signatures and attestations.",
+    usage: "--dir DIR IMAGE",
+    args: [1, 1],
+    flags: {
+      dir: {
+        type: "string",
+        value: "DIR",
+        description: "the OCI layout folder written by cosign save",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const dir = required(flags, "dir");
+    const dst = parseReference(positionals[0]!);
+    const layout = await OciLayout.open(dir);
+    const { digest } = await layoutImage(layout, dir);
+    const local = { registry: "local", repository: "layout" };
+    await withRegistry(flags, async (client) => {
+      const target = dst.digest ? dst : withTag(dst, dst.tag ?? "latest");
+      await copyManifestTree(layout, withDigest(local, digest), client, target);
+      // Every attachment saved (of the image and of an index's children) goes back under its tag.
+      const attached = (await layout.index()).filter((e) =>
+        (Object.values(ATTACHMENT_KINDS) as string[]).includes(e.annotations?.kind ?? "") &&
+        e.annotations?.[REF_NAME_ANNOTATION]
+      );
+      const copied = [];
+      for (const e of attached) {
+        const tag = e.annotations![REF_NAME_ANNOTATION]!;
+        await copyManifestTree(layout, withTag(local, tag), client, withTag(dst, tag));
+        copied.push({ kind: tag.slice(tag.lastIndexOf(".") + 1) });
+      }
+      await info(
+        `Loaded ${referenceName(withDigest(dst, digest))}` +
+          withAttachments(copied),
+      );
+    });
+  },
+};
+
+const CLEAN_TYPES: Record<string, AttachmentKind[]> = {
+  all: ["sig", "att", "sbom"],
+  signature: ["sig"],
+  attestation: ["att"],
+  sbom: ["sbom"],
+};
+
+/** `cosign clean`. */
+export const cleanCommand: Command = {
+  spec: {
+    name: "clean",
+    summary: "Removes an image's signatures, attestations and SBOM from the registry.",
+    usage: "[--type all|signature|attestation|sbom] [-f] IMAGE",
+    args: [1, 1],
+    flags: {
+      type: {
+        type: "string",
+        default: "all",
+        value: "TYPE",
+        description: "all, signature, attestation or sbom",
+      },
+      force: {
+        type: "boolean",
+        short: "f",
+        default: false,
+        description: "do not ask for confirmation",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const type = str(flags, "type") ?? "all";
+    const kinds = CLEAN_TYPES[type];
+    if (!kinds) {
+      throw new UsageError(`invalid --type "${type}" (all, signature, attestation or sbom)`);
+    }
+    const ref = parseReference(positionals[0]!);
+    if (!bool(flags, "force")) {
+      const what = type === "all" ? "signatures, attestations and SBOMs" : `${type}s`;
+      if (!stdinIsTerminal()) {
+        throw new CosignError(
+          "USAGE",
+          `Refusing to remove the ${what} of ${positionals[0]} without -f`,
+          { exitCode: 2 },
+        );
+      }
+      await info(`WARNING: this will remove all ${what} from ${positionals[0]}`);
+      if (!(await confirm("Are you sure you would like to continue? [y/N] "))) {
+        throw new CosignError("USAGE", "Nothing removed", { exitCode: 1 });
+      }
+    }
+    await withRegistry(flags, async (client) => {
+      const digest = (await getImage(client, ref)).digest;
+      for (const kind of kinds) {
+        const tag = attachmentRef(ref, digest, kind, attachmentOptions(flags));
+        if (await client.deleteManifest(tag)) {
+          await info(`Removed ${referenceName(tag)} from ${positionals[0]}`);
+        }
+      }
+    });
+  },
+};
+
+/** `cosign tree`. */
+export const treeCommand: Command = {
+  spec: {
+    name: "tree",
+    summary: "Shows an image's signatures, attestations and SBOMs.",
+    usage: "IMAGE",
+    args: [1, 1],
+    flags: { ...REGISTRY_FLAGS },
+  },
+  async run({ flags, positionals }) {
+    const ref = parseReference(positionals[0]!);
+    await withRegistry(flags, async (client) => {
+      await stdout(
+        `📦 Supply Chain Security Related artifacts for an image: ${referenceName(ref)}\n`,
+      );
+      const digest = (await getImage(client, ref)).digest;
+      const titles: [AttachmentKind, string][] = [
+        ["sig", "🔐 Signatures for an image tag"],
+        ["att", "💾 Attestations for an image tag"],
+        ["sbom", "📦 SBOMs for an image tag"],
+      ];
+      const found = await Promise.all(titles.map(async ([kind]) => {
+        const tag = attachmentRef(ref, digest, kind, attachmentOptions(flags));
+        try {
+          const m = await client.getManifest(tag);
+          const layers = Array.isArray(m.json.layers) ? m.json.layers as { digest?: string }[] : [];
+          return { tag, layers: layers.map((l) => String(l.digest)) };
+        } catch (e) {
+          if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") return { tag, layers: [] };
+          throw e;
+        }
+      }));
+      if (found.every((f) => f.layers.length === 0)) {
+        await stdout(
+          `No Supply Chain Security Related Artifacts found for image ${
+            referenceName(ref)
+          },\n start creating one with simply running$ cosign sign <img>`,
+        );
+        return;
+      }
+      for (const [i, f] of found.entries()) {
+        if (f.layers.length === 0) continue;
+        await stdout(`└── ${titles[i]![1]}: ${referenceName(f.tag)}\n`);
+        for (const [j, d] of f.layers.entries()) {
+          await stdout(`${j === f.layers.length - 1 ? "   └──" : "   ├──"} 🍒 ${d}\n`);
+        }
+      }
+    });
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * Copying an image with everything cosign attaches to it between stores: registry to
+ * registry (`copy`), registry to an OCI layout on disk (`save`) and back (`load`). Blobs are
+ * copied in parallel, mounted when both sides are one registry, otherwise streamed in constant
+ * memory; an index's children are copied before the index.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { INDEXES } from "../oci/media_types.ts";
+import { OciLayout } from "../oci/layout.ts";
+import { type Reference, referenceName, withDigest } from "../oci/reference.ts";
+import { type Manifest, RegistryClient } from "../oci/registry.ts";
+import type { ImageStore } from "../oci/store.ts";
+import { type AttachmentKind, attachmentRef } from "./tags.ts";
+
+/** `kind` annotations cosign puts on `save` layout entries. */
+export const LAYOUT_KIND = {
+  image: "dev.cosignproject.cosign/image",
+  imageIndex: "dev.cosignproject.cosign/imageIndex",
+  sig: "dev.cosignproject.cosign/sigs",
+  att: "dev.cosignproject.cosign/atts",
+  sbom: "dev.cosignproject.cosign/sboms",
+} as const;
+
+interface Desc {
+  digest: string;
+  size: number;
+  mediaType?: string;
+}
+
+function descriptors(list: unknown): Desc[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((d) => {
+    const o = d as Record<string, unknown>;
+    return typeof o?.digest === "string" && typeof o.size === "number"
+      ? [{
+        digest: o.digest,
+        size: o.size,
+        ...(typeof o.mediaType === "string" ? { mediaType: o.mediaType } : {}),
+      }]
+      : [];
+  });
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Copies one blob unless the destination has it. */
+async function copyBlob(
+  src: ImageStore,
+  from: Reference,
+  dst: ImageStore,
+  to: Reference,
+  d: Desc,
+): Promise<void> {
+  if (await dst.blobExists(to, d.digest)) return;
+  if (src instanceof RegistryClient && dst instanceof RegistryClient && src === dst) {
+    if (await dst.mountBlob(to, d.digest, from)) return;
+  }
+  const stream = await src.fetchBlob(from, d.digest, d.size);
+  await dst.uploadBlobStream(to, stream, { digest: d.digest, size: d.size });
+}
+
+/** Options for {@link copyManifestTree}. */
+export interface CopyTreeOptions {
+  /** Layout entry annotations for the top manifest (`save`). */
+  annotations?: Record<string, string>;
+  /** Parallel blob copies. Default 4. */
+  concurrency?: number;
+}
+
+/**
+ * Copies the manifest `from` names (an image or an index with all its children) to `to`
+ * (a tag, or the digest when `to` has none). Returns the copied manifest.
+ */
+export async function copyManifestTree(
+  src: ImageStore,
+  from: Reference,
+  dst: ImageStore,
+  to: Reference,
+  options: CopyTreeOptions = {},
+): Promise<Manifest> {
+  const m = await src.getManifest(from);
+  await copyContents(src, from, dst, to, m, options.concurrency ?? 4);
+  const target = to.tag ? to : withDigest(to, m.digest);
+  if (dst instanceof OciLayout) {
+    await dst.putManifest(target, m.bytes, m.mediaType, options.annotations ?? {});
+  } else await dst.putManifest(target, m.bytes, m.mediaType);
+  return m;
+}
+
+async function copyContents(
+  src: ImageStore,
+  from: Reference,
+  dst: ImageStore,
+  to: Reference,
+  m: Manifest,
+  concurrency: number,
+): Promise<void> {
+  if (INDEXES.includes(m.mediaType)) {
+    for (const child of descriptors(m.json.manifests)) {
+      const cm = await src.getManifest(withDigest(from, child.digest));
+      await copyContents(src, from, dst, to, cm, concurrency);
+      // In a layout, children are plain blobs; in a registry, manifests by digest.
+      if (dst instanceof OciLayout) await dst.uploadBlob(to, cm.bytes);
+      else await dst.putManifest(withDigest(to, cm.digest), cm.bytes, cm.mediaType);
+    }
+    return;
+  }
+  const config = descriptors([m.json.config]);
+  const blobs = [...config, ...descriptors(m.json.layers)];
+  const unique = blobs.filter((b, i) => blobs.findIndex((x) => x.digest === b.digest) === i);
+  await mapLimit(unique, concurrency, (b) => copyBlob(src, from, dst, to, b));
+}
+
+/** The attachments found and copied. */
+export interface CopiedAttachment {
+  kind: AttachmentKind;
+  from: Reference;
+  to: Reference;
+}
+
+/**
+ * Copies the `.sig`, `.att` and `.sbom` images of `digest` (those that exist) from the
+ * repository of `from` to that of `to`.
+ */
+export async function copyAttachments(
+  src: ImageStore,
+  from: Reference,
+  dst: ImageStore,
+  to: Reference,
+  digest: string,
+  kinds: AttachmentKind[] = ["sig", "att", "sbom"],
+  options: { srcCosignRepository?: string; dstCosignRepository?: string } = {},
+): Promise<CopiedAttachment[]> {
+  const out: CopiedAttachment[] = [];
+  for (const kind of kinds) {
+    const a = attachmentRef(
+      from,
+      digest,
+      kind,
+      options.srcCosignRepository ? { cosignRepository: options.srcCosignRepository } : {},
+    );
+    const b = attachmentRef(
+      to,
+      digest,
+      kind,
+      options.dstCosignRepository ? { cosignRepository: options.dstCosignRepository } : {},
+    );
+    try {
+      await copyManifestTree(
+        src,
+        a,
+        dst,
+        b,
+        dst instanceof OciLayout ? { annotations: { kind: LAYOUT_KIND[kind] } } : {},
+      );
+    } catch (e) {
+      if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") continue;
+      throw e;
+    }
+    out.push({ kind, from: a, to: b });
+  }
+  return out;
+}
+
+/** The image entry of a `save` layout and the digest it holds. */
+export async function layoutImage(
+  layout: OciLayout,
+  dir: string,
+): Promise<{ digest: string; kind: string }> {
+  const entries = await layout.index();
+  const image = entries.find((e) =>
+    e.annotations?.kind === LAYOUT_KIND.image || e.annotations?.kind === LAYOUT_KIND.imageIndex
+  );
+  if (!image) {
+    throw new CosignError(
+      "MANIFEST_UNKNOWN",
+      `No image in ${dir}: it was not written by cosign save`,
+    );
+  }
+  return { digest: image.digest, kind: image.annotations!.kind! };
+}
+
+/** A name for a layout in messages and references. */
+export function layoutReference(digest: string): Reference {
+  return { registry: "local", repository: "layout", digest };
+}
+
+/** For messages: the name of a reference. */
+export { referenceName };
