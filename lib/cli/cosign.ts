@@ -38,6 +38,14 @@ export const cosignProgram: Program = {
       summary: "Verify container image signatures",
       load: async () => (await import("./sign.ts")).verifyCommand,
     },
+    "attach signature": {
+      summary: "Attach a signature made elsewhere to an image",
+      load: async () => (await import("./attach.ts")).attachSignatureCommand,
+    },
+    "download signature": {
+      summary: "Print an image's signatures as JSON lines",
+      load: async () => (await import("./attach.ts")).downloadSignatureCommand,
+    },
     copy: {
       summary: "Copy an image with its signatures and attestations",
       load: async () => (await import("./manage.ts")).copyCommand,
