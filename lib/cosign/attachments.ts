@@ -330,8 +330,19 @@ export async function appendAttachments(
       manifestMediaType: options.dockerMediaTypes ? DOCKER_MANIFEST : OCI_MANIFEST,
       configMediaType: options.dockerMediaTypes ? DOCKER_CONFIG : OCI_CONFIG,
     });
-    await store.uploadBlob(ref, img.config);
-    await store.putManifest(ref, img.manifest, img.manifestMediaType);
+    try {
+      await store.uploadBlob(ref, img.config);
+      await store.putManifest(ref, img.manifest, img.manifestMediaType);
+    } catch (e) {
+      // distribution can refuse a manifest while another writer stores the same config blob
+      // (400 DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN): another writer's interference, so re-read
+      // and merge again.
+      const racing = e instanceof CosignError && e.code === "REGISTRY_ERROR" &&
+        /HTTP 400 (DIGEST_INVALID|MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN)/.test(e.message);
+      if (!racing || round === rounds) throw e;
+      await sleep((options.settleMs ?? 150) * (0.5 + Math.random()));
+      continue;
+    }
     added = wanted.length;
     await sleep((options.settleMs ?? 150) * (0.5 + Math.random()));
     const after = await readDescriptors(store, ref);

@@ -7,6 +7,7 @@
 
 import {
   CosignError,
+  EXIT_FAILURE,
   EXIT_IMAGE_NOT_FOUND,
   EXIT_NO_MATCHING,
   EXIT_NO_SIGNATURES,
@@ -34,14 +35,21 @@ export interface AttachmentOptions {
   tagPrefix?: string;
 }
 
-/** Fetches the image manifest, turning "not found" into cosign's exit code 11. */
-export async function getImage(store: ImageStore, ref: Reference): Promise<Manifest> {
+/**
+ * Fetches the image manifest; "not found" becomes `IMAGE_NOT_FOUND` with `exitCode` (1, except
+ * for `verify`, where cosign uses 11).
+ */
+export async function getImage(
+  store: ImageStore,
+  ref: Reference,
+  exitCode = EXIT_FAILURE,
+): Promise<Manifest> {
   try {
     return await store.getManifest(ref);
   } catch (e) {
     if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
       throw new CosignError("IMAGE_NOT_FOUND", `Image ${referenceName(ref)} not found`, {
-        exitCode: EXIT_IMAGE_NOT_FOUND,
+        exitCode,
       });
     }
     throw e;
@@ -121,13 +129,15 @@ export async function signImage(
         dockerMediaTypes: options.dockerMediaTypes ?? false,
         ...(verifier
           ? {
-            // cosign's rule: same payload and annotations, and the old signature verifies.
-            isDuplicate: async (existing) => {
+            // cosign's rule: same payload, every annotation of the new layer but the signature
+            // present with the same value (the old one may have more), and the old signature
+            // verifies with our key.
+            isDuplicate: async (existing, added) => {
               const sig = existing.annotations?.[SIGNATURE_ANNOTATION];
-              const others = Object.entries(existing.annotations ?? {}).filter(([k]) =>
-                k !== SIGNATURE_ANNOTATION
+              const same = Object.entries(added.annotations).every(([k, v]) =>
+                k === SIGNATURE_ANNOTATION || existing.annotations?.[k] === v
               );
-              if (!sig || others.length) return false;
+              if (!sig || !same) return false;
               try {
                 return await verifier.verify(payload, Uint8Array.fromBase64(sig));
               } catch {
@@ -176,7 +186,7 @@ export async function verifyImage(
   verifier: Verifier,
   options: VerifyImageOptions = {},
 ): Promise<VerifyImageResult> {
-  const digest = ref.digest ?? (await getImage(store, ref)).digest;
+  const digest = ref.digest ?? (await getImage(store, ref, EXIT_IMAGE_NOT_FOUND)).digest;
   const signatureRef = attachmentRef(ref, digest, "sig", {
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
     ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),

@@ -714,9 +714,8 @@ export class RegistryClient implements ImageStore {
         `Blob ${digest}: the registry sent ${len} bytes, expected ${size}`,
       );
     }
-    return res.body.pipeThrough(
-      verifyingStream(digest, `Blob ${digest} from ${repositoryName(repo)}`, size),
-    );
+    const what = `Blob ${digest} from ${repositoryName(repo)}`;
+    return guardBody(res.body, what).pipeThrough(verifyingStream(digest, what, size));
   }
 
   /** Reads a whole (small) blob into memory, verified, refusing more than `max` bytes. */
@@ -741,6 +740,33 @@ export class RegistryClient implements ImageStore {
     }
     return bytes;
   }
+}
+
+/**
+ * Passes a response body through, turning a connection failure while reading (a cut, a reset,
+ * a timeout) into a one-line `REGISTRY_UNAVAILABLE` error instead of a raw network exception.
+ */
+function guardBody(body: ReadableStream<Uint8Array>, what: string): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        controller.error(
+          e instanceof CosignError ? e : new CosignError(
+            "REGISTRY_UNAVAILABLE",
+            `${what}: the download was cut off (${(e as Error).message})`,
+          ),
+        );
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** A stream of bytes [start, end) of a file, reporting each chunk and its offset to `seen`. */
