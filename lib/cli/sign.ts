@@ -14,6 +14,7 @@ import {
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { maxAttachmentSize } from "../cosign/attachments.ts";
+import { attachmentRef } from "../cosign/tags.ts";
 import { outputPayload } from "../cosign/verify_signatures.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
@@ -116,6 +117,11 @@ export const signCommand: Command = {
     await withRegistry(flags, async (client) => {
       for (const [text, ref] of refs) {
         if (!ref.digest) await info(TAG_WARNING(text));
+        if (bool(flags, "upload")) {
+          client.willPush(
+            attachmentRef(ref, "sha256:" + "0".repeat(64), "sig", attachmentOptions(flags)),
+          );
+        }
         const signed = await signImage(client, ref, signer, {
           annotations,
           recursive: bool(flags, "recursive"),

@@ -147,6 +147,7 @@ export class RegistryClient implements ImageStore {
   readonly #chunk: number;
   readonly #maxManifest: number;
   readonly #allowHttp: boolean;
+  readonly #pushRepos = new Set<string>();
 
   /** @param options transport, credentials and limits */
   constructor(options: RegistryClientOptions = {}) {
@@ -161,6 +162,15 @@ export class RegistryClient implements ImageStore {
       if (schemesFor(registry, this.#allowHttp).includes(known.scheme)) h.scheme = known.scheme;
       if (known.challenge && h.scheme) h.challenge = known.challenge;
     }
+  }
+
+  /**
+   * Declares that this process will push to `repo`: from now on its reads use a
+   * `push,pull` token too, so one token exchange serves both (instead of a pull token, a 401
+   * on the first push, and a second exchange).
+   */
+  willPush(repo: Repository): void {
+    this.#pushRepos.add(repositoryName(repo));
   }
 
   /** Schemes and challenges learned so far, for the next process. */
@@ -268,7 +278,8 @@ export class RegistryClient implements ImageStore {
   ): Promise<Response> {
     const h = this.#host(repo.registry);
     const creds = await this.#creds(h, repo);
-    let scopes = [repositoryScope(repo.repository, push), ...extraScopes];
+    const asPush = push || this.#pushRepos.has(repositoryName(repo));
+    let scopes = [repositoryScope(repo.repository, asPush), ...extraScopes];
     let auth = await this.#authFor(h, scopes, creds);
     let res = await this.#sendOnce(h, repo.registry, req, auth);
     for (let round = 0; res.status === 401 && round < 2; round++) {
