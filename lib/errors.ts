@@ -57,7 +57,10 @@ export type ErrorCode =
   | "DIGEST_MISMATCH"
   | "NO_SIGNATURES"
   | "IMAGE_NOT_FOUND"
-  | "NO_MATCHING_SIGNATURES";
+  | "NO_MATCHING_SIGNATURES"
+  | "DSSE_INVALID"
+  | "PREDICATE_INVALID"
+  | "ATTESTATION_MISMATCH";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

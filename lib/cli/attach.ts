@@ -3,12 +3,18 @@
  * @module
  */
 
-import { CosignError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
+import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from "../cosign/dsse.ts";
+import { parseStatement, predicateTypeFor } from "../cosign/intoto.ts";
+import { buildImage } from "../oci/image.ts";
+import { DOCKER_CONFIG, DOCKER_MANIFEST, INDEXES } from "../oci/media_types.ts";
 import {
   appendAttachments,
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
+  DSSE_MEDIA_TYPE,
+  type NewLayer,
   readAttachments,
   RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
@@ -21,7 +27,7 @@ import { simpleSigningPayload } from "../cosign/payload.ts";
 import { attachmentRef } from "../cosign/tags.ts";
 import { goMarshal } from "../cosign/verify_signatures.ts";
 import { utf8 } from "../crypto/encoding.ts";
-import { parseReference, repositoryName } from "../oci/reference.ts";
+import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { required, str } from "./args.ts";
 import type { Command } from "./command.ts";
 import { info, stdout } from "./io.ts";
@@ -159,6 +165,287 @@ export const downloadSignatureCommand: Command = {
             `"Bundle":${goMarshal(jsonOrNull(a[BUNDLE_ANNOTATION]))},` +
             `"RFC3161Timestamp":${goMarshal(jsonOrNull(a[RFC3161_ANNOTATION]))}}\n`,
         );
+      }
+    });
+  },
+};
+
+/** Splits a file holding one or more concatenated JSON values (envelopes) into their bytes. */
+export function splitJsonStream(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0, start = -1, inStr = false, esc = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (inStr) {
+      if (esc) esc = false;
+      else if (ch === "\\") esc = true;
+      else if (ch === '"') inStr = false;
+      continue;
+    }
+    if (ch === '"') inStr = true;
+    else if (ch === "{") {
+      if (depth++ === 0) start = i;
+    } else if (ch === "}") {
+      if (--depth === 0) out.push(text.slice(start, i + 1));
+      if (depth < 0) break;
+    } else if (depth === 0 && !/\s/.test(ch)) {
+      throw new CosignError("DSSE_INVALID", `unexpected ${JSON.stringify(ch)} between envelopes`);
+    }
+  }
+  if (depth !== 0) throw new CosignError("DSSE_INVALID", "the file ends inside an envelope");
+  return out;
+}
+
+/** `cosign attach attestation`. */
+export const attachAttestationCommand: Command = {
+  spec: {
+    name: "attach attestation",
+    summary: "Attaches DSSE attestation envelopes made elsewhere to an image.",
+    usage: "--attestation FILE [--attestation FILE]... IMAGE",
+    args: [1, 1],
+    flags: {
+      attestation: {
+        type: "string",
+        multiple: true,
+        value: "FILE",
+        description: "file of one or more DSSE envelopes",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const files = flags.attestation as string[] | undefined ?? [];
+    if (files.length === 0) throw new UsageError(`required flag "--attestation" not set`);
+    const layers: NewLayer[] = [];
+    for (const f of files) {
+      const text = new TextDecoder().decode(await readFileBytes(f, "attestation file"));
+      for (const json of splitJsonStream(text)) {
+        const env = parseEnvelope(utf8(json));
+        if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
+          throw new CosignError(
+            "DSSE_INVALID",
+            `${f}: invalid payloadType ${
+              JSON.stringify(env.payloadType)
+            }, expected ${INTOTO_PAYLOAD_TYPE}`,
+          );
+        }
+        if (env.signatures.length === 0) {
+          throw new CosignError("DSSE_INVALID", `${f}: the envelope has no signatures`);
+        }
+        const st = parseStatement(env.payload);
+        layers.push({
+          payload: utf8(json),
+          mediaType: DSSE_MEDIA_TYPE,
+          annotations: { [SIGNATURE_ANNOTATION]: "", predicateType: st.predicateType },
+        });
+      }
+    }
+    const ref = parseReference(positionals[0]!);
+    await withRegistry(flags, async (client) => {
+      const digest = (await getImage(client, ref)).digest;
+      const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));
+      client.willPush(attRef);
+      await appendAttachments(client, attRef, layers, { dockerMediaTypes: dockerMediaTypes() });
+      await info(`Attached ${layers.length} attestation(s) to ${repositoryName(attRef)}`);
+    });
+  },
+};
+
+/** `cosign download attestation`. */
+export const downloadAttestationCommand: Command = {
+  spec: {
+    name: "download attestation",
+    summary: "Prints an image's attestation envelopes, one a line.",
+    usage: "[--predicate-type URI|TYPE] IMAGE",
+    args: [1, 1],
+    flags: {
+      "predicate-type": {
+        type: "string",
+        value: "TYPE",
+        description: "only attestations of this predicate type",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const ref = parseReference(positionals[0]!);
+    const want = str(flags, "predicate-type");
+    const wantUri = want ? predicateTypeFor(want) : undefined;
+    await withRegistry(flags, async (client) => {
+      const digest = ref.digest ?? (await getImage(client, ref)).digest;
+      const read = await readAttachments(
+        client,
+        attachmentRef(ref, digest, "att", attachmentOptions(flags)),
+      );
+      for (const s of read.skipped) {
+        await info(`WARNING: skipped an attestation layer: ${s.reason}`);
+      }
+      if (!read.found) {
+        throw new CosignError(
+          "NO_SIGNATURES",
+          `no attestations found for ${repositoryName(ref)}@${digest}`,
+        );
+      }
+      let n = 0;
+      for (const l of read.layers) {
+        if (wantUri) {
+          let type = l.annotations.predicateType;
+          try {
+            type = parseStatement(parseEnvelope(l.payload).payload).predicateType;
+          } catch { /* fall back to the annotation */ }
+          if (type !== wantUri) continue;
+        }
+        await stdout(new Uint8Array([...l.payload, 0x0a]));
+        n++;
+      }
+      if (wantUri && n === 0) {
+        throw new CosignError(
+          "ATTESTATION_MISMATCH",
+          `no attestations of predicate type ${wantUri} for ${repositoryName(ref)}@${digest}`,
+        );
+      }
+    });
+  },
+};
+
+const SBOM_TYPES: Record<string, Record<string, string>> = {
+  spdx: { text: "text/spdx", json: "text/spdx+json" },
+  cyclonedx: { xml: "application/vnd.cyclonedx+xml", json: "application/vnd.cyclonedx+json" },
+  syft: { json: "application/vnd.syft+json" },
+};
+
+/** `cosign attach sbom`. */
+export const attachSbomCommand: Command = {
+  spec: {
+    name: "attach sbom",
+    summary: "Attaches an SBOM to an image (the .sbom tag).",
+    usage: "--sbom FILE|- --type spdx|cyclonedx|syft [--input-format json|xml|text] IMAGE",
+    args: [1, 1],
+    flags: {
+      sbom: { type: "string", value: "FILE", description: "the SBOM file, or - for stdin" },
+      type: {
+        type: "string",
+        default: "spdx",
+        value: "TYPE",
+        description: "spdx, cyclonedx or syft",
+      },
+      "input-format": {
+        type: "string",
+        value: "FORMAT",
+        description: "json, xml or text (default: by type)",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const path = required(flags, "sbom");
+    const type = str(flags, "type") ?? "spdx";
+    const formats = SBOM_TYPES[type];
+    if (!formats) throw new UsageError(`invalid --type "${type}" (spdx, cyclonedx or syft)`);
+    const format = str(flags, "input-format") ?? Object.keys(formats)[0]!;
+    const mediaType = formats[format];
+    if (!mediaType) {
+      throw new UsageError(
+        `invalid --input-format "${format}" for ${type} (${Object.keys(formats).join(", ")})`,
+      );
+    }
+    let bytes: Uint8Array;
+    if (path === "-") bytes = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    else {
+      try {
+        bytes = await readFileBytes(path, "SBOM file");
+      } catch (e) {
+        if (e instanceof CosignError && e.code === "FILE_NOT_FOUND" && /\s|[{<]/.test(path)) {
+          throw new UsageError("--sbom takes a file name (or - for stdin), not the SBOM itself");
+        }
+        throw e;
+      }
+    }
+    if (bytes.length === 0) throw new CosignError("FILE_READ", `The SBOM ${path} is empty`);
+    const ref = parseReference(positionals[0]!);
+    await withRegistry(flags, async (client) => {
+      const digest = (await getImage(client, ref)).digest;
+      const sbomRef = attachmentRef(ref, digest, "sbom", attachmentOptions(flags));
+      client.willPush(sbomRef);
+      const layer = await client.uploadBlob(sbomRef, bytes);
+      const docker = dockerMediaTypes();
+      const img = buildImage({
+        layers: [{ mediaType, size: layer.size, digest: layer.digest }],
+        ...(docker ? { manifestMediaType: DOCKER_MANIFEST, configMediaType: DOCKER_CONFIG } : {}),
+      });
+      await client.uploadBlob(sbomRef, img.config);
+      await client.putManifest(sbomRef, img.manifest, img.manifestMediaType);
+      await info(`Attached SBOM to ${referenceName(sbomRef)}`);
+    });
+  },
+};
+
+/** `cosign download sbom`. */
+export const downloadSbomCommand: Command = {
+  spec: {
+    name: "download sbom",
+    summary: "Prints the SBOM attached to an image.",
+    usage: "[--platform os/arch] IMAGE",
+    args: [1, 1],
+    flags: {
+      platform: {
+        type: "string",
+        value: "OS/ARCH",
+        description: "for an index: the image of this platform",
+      },
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const ref = parseReference(positionals[0]!);
+    const platform = str(flags, "platform");
+    await withRegistry(flags, async (client) => {
+      const image = await getImage(client, ref);
+      let digest = image.digest;
+      if (platform) {
+        const children = INDEXES.includes(image.mediaType) && Array.isArray(image.json.manifests)
+          ? image.json.manifests as {
+            digest?: string;
+            platform?: { os?: string; architecture?: string };
+          }[]
+          : [];
+        if (children.length === 0) {
+          throw new UsageError(
+            `--platform ${platform}: ${referenceName(ref)} is not a multi-platform index`,
+          );
+        }
+        const child = children.find((c) =>
+          `${c.platform?.os}/${c.platform?.architecture}` === platform
+        );
+        if (!child?.digest) {
+          throw new CosignError(
+            "IMAGE_NOT_FOUND",
+            `${referenceName(ref)} has no image for ${platform}`,
+          );
+        }
+        digest = child.digest;
+      }
+      const sbomRef = attachmentRef(ref, digest, "sbom", attachmentOptions(flags));
+      let m;
+      try {
+        m = await client.getManifest(sbomRef);
+      } catch (e) {
+        if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
+          throw new CosignError(
+            "NO_SIGNATURES",
+            `no SBOM attached to ${repositoryName(ref)}@${digest}`,
+          );
+        }
+        throw e;
+      }
+      const layers = Array.isArray(m.json.layers)
+        ? m.json.layers as { digest: string; size: number; mediaType: string }[]
+        : [];
+      for (const l of layers) {
+        await info(`Found SBOM of media type: ${l.mediaType}`);
+        const stream = await client.fetchBlob(sbomRef, l.digest, l.size);
+        // Buffer the (capped) SBOM so nothing unverified reaches stdout.
+        await stdout(new Uint8Array(await new Response(stream).arrayBuffer()));
       }
     });
   },

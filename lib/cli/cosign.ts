@@ -46,6 +46,38 @@ export const cosignProgram: Program = {
       summary: "Print an image's signatures as JSON lines",
       load: async () => (await import("./attach.ts")).downloadSignatureCommand,
     },
+    attest: {
+      summary: "Attest an image (in-toto statement in a DSSE envelope)",
+      load: async () => (await import("./attest.ts")).attestCommand,
+    },
+    "verify-attestation": {
+      summary: "Verify an image's attestations",
+      load: async () => (await import("./attest.ts")).verifyAttestationCommand,
+    },
+    "attest-blob": {
+      summary: "Attest a file",
+      load: async () => (await import("./attest.ts")).attestBlobCommand,
+    },
+    "verify-blob-attestation": {
+      summary: "Verify a file's attestation",
+      load: async () => (await import("./attest.ts")).verifyBlobAttestationCommand,
+    },
+    "attach attestation": {
+      summary: "Attach DSSE attestations made elsewhere to an image",
+      load: async () => (await import("./attach.ts")).attachAttestationCommand,
+    },
+    "download attestation": {
+      summary: "Print an image's attestations",
+      load: async () => (await import("./attach.ts")).downloadAttestationCommand,
+    },
+    "attach sbom": {
+      summary: "Attach an SBOM to an image",
+      load: async () => (await import("./attach.ts")).attachSbomCommand,
+    },
+    "download sbom": {
+      summary: "Print an image's SBOM",
+      load: async () => (await import("./attach.ts")).downloadSbomCommand,
+    },
     copy: {
       summary: "Copy an image with its signatures and attestations",
       load: async () => (await import("./manage.ts")).copyCommand,

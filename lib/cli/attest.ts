@@ -1,0 +1,493 @@
+/**
+ * Attestations: `attest`, `verify-attestation`, `attest-blob`, `verify-blob-attestation`
+ * (cosign-spec §4). Statements are signed into DSSE envelopes; on images they are stored as
+ * layers of the `sha256-<hex>.att` image.
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { CosignError, UsageError } from "../errors.ts";
+import {
+  appendAttachments,
+  DSSE_MEDIA_TYPE,
+  maxAttachmentSize,
+  readAttachments,
+  SIGNATURE_ANNOTATION,
+} from "../cosign/attachments.ts";
+import { fileChunks } from "../cosign/blob.ts";
+import {
+  INTOTO_PAYLOAD_TYPE,
+  parseEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+} from "../cosign/dsse.ts";
+import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
+import {
+  buildStatement,
+  checkPredicateShape,
+  hasSubjectDigest,
+  parseStatement,
+  predicateTypeFor,
+} from "../cosign/intoto.ts";
+import {
+  fileError,
+  loadSigner,
+  loadVerifier,
+  readFileBytes,
+  readTextFile,
+} from "../cosign/keyref.ts";
+import { attachmentRef } from "../cosign/tags.ts";
+import { getMember } from "../cosign/verify_signatures.ts";
+import { fromBase64, utf8 } from "../crypto/encoding.ts";
+import type { Verifier } from "../crypto/signer.ts";
+import { parseReference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
+import { bool, type FlagValues, required, str } from "./args.ts";
+import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { info, stdout, writeFileAtomic } from "./io.ts";
+import { readPassword } from "./password.ts";
+import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { attachmentOptions, checkVerifyFlags, dockerMediaTypes, VERIFY_FLAGS } from "./sign.ts";
+
+const TYPE_FLAG = {
+  type: "string",
+  default: "custom",
+  value: "TYPE",
+  description:
+    "custom, slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex or a URI",
+} as const;
+
+function noTlogUpload(flags: FlagValues): void {
+  if (bool(flags, "tlog-upload")) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "Uploading to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
+    );
+  }
+}
+
+/** `cosign attest`. */
+export const attestCommand: Command = {
+  spec: {
+    name: "attest",
+    summary: "Signs an in-toto attestation for an image and stores it in the registry.",
+    usage: "--key KEYREF --predicate FILE [--type TYPE] [--replace] --tlog-upload=false IMAGE",
+    args: [1, 1],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "private key reference" },
+      predicate: { type: "string", value: "FILE", description: "the predicate (- for stdin)" },
+      type: TYPE_FLAG,
+      replace: {
+        type: "boolean",
+        default: false,
+        description: "replace attestations of the same predicate type",
+      },
+      recursive: {
+        type: "boolean",
+        short: "r",
+        default: false,
+        description: "also attest each image of an index",
+      },
+      "no-upload": {
+        type: "boolean",
+        default: false,
+        description: "print the envelope instead of uploading it",
+      },
+      yes: {
+        type: "boolean",
+        short: "y",
+        default: false,
+        description: "skip confirmation prompts",
+      },
+      ...SIGN_TLOG_FLAGS,
+      ...REGISTRY_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = required(flags, "key");
+    const predicatePath = required(flags, "predicate");
+    noTlogUpload(flags);
+    const type = str(flags, "type") ?? "custom";
+    predicateTypeFor(type, { requireUri: true });
+    const predicate = predicatePath === "-"
+      ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
+      : await readFileBytes(predicatePath, "predicate file");
+    const ref = parseReference(positionals[0]!);
+    const signer = await loadSigner(keyRef, {
+      password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
+    });
+    await withRegistry(flags, async (client) => {
+      const image = await getImage(client, ref);
+      for (const digest of digestsToSign(image, bool(flags, "recursive"))) {
+        const st = buildStatement(type, predicate, {
+          name: repositoryName(ref),
+          sha256: digest.slice(7),
+        });
+        const envelope = await signEnvelope(signer, st.bytes);
+        if (bool(flags, "no-upload")) {
+          await stdout(envelope);
+          await stdout("\n");
+          continue;
+        }
+        const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));
+        client.willPush(attRef);
+        await appendAttachments(client, attRef, [{
+          payload: envelope,
+          mediaType: DSSE_MEDIA_TYPE,
+          annotations: { [SIGNATURE_ANNOTATION]: "", predicateType: st.predicateType },
+        }], {
+          dockerMediaTypes: dockerMediaTypes(),
+          ...(bool(flags, "replace")
+            ? { replace: (l) => l.annotations?.predicateType === st.predicateType }
+            : {}),
+        });
+        await info(`Pushing attestation to: ${repositoryName(attRef)}`);
+      }
+    });
+  },
+};
+
+/** Outcome of checking one envelope. */
+type Checked = { ok: true; predicateType: string; envelope: Uint8Array } | {
+  ok: false;
+  reason: string;
+};
+
+/**
+ * Checks one attestation envelope: DSSE signature, payload type, then (with `checkClaims`)
+ * that a subject names `digest`, and the predicate's shape for its type.
+ */
+async function checkAttestation(
+  envelope: Uint8Array,
+  verifier: Verifier,
+  claims: { alg: string; hex: string } | undefined,
+): Promise<Checked> {
+  try {
+    const env = parseEnvelope(envelope);
+    await verifyEnvelope(env, verifier);
+    const st = parseStatement(env.payload);
+    if (claims && !hasSubjectDigest(st, claims.alg, claims.hex)) {
+      return { ok: false, reason: "no matching subject digest found" };
+    }
+    const shape = checkPredicateShape(st.predicateType, st.predicate);
+    if (shape) return { ok: false, reason: shape };
+    return { ok: true, predicateType: st.predicateType, envelope };
+  } catch (e) {
+    if (e instanceof CosignError) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+/** `cosign verify-attestation`. */
+export const verifyAttestationCommand: Command = {
+  spec: {
+    name: "verify-attestation",
+    summary: "Verifies an image's attestations with a public key; prints the matching envelopes.",
+    usage: "--key KEYREF [--type TYPE] [--insecure-ignore-tlog] IMAGE",
+    args: [1, Infinity],
+    flags: { ...VERIFY_FLAGS, type: TYPE_FLAG },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = await checkVerifyFlags(flags);
+    const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
+    const verifier = await loadVerifier(keyRef);
+    await withRegistry(flags, async (client) => {
+      for (const text of positionals) {
+        const ref = parseReference(text);
+        const digest = ref.digest ?? (await getImage(client, ref)).digest;
+        const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));
+        const read = await readAttachments(client, attRef, {
+          maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
+        });
+        const name = referenceName(withDigest(ref, digest));
+        if (read.layers.length === 0 && read.skipped.length === 0) {
+          throw new CosignError(
+            "NO_SIGNATURES",
+            `no matching attestations: none found for ${name}`,
+          );
+        }
+        const checkClaims = bool(flags, "check-claims");
+        const results = await Promise.all(
+          read.layers.map((l) =>
+            checkAttestation(
+              l.payload,
+              verifier,
+              checkClaims ? { alg: "sha256", hex: digest.slice(7) } : undefined,
+            )
+          ),
+        );
+        const reasons = [...read.skipped.map((s) => s.reason)];
+        const verified = results.flatMap((r) => (r.ok ? [r] : (reasons.push(r.reason), [])));
+        const matching = verified.filter((r) => r.predicateType === wanted);
+        const others = verified.filter((r) => r.predicateType !== wanted).map((r) =>
+          r.predicateType
+        );
+        if (verified.length === 0) {
+          throw new CosignError(
+            "ATTESTATION_MISMATCH",
+            `no matching attestations for ${name}: ${reasons.join("; ")}`,
+          );
+        }
+        for (const t of others) {
+          await info(`Skipped a verified attestation of another type: ${t} (wanted ${wanted})`);
+        }
+        if (matching.length === 0) {
+          throw new CosignError(
+            "ATTESTATION_MISMATCH",
+            `none of the attestations matched the predicate type: ${wanted}, found: ${
+              [...new Set(others)].join(", ")
+            }`,
+          );
+        }
+        const lines = [
+          "",
+          `Verification for ${referenceName(ref)} --`,
+          "The following checks were performed on each of these signatures:",
+        ];
+        if (checkClaims) lines.push("  - The cosign claims were validated");
+        lines.push("  - The signatures were verified against the specified public key");
+        await info(lines.join("\n"));
+        if (reasons.length) {
+          await info(
+            `(${reasons.length} other attestation(s) did not verify: ${reasons.join("; ")})`,
+          );
+        }
+        for (const m of matching) await stdout(new Uint8Array([...m.envelope, 0x0a]));
+      }
+    });
+  },
+};
+
+/** `cosign attest-blob`. */
+export const attestBlobCommand: Command = {
+  spec: {
+    name: "attest-blob",
+    summary: "Signs an in-toto attestation for a file; writes the DSSE envelope.",
+    usage:
+      "--key KEYREF --predicate FILE [--type TYPE] [--output-signature F] --tlog-upload=false FILE",
+    args: [1, 1],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "private key reference" },
+      predicate: { type: "string", value: "FILE", description: "the predicate" },
+      type: TYPE_FLAG,
+      hash: {
+        type: "string",
+        value: "HEX",
+        description: "the file's sha256 instead of reading it",
+      },
+      "output-signature": {
+        type: "string",
+        value: "FILE",
+        description: "write the envelope here (default stdout)",
+      },
+      "output-attestation": {
+        type: "string",
+        value: "FILE",
+        description: "write the statement here",
+      },
+      yes: {
+        type: "boolean",
+        short: "y",
+        default: false,
+        description: "skip confirmation prompts",
+      },
+      ...SIGN_TLOG_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = required(flags, "key");
+    const predicate = await readFileBytes(required(flags, "predicate"), "predicate file");
+    noTlogUpload(flags);
+    const type = str(flags, "type") ?? "custom";
+    const path = positionals[0]!;
+    let hex = str(flags, "hash");
+    if (hex !== undefined && !/^[0-9a-f]{64}$/.test(hex)) {
+      throw new UsageError(`invalid --hash "${hex}" (64 hex digits)`);
+    }
+    if (!hex) hex = await sha256File(path);
+    const st = buildStatement(type, predicate, {
+      name: path.slice(path.lastIndexOf("/") + 1),
+      sha256: hex,
+    });
+    const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
+    const envelope = await signEnvelope(signer, st.bytes);
+    const out = str(flags, "output-signature");
+    const att = str(flags, "output-attestation");
+    if (att) await writeFileAtomic(att, st.bytes, 0o644);
+    if (out) {
+      await writeFileAtomic(out, envelope, 0o644);
+      await info(`Wrote attestation to file ${out}`);
+    } else {
+      await stdout(new Uint8Array([...envelope, 0x0a]));
+    }
+  },
+};
+
+async function sha256File(path: string, max?: number): Promise<string> {
+  let f: Deno.FsFile;
+  try {
+    const st = await Deno.stat(path);
+    if (st.isDirectory) {
+      throw new CosignError("FILE_READ", `Cannot read blob ${path}: it is a directory`);
+    }
+    if (max !== undefined && st.size > max) {
+      throw new CosignError(
+        "FILE_READ",
+        `Cannot read blob ${path}: ${st.size} bytes, over the ${max}-byte limit (COSIGN_MAX_ATTACHMENT_SIZE)`,
+      );
+    }
+    f = await Deno.open(path);
+  } catch (e) {
+    if (e instanceof CosignError) throw e;
+    throw fileError(e, path, "blob");
+  }
+  const h = createHash("sha256");
+  for await (const c of fileChunks(f)) h.update(c);
+  return h.digest("hex");
+}
+
+/** Reads `--signature` (an envelope, possibly base64-encoded) or `--bundle` (legacy or v0.3). */
+async function envelopeFromFlags(flags: FlagValues): Promise<Uint8Array> {
+  const sigPath = str(flags, "signature");
+  const bundlePath = str(flags, "bundle");
+  if (!!sigPath === !!bundlePath) {
+    throw new UsageError("pass exactly one of --signature and --bundle");
+  }
+  if (sigPath) {
+    const raw = await readFileBytes(sigPath, "signature file");
+    const text = new TextDecoder().decode(raw).trim();
+    return text.startsWith("{") ? utf8(text) : (fromBase64(text) ?? raw);
+  }
+  const text = await readTextFile(bundlePath!, "bundle");
+  let b: unknown;
+  try {
+    b = JSON.parse(text);
+  } catch {
+    throw new CosignError("DSSE_INVALID", `Cannot read bundle ${bundlePath}: it is not JSON`);
+  }
+  const legacy = getMember(b, "base64Signature");
+  if (typeof legacy === "string") {
+    const env = fromBase64(legacy);
+    if (!env) {
+      throw new CosignError(
+        "DSSE_INVALID",
+        `Cannot read bundle ${bundlePath}: base64Signature is not base64`,
+      );
+    }
+    return env;
+  }
+  const dsse = getMember(b, "dsseEnvelope");
+  if (typeof dsse !== "object" || dsse === null) {
+    throw new CosignError("DSSE_INVALID", `Bundle ${bundlePath} holds no DSSE envelope`);
+  }
+  // A v0.3 bundle's envelope is protojson: same field names as the envelope JSON.
+  return utf8(JSON.stringify(dsse));
+}
+
+const DIGEST_ALGS = ["sha256", "sha384", "sha512"];
+
+/** `cosign verify-blob-attestation`. */
+export const verifyBlobAttestationCommand: Command = {
+  spec: {
+    name: "verify-blob-attestation",
+    summary: "Verifies a file's attestation with a public key; prints Verified OK.",
+    usage:
+      "--key KEYREF (--signature F | --bundle F) [--type TYPE] [--digest HEX --digestAlg sha256] [FILE]",
+    args: [0, 1],
+    flags: {
+      key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+      signature: {
+        type: "string",
+        value: "FILE",
+        description: "the DSSE envelope (JSON or base64)",
+      },
+      bundle: {
+        type: "string",
+        value: "FILE",
+        description: "a cosign bundle or a Sigstore v0.3 bundle",
+      },
+      type: TYPE_FLAG,
+      "check-claims": {
+        type: "boolean",
+        default: true,
+        description: "check that a subject names the file",
+      },
+      digest: {
+        type: "string",
+        value: "HEX",
+        description: "the file's digest instead of the file",
+      },
+      digestAlg: {
+        type: "string",
+        default: "sha256",
+        value: "ALG",
+        description: "sha256, sha384 or sha512",
+      },
+      "new-bundle-format": {
+        type: "boolean",
+        default: false,
+        description: "the bundle is a Sigstore bundle",
+      },
+      "trusted-root": {
+        type: "string",
+        value: "FILE",
+        description: "trust material (used with the transparency log)",
+      },
+      ...VERIFY_TLOG_FLAGS,
+    },
+  },
+  async run({ flags, positionals }) {
+    const keyRef = str(flags, "key");
+    if (!keyRef) {
+      throw new UsageError(
+        "--key is required (certificate-based verification is not supported by this version yet)",
+      );
+    }
+    const alg = str(flags, "digestAlg") ?? "sha256";
+    if (!DIGEST_ALGS.includes(alg)) {
+      throw new UsageError(`invalid --digestAlg "${alg}" (sha256, sha384 or sha512)`);
+    }
+    const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
+    if (!bool(flags, "insecure-ignore-tlog")) {
+      throw new CosignError(
+        "TLOG_UNAVAILABLE",
+        "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
+      );
+    }
+    const envelopeBytes = await envelopeFromFlags(flags);
+    const checkClaims = bool(flags, "check-claims");
+    let claims: { alg: string; hex: string } | undefined;
+    if (checkClaims) {
+      const given = str(flags, "digest");
+      const path = positionals[0];
+      if (given) claims = { alg, hex: given.toLowerCase() };
+      else if (path) {
+        claims = {
+          alg: "sha256",
+          hex: await sha256File(
+            path,
+            maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
+          ),
+        };
+      } else throw new UsageError("pass the file, or --digest, to check the attestation's subject");
+    }
+    const verifier = await loadVerifier(keyRef);
+    const env = parseEnvelope(envelopeBytes);
+    await verifyEnvelope(env, verifier);
+    const st = parseStatement(env.payload);
+    if (st.predicateType !== wanted) {
+      throw new CosignError(
+        "ATTESTATION_MISMATCH",
+        `invalid predicate type, expected ${wanted} got ${st.predicateType}`,
+      );
+    }
+    const shape = checkPredicateShape(st.predicateType, st.predicate);
+    if (shape) throw new CosignError("PREDICATE_INVALID", shape);
+    if (claims && !hasSubjectDigest(st, claims.alg, claims.hex)) {
+      throw new CosignError("ATTESTATION_MISMATCH", "no matching subject digest found");
+    }
+    if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
+      throw new CosignError("DSSE_INVALID", "unexpected payload type");
+    }
+    await info("Verified OK");
+  },
+};
