@@ -79,3 +79,25 @@ Deno.test("deno task sget: runs the sget program", async () => {
   assertEquals(f.code, 1, "downloading is refused until the registry client exists");
   assertEquals(f.out, "", "nothing on stdout");
 });
+
+Deno.test("deno task install: puts working cosign and sget commands in the install root", async () => {
+  await using d = await tempDir();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--config", ROOT + "deno.json", "install"],
+    cwd: d.path,
+    env: { DENO_INSTALL_ROOT: d.path },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+  const v = await new Deno.Command(`${d.path}/bin/cosign`, {
+    args: ["version", "--json"],
+    stdout: "piped",
+  }).output();
+  assertEquals(v.code, 0);
+  assertEquals(JSON.parse(new TextDecoder().decode(v.stdout)).denoVersion, Deno.version.deno);
+  const s = await new Deno.Command(`${d.path}/bin/sget`, { args: ["--help"], stdout: "piped" })
+    .output();
+  assertEquals(s.code, 0);
+  assert(new TextDecoder().decode(s.stdout).startsWith("sget"), "the sget command runs sget");
+});
