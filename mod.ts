@@ -43,3 +43,77 @@ export type {
 } from "./lib/cosign/keyref.ts";
 export { decodeSignature, fileChunks, signBlob, verifyBlob } from "./lib/cosign/blob.ts";
 export { VERSION } from "./lib/version.ts";
+
+// Registries and OCI layouts.
+export { RegistryClient } from "./lib/oci/registry.ts";
+export type { Descriptor, KnownHost, Manifest, RegistryClientOptions } from "./lib/oci/registry.ts";
+export type {
+  BodyFactory,
+  RetryPolicy,
+  Transport,
+  TransportOptions,
+  TransportRequest,
+} from "./lib/oci/transport.ts";
+export type { Challenge } from "./lib/oci/auth.ts";
+export { OciLayout } from "./lib/oci/layout.ts";
+export type { IndexEntry, OciLayoutOptions } from "./lib/oci/layout.ts";
+export type { ImageStore } from "./lib/oci/store.ts";
+export type { LayerDescriptor } from "./lib/oci/image.ts";
+export {
+  parseReference,
+  parseRepository,
+  referenceName,
+  repositoryName,
+} from "./lib/oci/reference.ts";
+export type { Reference, Repository } from "./lib/oci/reference.ts";
+export { defaultKeychain, staticKeychain } from "./lib/oci/keychain.ts";
+export type { Credentials, Keychain, KeychainEnv } from "./lib/oci/keychain.ts";
+
+// Image signatures.
+export { signImage, verifyImage } from "./lib/cosign/image_signatures.ts";
+export type {
+  AttachmentOptions,
+  SignedDigest,
+  SignImageOptions,
+  VerifyImageOptions,
+  VerifyImageResult,
+} from "./lib/cosign/image_signatures.ts";
+export { simpleSigningPayload } from "./lib/cosign/payload.ts";
+export { verifySignatureLayers } from "./lib/cosign/verify_signatures.ts";
+export type {
+  VerifiedSignature,
+  VerifySignaturesOptions,
+  VerifySignaturesResult,
+} from "./lib/cosign/verify_signatures.ts";
+export { appendAttachments, readAttachments } from "./lib/cosign/attachments.ts";
+export type {
+  AppendOptions,
+  AppendResult,
+  AttachmentLayer,
+  NewLayer,
+  ReadAttachments,
+  SkippedLayer,
+  UploadedLayer,
+} from "./lib/cosign/attachments.ts";
+export { attachmentRef, attachmentTag } from "./lib/cosign/tags.ts";
+export type { AttachmentKind } from "./lib/cosign/tags.ts";
+export { copyAttachments, copyManifestTree } from "./lib/cosign/copy.ts";
+export type { CopiedAttachment, CopyTreeOptions } from "./lib/cosign/copy.ts";
+
+// Attestations.
+export {
+  INTOTO_PAYLOAD_TYPE,
+  pae,
+  parseEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+} from "./lib/cosign/dsse.ts";
+export type { Envelope } from "./lib/cosign/dsse.ts";
+export {
+  buildStatement,
+  hasSubjectDigest,
+  parseStatement,
+  PREDICATE_TYPES,
+  predicateTypeFor,
+} from "./lib/cosign/intoto.ts";
+export type { Statement, Subject } from "./lib/cosign/intoto.ts";

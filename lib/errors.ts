@@ -70,6 +70,7 @@ export class CosignError extends Error {
   readonly exitCode: number;
 
   /**
+   * Creates an error.
    * @param code stable code
    * @param message one-line, sentence-case message naming the thing and the reason
    * @param options `exitCode` (default 1) and `cause`
@@ -88,7 +89,10 @@ export class CosignError extends Error {
 
 /** A command-line usage error (exit code 2). */
 export class UsageError extends CosignError {
-  /** @param message what was wrong with the command line */
+  /**
+   * Creates a usage error.
+   * @param message what was wrong with the command line
+   */
   constructor(message: string) {
     super("USAGE", message, { exitCode: EXIT_USAGE });
     this.name = "UsageError";

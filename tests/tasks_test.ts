@@ -5,11 +5,19 @@
  */
 import { assert, assertEquals, ROOT, tempDir } from "./helpers.ts";
 
+/**
+ * Runs `deno task` as a user's shell would: `deno task` keeps an INIT_CWD it inherits (so tasks
+ * nested in tasks see the outer caller's folder), and this suite itself may run under
+ * `deno task test`, so the child must not inherit ours.
+ */
 async function task(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const inherited = Deno.env.toObject();
+  delete inherited.INIT_CWD;
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--config", ROOT + "deno.json", ...args],
     cwd,
-    env,
+    env: { ...inherited, ...env },
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -40,7 +40,9 @@ const DEFAULT_MAX_LAYER_BYTES = 128 << 20;
 
 /** One attachment layer, read and verified against its digest. */
 export interface AttachmentLayer {
+  /** The layer's descriptor in the manifest. */
   descriptor: LayerDescriptor;
+  /** The layer's annotations (signature, certificate, bundle, ...). */
   annotations: Record<string, string>;
   /** The layer bytes (a simple-signing payload or a DSSE envelope), exactly as stored. */
   payload: Uint8Array;
@@ -48,7 +50,9 @@ export interface AttachmentLayer {
 
 /** A layer that could not be used, and why. */
 export interface SkippedLayer {
+  /** The layer digest. */
   digest: string;
+  /** Why it could not be used. */
   reason: string;
 }
 
@@ -58,7 +62,9 @@ export interface ReadAttachments {
   found: boolean;
   /** The manifest digest of the attachment image, when found. */
   digest?: string;
+  /** The layers read and verified against their digests. */
   layers: AttachmentLayer[];
+  /** The layers that could not be used, each with its reason. */
   skipped: SkippedLayer[];
 }
 
@@ -227,8 +233,11 @@ async function readDescriptors(store: ImageStore, ref: Reference): Promise<Descr
 
 /** A layer to append. */
 export interface NewLayer {
+  /** The layer bytes (a simple-signing payload or a DSSE envelope). */
   payload: Uint8Array;
+  /** The layer media type. */
   mediaType: string;
+  /** The layer annotations. */
   annotations: Record<string, string>;
 }
 
@@ -250,6 +259,7 @@ export interface AppendOptions {
   maxRounds?: number;
   /** Wait before re-reading to see whether our write survived, ms. Default 150 (jittered). */
   settleMs?: number;
+  /** Sleep function (tests inject one). */
   sleep?: (ms: number) => Promise<void>;
 }
 

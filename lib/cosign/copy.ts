@@ -9,7 +9,7 @@
 import { CosignError } from "../errors.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout } from "../oci/layout.ts";
-import { type Reference, referenceName, withDigest } from "../oci/reference.ts";
+import { type Reference, withDigest } from "../oci/reference.ts";
 import { type Manifest, RegistryClient } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { type AttachmentKind, attachmentRef } from "./tags.ts";
@@ -121,8 +121,11 @@ async function copyContents(
 
 /** The attachments found and copied. */
 export interface CopiedAttachment {
+  /** The kind of attachment. */
   kind: AttachmentKind;
+  /** Where it was copied from. */
   from: Reference;
+  /** Where it was copied to. */
   to: Reference;
 }
 
@@ -192,6 +195,3 @@ export async function layoutImage(
 export function layoutReference(digest: string): Reference {
   return { registry: "local", repository: "layout", digest };
 }
-
-/** For messages: the name of a reference. */
-export { referenceName };

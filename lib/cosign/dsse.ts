@@ -17,9 +17,11 @@ export const INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 
 /** A parsed envelope: its fields, and the decoded payload. */
 export interface Envelope {
+  /** The payload type (`""` when absent). */
   payloadType: string;
   /** The decoded payload bytes. */
   payload: Uint8Array;
+  /** The signatures: key id (`""` when absent) and decoded signature bytes. */
   signatures: { keyid: string; sig: Uint8Array }[];
 }
 

@@ -85,8 +85,11 @@ export interface SignImageOptions extends AttachmentOptions {
 
 /** One signed digest. */
 export interface SignedDigest {
+  /** The signed digest (`sha256:<hex>`). */
   digest: string;
+  /** The simple-signing payload that was signed. */
   payload: Uint8Array;
+  /** The signature over `payload`. */
   signature: Uint8Array;
   /** Where the signature went (undefined with `upload: false`). */
   signatureRef?: Reference;
@@ -157,7 +160,9 @@ export async function signImage(
 
 /** Options for {@link verifyImage}. */
 export interface VerifyImageOptions extends AttachmentOptions {
+  /** `-a key=value` annotations each payload's `optional` must hold. */
   annotations?: Record<string, string>;
+  /** Check the payload's claims (digest and `annotations`). Default true. */
   checkClaims?: boolean;
   /** Parallel layer downloads (`--max-workers`). Default 10. */
   concurrency?: number;
@@ -169,7 +174,9 @@ export interface VerifyImageOptions extends AttachmentOptions {
 export interface VerifyImageResult {
   /** The verified image digest. */
   digest: string;
+  /** Where the signatures were read from. */
   signatureRef: Reference;
+  /** The signatures that verified. */
   verified: VerifiedSignature[];
   /** Signatures that did not verify, each with its reason. */
   skipped: { digest: string; reason: string }[];

@@ -107,6 +107,7 @@ function predicateJson(type: string, uri: string, file: Uint8Array, now: Date): 
 
 /** What a statement is about. */
 export interface Subject {
+  /** The subject's name (the image repository or the file name). */
   name: string;
   /** Lowercase hex SHA-256. */
   sha256: string;
@@ -120,7 +121,7 @@ export function buildStatement(
   type: string,
   predicateFile: Uint8Array,
   subject: Subject,
-  now = new Date(),
+  now: Date = new Date(),
 ): { bytes: Uint8Array; predicateType: string } {
   const uri = predicateTypeFor(type, { requireUri: true });
   const predicate = predicateJson(type, uri, predicateFile, now);
@@ -138,9 +139,13 @@ export function buildStatement(
 
 /** A parsed statement. */
 export interface Statement {
+  /** The statement's `_type`, as found. */
   type: unknown;
+  /** The predicate type URI (`""` when absent). */
   predicateType: string;
+  /** The subjects: each `name` and `digest` map, as found. */
   subjects: { name: unknown; digest: Record<string, unknown> }[];
+  /** The predicate, as found. */
   predicate: unknown;
   /** The statement as parsed. */
   json: Record<string, unknown>;

@@ -23,6 +23,7 @@ export interface VerifySignaturesOptions {
 
 /** A signature that verified. */
 export interface VerifiedSignature {
+  /** The layer that holds the signature. */
   layer: AttachmentLayer;
   /** The parsed payload (when it is JSON). */
   payload: unknown;
@@ -30,7 +31,9 @@ export interface VerifiedSignature {
 
 /** The outcome: what verified, and why the rest did not. */
 export interface VerifySignaturesResult {
+  /** The signatures that verified. */
   verified: VerifiedSignature[];
+  /** The layers that did not, each with its reason. */
   skipped: SkippedLayer[];
 }
 

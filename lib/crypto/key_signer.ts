@@ -51,7 +51,10 @@ export class KeySigner implements Signer {
   /** The key's algorithm. */
   readonly algorithm: KeyAlgorithm;
 
-  /** @param key a private key (validated by the caller) */
+  /**
+   * Creates a signer for a private key.
+   * @param key a private key (validated by the caller)
+   */
   constructor(key: KeyObject) {
     this.#key = key;
     this.algorithm = keyAlgorithm(key, "private key");
@@ -85,6 +88,7 @@ export class KeyVerifier implements Verifier {
   readonly algorithm: KeyAlgorithm;
 
   /**
+   * Creates a verifier for a public key.
    * @param key a public key
    * @param options `hash` overrides the key's default message hash (not for Ed25519)
    */

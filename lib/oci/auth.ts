@@ -12,7 +12,9 @@ import type { Transport } from "./transport.ts";
 
 /** A parsed `WWW-Authenticate` challenge. */
 export interface Challenge {
+  /** The authentication scheme, lowercased. */
   scheme: "basic" | "bearer";
+  /** The challenge parameters (`realm`, `service`, `scope`, ...). */
   params: Record<string, string>;
 }
 

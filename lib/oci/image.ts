@@ -11,9 +11,13 @@ import { OCI_CONFIG, OCI_MANIFEST } from "./media_types.ts";
 
 /** A layer descriptor with optional annotations. */
 export interface LayerDescriptor {
+  /** The layer media type. */
   mediaType: string;
+  /** The layer size, bytes. */
   size: number;
+  /** The layer digest (`sha256:<hex>`). */
   digest: string;
+  /** The layer annotations. */
   annotations?: Record<string, string>;
 }
 

@@ -13,7 +13,9 @@ import { DOCKER_HUB } from "./reference.ts";
 
 /** Credentials for one registry. */
 export interface Credentials {
+  /** The user name. */
   username?: string;
+  /** The password. */
   password?: string;
   /** An OAuth2 refresh token (docker's `identitytoken`). */
   identityToken?: string;
@@ -26,8 +28,11 @@ export type Keychain = (registry: string, repository: string) => Promise<Credent
 
 /** Where the keychain looks (injectable for tests). */
 export interface KeychainEnv {
+  /** Reads an environment variable. */
   getEnv: (name: string) => string | undefined;
+  /** Reads a text file; `undefined` when it does not exist. */
   readFile: (path: string) => Promise<string | undefined>;
+  /** Runs `docker-credential-NAME get` for a server URL and returns its output. */
   runHelper: (name: string, serverUrl: string) => Promise<string>;
 }
 

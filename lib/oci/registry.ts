@@ -41,15 +41,21 @@ import {
 
 /** A content descriptor. */
 export interface Descriptor {
+  /** The media type of the content. */
   mediaType: string;
+  /** The content digest (`sha256:<hex>`). */
   digest: string;
+  /** The content size, bytes. */
   size: number;
 }
 
 /** A manifest or index as received: the exact bytes, their digest and media type. */
 export interface Manifest {
+  /** The manifest bytes exactly as received. */
   bytes: Uint8Array;
+  /** The digest of `bytes` (`sha256:<hex>`). */
   digest: string;
+  /** The manifest's media type. */
   mediaType: string;
   /** The parsed JSON. */
   json: Record<string, unknown>;
@@ -57,7 +63,9 @@ export interface Manifest {
 
 /** What is remembered about a registry between processes: nothing secret. */
 export interface KnownHost {
+  /** The scheme the registry answered on. */
   scheme: "https" | "http";
+  /** The registry's auth challenge, when it sent one. */
   challenge?: Challenge;
 }
 
@@ -141,6 +149,7 @@ async function readCapped(res: Response, max: number): Promise<Uint8Array | unde
 
 /** The registry client. */
 export class RegistryClient implements ImageStore {
+  /** The HTTP transport every request goes through. */
   readonly transport: Transport;
   readonly #keychain: Keychain;
   readonly #hosts = new Map<string, HostState>();
@@ -149,7 +158,10 @@ export class RegistryClient implements ImageStore {
   readonly #allowHttp: boolean;
   readonly #pushRepos = new Set<string>();
 
-  /** @param options transport, credentials and limits */
+  /**
+   * Creates a client.
+   * @param options transport, credentials and limits
+   */
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new Transport(options);
     this.#keychain = options.keychain ?? defaultKeychain();

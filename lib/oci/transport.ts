@@ -62,9 +62,13 @@ export type BodyFactory = () => BodyInit | null;
 
 /** One request. */
 export interface TransportRequest {
+  /** The HTTP method. */
   method: string;
+  /** The absolute URL. */
   url: string;
+  /** Request headers. */
   headers?: Record<string, string>;
+  /** The request body, produced anew for each attempt. */
   body?: BodyFactory;
   /** Statuses the caller handles itself (never retried even if retryable). */
   expect?: number[];
@@ -116,13 +120,17 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
 
 /** The transport of one process: shared TLS clients and policies. */
 export class Transport {
+  /** The options the transport was created with. */
   readonly options: TransportOptions;
   readonly #retry: RetryPolicy;
   readonly #fetch: typeof fetch;
   readonly #sleep: (ms: number) => Promise<void>;
   #client: Deno.HttpClient | undefined;
 
-  /** @param options registry flags */
+  /**
+   * Creates a transport.
+   * @param options registry flags
+   */
   constructor(options: TransportOptions = {}) {
     this.options = options;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
