@@ -2,6 +2,7 @@
  * Performance benchmark of this cosign against real peers, run side by side on the same
  * machine and the same inputs (`deno task bench`):
  *
+ * Blob signing (`BENCH_ONLY=blob` runs only these):
  * 1. `cosign sign-blob` of a large file (BENCH_SIZE_MB, default 1024 MiB) against
  *    `openssl dgst -sha256 -sign` with the same P-256 key: median wall time (hyperfine) and our
  *    peak RSS (GNU time).
@@ -14,18 +15,44 @@
  *    and a check, through the V8 inspector (`Debugger.scriptParsed`), that the modules it
  *    actually executes include nothing under `kms/` or `piv/` and no cloud SDK package.
  *
+ * Registry (`BENCH_ONLY=registry` runs only these), against the real CNCF distribution registry
+ * started by the test harness (`tests/harness/`):
+ * 5. Requests sent by `cosign upload blob` of a 1 KiB file to a new repository and by
+ *    `cosign triangulate --type digest` (a tag resolve), counted at a fault proxy in front of a
+ *    token-auth registry plus the token server's own log, cold (fresh HOME, so no remembered
+ *    registry) and warm (second run, same HOME), against the sequences go-containerregistry
+ *    sends ({@link GGCR}).
+ * 6. `cosign upload blob` of the large file to a no-auth registry against `skopeo copy` of an
+ *    OCI layout holding the same bytes as its layer, each into a fresh registry: median wall
+ *    time and peak RSS.
+ * 7. Download of that blob through `RegistryClient.fetchBlob` (digest verified while
+ *    streaming; this script's `--fetch-blob` mode, run as its own process) against `curl`,
+ *    `curl | sha256sum` and `curl | openssl dgst -sha256`: median wall time and peak RSS.
+ *
  * Every ratio printed is ours / peer (lower is better). Temporary files live in one folder
- * under the system temp directory and are removed at the end, also on Ctrl-C.
+ * under the system temp directory; it and every registry started are removed at the end, also
+ * on failure or Ctrl-C. Commands under test run with a HOME inside that folder, so the user's
+ * own registry cache and credentials are neither read nor written.
  * @module
  */
 
-import { scryptSync } from "node:crypto";
+import { createHash, scryptSync } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { decryptPrivateKey } from "../lib/crypto/encrypted_key.ts";
+import type {
+  FaultProxy,
+  ProxyLogEntry,
+  Registry,
+  TokenRequest,
+  TokenServer,
+} from "../tests/harness/mod.ts";
+
+// Product and harness modules are imported where they are used (`await import`), so that the
+// `--fetch-blob` process loads only the registry client.
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CONFIG = ROOT + "deno.json";
 const CLI = ROOT + "cli.ts";
+const SELF = fileURLToPath(import.meta.url);
 const PASSWORD = "bench-password";
 const GNU_TIME = "/usr/bin/time";
 
@@ -35,6 +62,32 @@ const TARGET = {
   rssMB: 150,
   kdfRatio: 1.3,
   smallVerifyMs: 150,
+  /** Requests sent, ours / go-containerregistry's. */
+  requestRatio: 0.75,
+  /** Token exchanges per scope set in one process. */
+  tokensPerScopeSet: 1,
+  /** Upload wall time against skopeo, download against `curl | sha256sum`. */
+  transferRatio: 1.3,
+};
+
+/**
+ * The request sequences go-containerregistry-based cosign sends, as the lead derived them from
+ * the spec (§13). Totals count registry and token-endpoint requests alike.
+ */
+const GGCR = {
+  upload: {
+    total: 12,
+    tokenExchanges: 1,
+    sequence: "`GET /v2/` (401) · `GET token` (push,pull) · `HEAD blobs/<layer>` (404) · " +
+      "`POST blobs/uploads/` · `PATCH <loc>` · `PUT <loc>?digest=` · `HEAD blobs/<config>` " +
+      "(404) · `POST blobs/uploads/` · `PATCH` · `PUT ?digest=` · `HEAD manifests/<tag>` (404) · " +
+      "`PUT manifests/<tag>` = 12 requests, 1 token exchange.",
+  },
+  resolve: {
+    total: 3,
+    tokenExchanges: 1,
+    sequence: "`GET /v2/` (401) · `GET token` (pull) · `GET manifests/<tag>` = 3 requests.",
+  },
 };
 
 const BIG_RUNS = 5;
@@ -42,11 +95,23 @@ const RSS_RUNS = 3;
 const KDF_PROCESS_RUNS = 10;
 const KDF_INPROCESS_RUNS = 9;
 const SMALL_MIN_RUNS = 30;
+/** Large uploads per tool (each into a fresh registry) and timed download runs per command. */
+const TRANSFER_RUNS = 3;
+
+/** Which parts run: `BENCH_ONLY=blob` or `BENCH_ONLY=registry`; both when unset. */
+type Section = "blob" | "registry";
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
 class BenchError extends Error {}
+
+function sections(): Section[] {
+  const only = Deno.env.get("BENCH_ONLY") ?? "";
+  if (only === "") return ["blob", "registry"];
+  if (only === "blob" || only === "registry") return [only];
+  throw new BenchError(`BENCH_ONLY must be "blob" or "registry", got "${only}"`);
+}
 
 function sizeMiB(): number {
   const raw = Deno.env.get("BENCH_SIZE_MB") ?? "1024";
@@ -79,11 +144,38 @@ interface Output {
   stderr: string;
 }
 
-/** Runs a program to completion; throws with its stderr when it fails (unless `allowFail`). */
-async function run(argv: string[], allowFail = false): Promise<Output> {
+/** Child processes started by {@link run} that are still running (stopped on Ctrl-C). */
+const children = new Set<Deno.ChildProcess>();
+/** Set by the first Ctrl-C/SIGTERM: no new command starts, running ones are stopped. */
+let interrupted = false;
+
+/**
+ * Runs a program to completion; throws with its stderr when it fails (unless `allowFail`).
+ * With `env`, the program gets exactly that environment.
+ */
+async function run(
+  argv: string[],
+  allowFail = false,
+  env?: Record<string, string>,
+): Promise<Output> {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new BenchError("empty command");
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (interrupted) throw new BenchError("interrupted");
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(env ? { env, clearEnv: true } : {}),
+  }).spawn();
+  children.add(child);
+  let out: Deno.CommandOutput;
+  try {
+    out = await child.output();
+  } finally {
+    children.delete(child);
+  }
+  if (interrupted) throw new BenchError("interrupted");
   const dec = new TextDecoder();
   const res = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
   if (res.code !== 0 && !allowFail) {
@@ -186,19 +278,38 @@ async function hyperfine(dir: string, cmds: string[][], opts: HyperfineOptions):
   return timings;
 }
 
+/** Reads the peak RSS (KiB) that `GNU time -f %M -o FILE` wrote. */
+async function readRssKiB(file: string): Promise<number> {
+  const kib = Number((await Deno.readTextFile(file)).trim().split("\n").pop());
+  if (!Number.isFinite(kib) || kib <= 0) throw new BenchError(`cannot read peak RSS from ${file}`);
+  return kib;
+}
+
 /** Peak RSS in KiB over `runs` runs of `argv` (the worst one), measured by GNU time. */
 async function peakRssKiB(dir: string, argv: string[], runs: number): Promise<number> {
   const file = `${dir}/rss.txt`;
   let peak = 0;
   for (let i = 0; i < runs; i++) {
     await run([GNU_TIME, "-f", "%M", "-o", file, ...argv]);
-    const kib = Number((await Deno.readTextFile(file)).trim().split("\n").pop());
-    if (!Number.isFinite(kib) || kib <= 0) {
-      throw new BenchError(`cannot read peak RSS from ${file}`);
-    }
-    peak = Math.max(peak, kib);
+    peak = Math.max(peak, await readRssKiB(file));
   }
   return peak;
+}
+
+interface TimedRun extends Output {
+  /** Wall time of the whole process, seconds. */
+  seconds: number;
+  /** Its peak RSS (GNU time), KiB. */
+  rssKiB: number;
+}
+
+/** One run of `argv` under GNU time: wall time (measured here) and peak RSS. */
+async function timed(dir: string, argv: string[], env?: Record<string, string>): Promise<TimedRun> {
+  const file = `${dir}/timed-rss.txt`;
+  const t0 = performance.now();
+  const out = await run([GNU_TIME, "-f", "%M", "-o", file, ...argv], false, env);
+  const seconds = (performance.now() - t0) / 1000;
+  return { ...out, seconds, rssKiB: await readRssKiB(file) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,8 +566,6 @@ async function bench(dir: string, sizeMiB: number, hasStrace: boolean): Promise<
   }
   await run(cosign("generate-key-pair", "--output-key-prefix", p("gen")));
 
-  log(`creating a ${size} random file`);
-  await run(["sh", "-c", 'head -c "$1" /dev/urandom > "$2"', "sh", `${sizeMiB}M`, p("blob")]);
   await run(["sh", "-c", 'head -c 1024 /dev/urandom > "$1"', "sh", p("small")]);
 
   // Correctness first: each tool accepts the other's signature.
@@ -534,6 +643,7 @@ async function bench(dir: string, sizeMiB: number, hasStrace: boolean): Promise<
   if (peerKey !== ourKey) throw new BenchError("openssl kdf and node:crypto scrypt disagree");
 
   log(`timing key decryption in-process (${KDF_INPROCESS_RUNS} runs, 2 warmups)`);
+  const { decryptPrivateKey } = await import("../lib/crypto/encrypted_key.ts");
   const times: number[] = [];
   for (let i = 0; i < KDF_INPROCESS_RUNS + 2; i++) {
     const t0 = performance.now();
@@ -618,6 +728,522 @@ async function bench(dir: string, sizeMiB: number, hasStrace: boolean): Promise<
 }
 
 // ---------------------------------------------------------------------------------------------
+// Registry: helpers
+
+/** Registries started here and not yet stopped (stopped on Ctrl-C; killed if that hangs). */
+const liveRegistries = new Set<Registry>();
+
+/** Makes disposing `reg` also forget it in {@link liveRegistries}. */
+function tracked(reg: Registry): Registry {
+  liveRegistries.add(reg);
+  const stop = reg.stop;
+  return Object.assign(reg, {
+    async [Symbol.asyncDispose]() {
+      try {
+        await stop();
+      } finally {
+        liveRegistries.delete(reg);
+      }
+    },
+  });
+}
+
+/** Last resort: kills the registries still running (by PID) and removes their folders. */
+function killRegistries(): void {
+  for (const reg of liveRegistries) {
+    try {
+      Deno.kill(reg.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    try {
+      Deno.removeSync(reg.rootDir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+  liveRegistries.clear();
+}
+
+/** Deno's cache folder, so that commands run with another HOME still find compiled modules. */
+async function denoDir(): Promise<string> {
+  const set = Deno.env.get("DENO_DIR");
+  if (set) return set;
+  const info = JSON.parse((await run([Deno.execPath(), "info", "--json"])).stdout) as {
+    denoDir?: string;
+  };
+  if (!info.denoDir) throw new BenchError("`deno info --json` did not name the Deno cache folder");
+  return info.denoDir;
+}
+
+/**
+ * The environment of a `cosign` run with its own HOME: the registry cache
+ * (`$HOME/.cache/cosign-deno/registries.json`) starts empty, and no docker/containers
+ * credentials of the user are found.
+ */
+function cosignEnv(home: string, dd: string): Record<string, string> {
+  const env = Deno.env.toObject();
+  for (
+    const k of [
+      "DOCKER_CONFIG",
+      "REGISTRY_AUTH_FILE",
+      "XDG_CACHE_HOME",
+      "XDG_CONFIG_HOME",
+      "XDG_RUNTIME_DIR",
+      "COSIGN_DENO_NO_CACHE",
+      "COSIGN_REPOSITORY",
+      "COSIGN_DENO_CALLER_CWD",
+    ]
+  ) delete env[k];
+  return { ...env, HOME: home, DENO_DIR: dd };
+}
+
+/** skopeo with a HOME of its own (no auth files, no blob-info cache from earlier runs). */
+function skopeoEnv(home: string): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: home,
+    XDG_RUNTIME_DIR: home,
+    XDG_CONFIG_HOME: `${home}/.config`,
+    TMPDIR: home,
+  };
+}
+
+async function freshDir(path: string): Promise<string> {
+  await Deno.remove(path, { recursive: true }).catch(() => {});
+  await Deno.mkdir(path, { recursive: true });
+  return path;
+}
+
+/** HEAD of a blob straight at the registry: its size, or `undefined` when it is absent. */
+async function blobSize(reg: Registry, repo: string, digest: string): Promise<number | undefined> {
+  const res = await fetch(`${reg.url}/v2/${repo}/blobs/${digest}`, { method: "HEAD" });
+  await res.body?.cancel();
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new BenchError(`HEAD of blob ${digest} in ${repo}: HTTP ${res.status}`);
+  return Number(res.headers.get("content-length"));
+}
+
+/**
+ * Writes an OCI layout whose single layer is `blob` (hard-linked, so 1 GiB is never held in
+ * memory): config, manifest, `index.json` (tag `latest`) and `oci-layout`.
+ */
+async function bigLayout(layout: string, blob: string, hex: string, size: number): Promise<void> {
+  const blobs = `${layout}/blobs/sha256`;
+  await Deno.mkdir(blobs, { recursive: true });
+  try {
+    await Deno.link(blob, `${blobs}/${hex}`);
+  } catch {
+    await Deno.copyFile(blob, `${blobs}/${hex}`);
+  }
+  const put = async (json: unknown) => {
+    const bytes = new TextEncoder().encode(JSON.stringify(json));
+    const h = createHash("sha256").update(bytes).digest("hex");
+    await Deno.writeFile(`${blobs}/${h}`, bytes);
+    return { digest: `sha256:${h}`, size: bytes.length };
+  };
+  const config = await put({
+    architecture: "amd64",
+    os: "linux",
+    rootfs: { type: "layers", diff_ids: [`sha256:${hex}`] },
+  });
+  const manifestType = "application/vnd.oci.image.manifest.v1+json";
+  const manifest = await put({
+    schemaVersion: 2,
+    mediaType: manifestType,
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+    layers: [
+      { mediaType: "application/vnd.oci.image.layer.v1.tar", digest: `sha256:${hex}`, size },
+    ],
+  });
+  await Deno.writeTextFile(
+    `${layout}/index.json`,
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{
+        mediaType: manifestType,
+        ...manifest,
+        annotations: { "org.opencontainers.image.ref.name": "latest" },
+      }],
+    }),
+  );
+  await Deno.writeTextFile(`${layout}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry: request counting
+
+/** One request of a run, registry or token endpoint, in the order they arrived. */
+type Seen = { kind: "registry"; entry: ProxyLogEntry } | { kind: "token"; req: TokenRequest };
+
+/**
+ * Records registry requests (at the proxy) and token requests (at the token server) in one
+ * arrival order. Both servers run in this process and append to their public logs
+ * (`proxy.log`, `tokenServer.requests`) as a request arrives; wrapping `push` on those two
+ * arrays interleaves them without changing what they hold.
+ */
+function interleave(proxy: FaultProxy, tokens: TokenServer): Seen[] {
+  const seen: Seen[] = [];
+  const log = proxy.log, reqs = tokens.requests;
+  const logPush = log.push.bind(log), reqPush = reqs.push.bind(reqs);
+  log.push = (...items: ProxyLogEntry[]) => {
+    for (const entry of items) seen.push({ kind: "registry", entry });
+    return logPush(...items);
+  };
+  reqs.push = (...items: TokenRequest[]) => {
+    for (const req of items) seen.push({ kind: "token", req });
+    return reqPush(...items);
+  };
+  return seen;
+}
+
+/** A request as the ggcr table writes it: `POST blobs/uploads/` (202), `GET token` (pull). */
+function describe(s: Seen, repo: string, tag: string): string {
+  if (s.kind === "token") {
+    const actions = s.req.scope.map((sc) => sc.slice(sc.lastIndexOf(":") + 1)).join(" + ");
+    return `\`${s.req.method} token\` (${actions})` +
+      (s.req.status === 200 ? "" : ` → ${s.req.status}`);
+  }
+  const e = s.entry;
+  let path = e.path;
+  const prefix = `/v2/${repo}/`;
+  if (path.startsWith(prefix)) {
+    path = path.slice(prefix.length)
+      .replace(/^blobs\/uploads\/[^/]+$/, "<loc>")
+      .replace(/sha256:[0-9a-f]{64}/, "<digest>");
+    if (path === `manifests/${tag}`) path = "manifests/<tag>";
+  }
+  const query = new URLSearchParams(e.url.slice(e.path.length));
+  if (query.has("digest")) path += "?digest=";
+  return `\`${e.method} ${path}\` (${e.status})`;
+}
+
+interface Counted {
+  op: "upload" | "resolve";
+  state: "cold" | "warm";
+  /** Requests that reached the registry (through the proxy). */
+  registry: number;
+  /** Requests to the token endpoint. */
+  tokens: number;
+  total: number;
+  /** Most token requests for one scope set in this process. */
+  maxPerScopeSet: number;
+  sequence: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry: the benchmark
+
+interface RegistryResults {
+  rows: Row[];
+  notes: string[];
+  /** Observed request sequences, one line each (markdown). */
+  sequences: string[];
+}
+
+async function benchRegistry(dir: string, sizeMiB: number): Promise<RegistryResults> {
+  const harness = await import("../tests/harness/mod.ts");
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const sequences: string[] = [];
+  const p = (name: string) => `${dir}/${name}`;
+  const size = sizeMiB % 1024 === 0 ? `${sizeMiB / 1024} GiB` : `${sizeMiB} MiB`;
+  const bytes = sizeMiB * 1024 * 1024;
+  const dd = await denoDir();
+
+  // 5. Request counts, token auth, through the fault proxy.
+  log("counting requests: upload blob and tag resolve, token auth, cold and warm");
+  {
+    await using reg = tracked(await harness.startRegistry({ mode: "token" }));
+    await using proxy = await harness.startFaultProxy(reg);
+    const tokens = reg.tokenServer!;
+    const seen = interleave(proxy, tokens);
+    const creds = ["--registry-username", reg.username!, "--registry-password", reg.password!];
+    const uploadHome = await freshDir(p("home-upload"));
+    const resolveHome = await freshDir(p("home-resolve"));
+    for (const name of ["small-cold.bin", "small-warm.bin"]) {
+      await Deno.writeFile(p(name), crypto.getRandomValues(new Uint8Array(1024)));
+    }
+    const cases = [
+      { op: "upload", state: "cold", home: uploadHome, repo: "bench/upload-cold", file: "cold" },
+      { op: "upload", state: "warm", home: uploadHome, repo: "bench/upload-warm", file: "warm" },
+      { op: "resolve", state: "cold", home: resolveHome, repo: "bench/upload-cold", file: "" },
+      { op: "resolve", state: "warm", home: resolveHome, repo: "bench/upload-cold", file: "" },
+    ] as const;
+    const counted: Counted[] = [];
+    let pushed = "";
+    for (const c of cases) {
+      const ref = `${proxy.host}/${c.repo}:v1`;
+      const args = c.op === "upload"
+        ? ["upload", "blob", "-f", p(`small-${c.file}.bin`), ...creds, ref]
+        : ["triangulate", "--type", "digest", ...creds, ref];
+      seen.length = 0;
+      proxy.reset();
+      tokens.requests.length = 0;
+      const out = await run(cosign(...args), false, cosignEnv(c.home, dd));
+      const printed = out.stdout.trim();
+      const name = `${proxy.host}/${c.repo}@sha256:`;
+      if (!printed.startsWith(name) || !/^[0-9a-f]{64}$/.test(printed.slice(name.length))) {
+        throw new BenchError(`cosign ${args.join(" ")} printed "${printed}"`);
+      }
+      if (c.op === "upload" && c.state === "cold") pushed = printed;
+      if (c.op === "resolve" && printed !== pushed) {
+        throw new BenchError(`triangulate resolved ${printed}, but upload pushed ${pushed}`);
+      }
+      if (c.state === "cold") {
+        const cache = `${c.home}/.cache/cosign-deno/registries.json`;
+        if (!(await Deno.stat(cache).then(() => true, () => false))) {
+          throw new BenchError(`the cold run wrote no registry cache (${cache})`);
+        }
+      }
+      if (seen.length !== proxy.log.length + tokens.requests.length) {
+        throw new BenchError("request interleaving lost requests");
+      }
+      const perScope = new Map<string, number>();
+      for (const t of tokens.requests) {
+        const key = [...t.scope].sort().join(" ");
+        perScope.set(key, (perScope.get(key) ?? 0) + 1);
+      }
+      const registry = proxy.log.length;
+      counted.push({
+        op: c.op,
+        state: c.state,
+        registry,
+        tokens: tokens.requests.length,
+        total: registry + tokens.requests.length,
+        maxPerScopeSet: Math.max(0, ...perScope.values()),
+        sequence: seen.map((s) => describe(s, c.repo, "v1")),
+      });
+    }
+    for (const c of counted) {
+      const ggcr = GGCR[c.op];
+      const ratio = c.total / ggcr.total;
+      rows.push({
+        name: c.op === "upload"
+          ? `upload blob 1 KiB, new repo, token auth, ${c.state}: requests`
+          : `resolve a tag (triangulate --type digest), token auth, ${c.state}: requests`,
+        ours: `${c.total} (${c.registry} registry + ${c.tokens} token)`,
+        peer: `${ggcr.total} (ggcr sequence)`,
+        ratio: fmtRatio(ratio),
+        target: `<= ${TARGET.requestRatio}x`,
+        met: verdict(ratio <= TARGET.requestRatio + 1e-9),
+      });
+      const what = c.op === "upload" ? "upload blob" : "resolve a tag";
+      sequences.push(
+        `${what}, ${c.state} (${c.total} = ${c.registry} registry + ${c.tokens} token): ` +
+          c.sequence.join(" · "),
+      );
+    }
+    const worst = Math.max(...counted.map((c) => c.maxPerScopeSet));
+    rows.push({
+      name: "token exchanges per scope set per process (max over the 4 runs above)",
+      ours: String(worst),
+      peer: `${GGCR.upload.tokenExchanges} (ggcr)`,
+      ratio: fmtRatio(worst / GGCR.upload.tokenExchanges),
+      target: `<= ${TARGET.tokensPerScopeSet}`,
+      met: verdict(worst <= TARGET.tokensPerScopeSet),
+    });
+  }
+
+  // 6. Large upload: ours against skopeo, each into a fresh registry (nothing to dedupe).
+  log(`hashing the ${size} blob and building an OCI layout of it for skopeo`);
+  const hex = (await run(["openssl", "dgst", "-sha256", "-r", p("blob")])).stdout.slice(0, 64);
+  const digest = `sha256:${hex}`;
+  const layout = p("layout");
+  await bigLayout(layout, p("blob"), hex, bytes);
+  const ours: TimedRun[] = [];
+  const peers: TimedRun[] = [];
+  let download: Row[] = [];
+  log(`timing upload of ${size}: ours and skopeo, ${TRANSFER_RUNS} runs each, alternating`);
+  for (let i = 0; i < TRANSFER_RUNS; i++) {
+    const order = i % 2 === 0 ? ["ours", "skopeo"] as const : ["skopeo", "ours"] as const;
+    for (const tool of order) {
+      await using reg = tracked(await harness.startRegistry({ mode: "noauth" }));
+      const repo = tool === "ours" ? "bench/ours" : "bench/skopeo";
+      if ((await blobSize(reg, repo, digest)) !== undefined) {
+        throw new BenchError(`a fresh registry already has ${digest}`);
+      }
+      await run(["sync"]); // the previous run's writes must not be flushed during this one
+      const home = await freshDir(p(`home-${tool}-${i}`));
+      let t: TimedRun;
+      if (tool === "ours") {
+        t = await timed(
+          dir,
+          cosign("upload", "blob", "-f", p("blob"), `${reg.host}/${repo}:v1`),
+          cosignEnv(home, dd),
+        );
+        if (!t.stderr.includes(`${reg.url}/v2/${repo}/blobs/${digest}`)) {
+          throw new BenchError(`upload blob did not report the blob URL:\n${t.stderr}`);
+        }
+        ours.push(t);
+      } else {
+        t = await timed(
+          dir,
+          [
+            "skopeo",
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--preserve-digests",
+            `oci:${layout}:latest`,
+            `docker://${reg.host}/${repo}:v1`,
+          ],
+          skopeoEnv(home),
+        );
+        peers.push(t);
+      }
+      const got = await blobSize(reg, repo, digest);
+      if (got !== bytes) {
+        throw new BenchError(
+          `after ${tool}'s upload the registry holds ${got} bytes, not ${bytes}`,
+        );
+      }
+      if (tool === "ours" && i === TRANSFER_RUNS - 1) {
+        download = await benchDownload(dir, reg, repo, digest, bytes, size);
+      }
+    }
+  }
+  const om = median(ours.map((t) => t.seconds)), pm = median(peers.map((t) => t.seconds));
+  const upRatio = om / pm;
+  rows.push({
+    name: `upload blob ${size}, no auth: wall (median of ${ours.length})`,
+    ours: fmtTime(om),
+    peer: `${fmtTime(pm)} (skopeo copy oci: → docker://)`,
+    ratio: fmtRatio(upRatio),
+    target: `<= ${TARGET.transferRatio}x`,
+    met: verdict(upRatio <= TARGET.transferRatio),
+  });
+  const ourRss = kibToMB(Math.max(...ours.map((t) => t.rssKiB)));
+  const peerRss = kibToMB(Math.max(...peers.map((t) => t.rssKiB)));
+  rows.push({
+    name: `upload blob ${size}: peak RSS (max of ${ours.length})`,
+    ours: fmtMB(ourRss),
+    peer: `${fmtMB(peerRss)} (skopeo)`,
+    ratio: fmtRatio(ourRss / peerRss),
+    target: `< ${TARGET.rssMB} MB`,
+    met: verdict(ourRss < TARGET.rssMB),
+  });
+  const spread = (ts: TimedRun[]) =>
+    `${fmtTime(Math.min(...ts.map((t) => t.seconds)))}-${
+      fmtTime(Math.max(...ts.map((t) => t.seconds)))
+    }`;
+  notes.push(
+    `upload blob ${size} spread (min-max of ${ours.length}): ours ${spread(ours)}, ` +
+      `skopeo ${spread(peers)}.`,
+  );
+  rows.push(...download);
+  return { rows, notes, sequences };
+}
+
+/** 7. Download of the blob just uploaded: ours (`--fetch-blob`) against curl. */
+async function benchDownload(
+  dir: string,
+  reg: Registry,
+  repo: string,
+  digest: string,
+  bytes: number,
+  size: string,
+): Promise<Row[]> {
+  const url = `${reg.url}/v2/${repo}/blobs/${digest}`;
+  const ours = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--allow-all",
+    "--config",
+    CONFIG,
+    SELF,
+    "--fetch-blob",
+    reg.host,
+    repo,
+    digest,
+    String(bytes),
+  ];
+  const curl = ["curl", "-s", "-o", "/dev/null", url];
+  const curlSum = ["sh", "-c", 'curl -s "$1" | sha256sum', "sh", url];
+  const curlSsl = ["sh", "-c", 'curl -s "$1" | openssl dgst -sha256 -r', "sh", url];
+  // Correctness first: every tool sees the same bytes.
+  const got = (await run(ours)).stdout.trim();
+  if (got !== String(bytes)) throw new BenchError(`--fetch-blob printed "${got}", not ${bytes}`);
+  for (const cmd of [curlSum, curlSsl]) {
+    const sum = (await run(cmd)).stdout.slice(0, 64);
+    if (`sha256:${sum}` !== digest) throw new BenchError(`${cmd[2]} gave ${sum}, not ${digest}`);
+  }
+  log(`timing download of ${size}: ours and curl (${TRANSFER_RUNS} runs each, 1 warmup)`);
+  const [o, c, cs, co] = await hyperfine(dir, [ours, curl, curlSum, curlSsl], {
+    warmup: 1,
+    runs: TRANSFER_RUNS,
+  });
+  const rss = kibToMB(await peakRssKiB(dir, ours, RSS_RUNS));
+  const curlRss = kibToMB(await peakRssKiB(dir, curl, 1));
+  const name = `download blob ${size}: wall (median of ${o!.runs})`;
+  const headline = o!.median / cs!.median;
+  return [
+    {
+      name,
+      ours: fmtTime(o!.median),
+      peer: `${fmtTime(cs!.median)} (curl | sha256sum)`,
+      ratio: fmtRatio(headline),
+      target: `<= ${TARGET.transferRatio}x`,
+      met: verdict(headline <= TARGET.transferRatio),
+    },
+    {
+      name: `${name}, against curl without digest`,
+      ours: fmtTime(o!.median),
+      peer: `${fmtTime(c!.median)} (curl -o /dev/null)`,
+      ratio: fmtRatio(o!.median / c!.median),
+      target: "(info)",
+      met: "-",
+    },
+    {
+      name: `${name}, against curl with a SHA-NI digest`,
+      ours: fmtTime(o!.median),
+      peer: `${fmtTime(co!.median)} (curl | openssl dgst -sha256)`,
+      ratio: fmtRatio(o!.median / co!.median),
+      target: "(info)",
+      met: "-",
+    },
+    {
+      name: `download blob ${size}: peak RSS (max of ${RSS_RUNS})`,
+      ours: fmtMB(rss),
+      peer: `${fmtMB(curlRss)} (curl -o /dev/null)`,
+      ratio: fmtRatio(rss / curlRss),
+      target: `< ${TARGET.rssMB} MB`,
+      met: verdict(rss < TARGET.rssMB),
+    },
+  ];
+}
+
+/**
+ * `--fetch-blob REGISTRY REPOSITORY DIGEST SIZE`: what a blob download does, as its own
+ * process: `RegistryClient.fetchBlob` (which checks size and digest while streaming), written
+ * to /dev/null. Prints SIZE once the stream has ended cleanly (size and digest matched).
+ */
+async function fetchBlobMain(args: string[]): Promise<number> {
+  const [registry, repository, digest, sizeText] = args;
+  if (!registry || !repository || !digest || !sizeText || !/^\d+$/.test(sizeText)) {
+    throw new BenchError("usage: --fetch-blob REGISTRY REPOSITORY DIGEST SIZE");
+  }
+  const { RegistryClient } = await import("../lib/oci/registry.ts");
+  const client = new RegistryClient({ keychain: () => Promise.resolve(undefined) });
+  try {
+    const stream = await client.fetchBlob({ registry, repository }, digest, Number(sizeText));
+    // Like `curl -o /dev/null`: one write(2) per chunk. (`pipeTo(file.writable)` would add an
+    // async op per ~64 KiB chunk, about 0.6 s per GiB here: a cost of that sink, not of the
+    // client.) The loop ends only after a clean end of the stream: fetchBlob errors it on a size
+    // or digest mismatch.
+    using out = Deno.openSync("/dev/null", { write: true });
+    for await (const chunk of stream) {
+      for (let off = 0; off < chunk.length;) off += out.writeSync(chunk.subarray(off));
+    }
+    console.log(sizeText);
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Reporting
 
 function textTable(rows: Row[]): string {
@@ -651,28 +1277,43 @@ function markdownTable(rows: Row[]): string {
   ].join("\n");
 }
 
-async function machine(): Promise<string[]> {
+async function machine(secs: Section[]): Promise<string[]> {
   const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
     .match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown CPU";
   const mem = Deno.systemMemoryInfo();
-  const openssl = (await run(["openssl", "version"])).stdout.trim();
-  const hf = (await run(["hyperfine", "--version"])).stdout.trim();
-  return [
+  const first = async (argv: string[]) => {
+    const out = await run(argv, true);
+    return (out.stdout + out.stderr).trim().split("\n")[0] ?? "";
+  };
+  const lines = [
     `CPU: ${cpu}, ${navigator.hardwareConcurrency} cores; RAM ${
       (mem.total / 2 ** 30).toFixed(1)
     } GiB; ${Deno.build.os} ${Deno.build.arch}`,
     `deno ${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
-    openssl,
-    hf,
+    await first(["openssl", "version"]),
+    await first(["hyperfine", "--version"]),
   ];
+  if (secs.includes("registry")) {
+    lines.push(
+      await first(["docker-registry", "--version"]),
+      await first(["skopeo", "--version"]),
+      (await first(["curl", "--version"])).split(" ").slice(0, 2).join(" "),
+      await first(["sha256sum", "--version"]),
+    );
+  }
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main
 
-function missingTools(): string[] {
+function missingTools(secs: Section[]): string[] {
   const problems: string[] = [];
-  for (const tool of ["hyperfine", "openssl", "head", "sh"]) {
+  const tools = ["hyperfine", "openssl", "head", "sh"];
+  if (secs.includes("registry")) {
+    tools.push("docker-registry", "skopeo", "curl", "sha256sum", "sync");
+  }
+  for (const tool of tools) {
     if (!which(tool)) problems.push(`${tool} not found: run scripts/setup.sh`);
   }
   if (!which(GNU_TIME)) {
@@ -681,16 +1322,79 @@ function missingTools(): string[] {
   return problems;
 }
 
+/** The 1-minute load average: other work on the machine makes every timing noisier. */
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0] ?? "?";
+}
+
+function printResults(
+  date: string,
+  elapsed: string,
+  load: string,
+  env: string[],
+  blob: Results | undefined,
+  reg: RegistryResults | undefined,
+): void {
+  if (blob) {
+    console.log("");
+    console.log(textTable(blob.rows));
+    console.log("");
+    for (const n of blob.notes) console.log(`- ${n}`);
+    if (!blob.modules.observed) {
+      console.log("- NOTE: the module check is static only (the inspector run failed).");
+    }
+    console.log(`- Modules executed by verify-blob:`);
+    for (const m of blob.modules.modules) console.log(`    ${shortModule(m)}`);
+  }
+  if (reg) {
+    console.log("");
+    console.log(textTable(reg.rows));
+    console.log("");
+    for (const n of reg.notes) console.log(`- ${n}`);
+    console.log("- Requests observed (registry requests at the proxy, token requests at the");
+    console.log("  token server, in arrival order):");
+    for (const s of reg.sequences) console.log(`    ${s}`);
+  }
+  console.log("");
+  console.log("----- markdown for BENCHMARKS.md -----");
+  console.log(`Measured ${date} (bench ran ${elapsed} s; ${load}).\n`);
+  console.log(env.map((e) => `- ${e}`).join("\n"));
+  if (blob) {
+    console.log("");
+    console.log(markdownTable(blob.rows));
+    console.log("");
+    console.log(blob.notes.map((n) => `- ${n}`).join("\n"));
+    console.log(
+      `- Modules verify-blob executed: ${blob.modules.modules.map(shortModule).join(", ")}.`,
+    );
+  }
+  if (reg) {
+    console.log("");
+    console.log(markdownTable(reg.rows));
+    console.log("");
+    console.log(reg.notes.map((n) => `- ${n}`).join("\n"));
+    console.log("");
+    console.log("The ggcr sequence:\n");
+    console.log(`- upload blob of a small file, new repo, token auth: ${GGCR.upload.sequence}`);
+    console.log(`- resolve a tag, token auth: ${GGCR.resolve.sequence}`);
+    console.log("");
+    console.log("Our sequences:\n");
+    console.log(reg.sequences.map((s) => `- ${s}`).join("\n"));
+  }
+  console.log("----- end -----");
+}
+
 async function main(): Promise<number> {
+  const secs = sections();
   const size = sizeMiB();
-  const problems = missingTools();
+  const problems = missingTools(secs);
   if (problems.length === 0) {
     const gnu = await run([GNU_TIME, "--version"], true);
     if (!(gnu.stdout + gnu.stderr).includes("GNU")) {
       problems.push(`${GNU_TIME} is not GNU time (needed for -f %M): run scripts/setup.sh`);
     }
     const kdf = await run(["openssl", "kdf", "-help"], true);
-    if (!(kdf.stdout + kdf.stderr).includes("kdfopt")) {
+    if (secs.includes("blob") && !(kdf.stdout + kdf.stderr).includes("kdfopt")) {
       problems.push("openssl has no `kdf` command (OpenSSL 3 needed): run scripts/setup.sh");
     }
   }
@@ -699,7 +1403,9 @@ async function main(): Promise<number> {
     return 1;
   }
   const hasStrace = which("strace") !== undefined;
-  if (!hasStrace) log("strace not found (optional): skipping the file-open cross-check");
+  if (!hasStrace && secs.includes("blob")) {
+    log("strace not found (optional): skipping the file-open cross-check");
+  }
 
   const dir = await Deno.makeTempDir({ prefix: "cosign-bench-" });
   const cleanup = () => {
@@ -709,9 +1415,26 @@ async function main(): Promise<number> {
       // already gone
     }
   };
-  const onSignal = () => {
+  // First signal: stop the running commands; the failures they cause unwind the bench, whose
+  // `await using` blocks stop the registries and whose `finally` removes the folder. A second
+  // signal, or no exit within 20 s, kills what is left and exits at once.
+  const forceExit = () => {
+    killRegistries();
     cleanup();
     Deno.exit(130);
+  };
+  const onSignal = () => {
+    if (interrupted) forceExit();
+    interrupted = true;
+    log("interrupted: stopping (press Ctrl-C again to quit at once)");
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    Deno.unrefTimer(setTimeout(forceExit, 20_000));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -719,36 +1442,31 @@ async function main(): Promise<number> {
   Deno.env.delete("COSIGN_DENO_CALLER_CWD");
   try {
     const started = Date.now();
-    const res = await bench(dir, size, hasStrace);
-    const env = await machine();
+    const loadBefore = await loadAverage();
+    const label = size % 1024 === 0 ? `${size / 1024} GiB` : `${size} MiB`;
+    log(`creating a ${label} random file`);
+    await run(["sh", "-c", 'head -c "$1" /dev/urandom > "$2"', "sh", `${size}M`, `${dir}/blob`]);
+    const blob = secs.includes("blob") ? await bench(dir, size, hasStrace) : undefined;
+    let reg: RegistryResults | undefined;
+    if (secs.includes("registry")) {
+      const t0 = Date.now();
+      reg = await benchRegistry(dir, size);
+      reg.notes.push(
+        `The registry part of the bench ran ${((Date.now() - t0) / 1000).toFixed(0)} s.`,
+      );
+    }
+    const env = await machine(secs);
     const elapsed = ((Date.now() - started) / 1000).toFixed(0);
     const date = new Date().toISOString().slice(0, 10);
-
-    console.log("");
-    console.log(textTable(res.rows));
-    console.log("");
-    for (const n of res.notes) console.log(`- ${n}`);
-    if (!res.modules.observed) {
-      console.log("- NOTE: the module check is static only (the inspector run failed).");
-    }
-    console.log(`- Modules executed by verify-blob:`);
-    for (const m of res.modules.modules) console.log(`    ${shortModule(m)}`);
-    console.log("");
-    console.log("----- markdown for BENCHMARKS.md -----");
-    console.log(`Measured ${date} (bench ran ${elapsed} s).\n`);
-    console.log(env.map((e) => `- ${e}`).join("\n"));
-    console.log("");
-    console.log(markdownTable(res.rows));
-    console.log("");
-    console.log(res.notes.map((n) => `- ${n}`).join("\n"));
-    console.log(
-      `- Modules verify-blob executed: ${res.modules.modules.map(shortModule).join(", ")}.`,
-    );
-    console.log("----- end -----");
-    const missed = res.rows.filter((r) => r.met === "NO").length;
+    const load =
+      `1-minute load average ${loadBefore} at the start, ${await loadAverage()} at the end`;
+    printResults(date, elapsed, load, env, blob, reg);
+    log(load);
+    const missed = [...blob?.rows ?? [], ...reg?.rows ?? []].filter((r) => r.met === "NO").length;
     log(missed === 0 ? "all targets met" : `${missed} target(s) missed`);
     return 0;
   } finally {
+    killRegistries(); // normally none left: each was stopped by its `await using`
     cleanup();
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
@@ -757,8 +1475,14 @@ async function main(): Promise<number> {
 
 if (import.meta.main) {
   try {
-    Deno.exit(await main());
+    Deno.exit(
+      Deno.args[0] === "--fetch-blob" ? await fetchBlobMain(Deno.args.slice(1)) : await main(),
+    );
   } catch (e) {
+    if (interrupted) {
+      console.error("bench: interrupted");
+      Deno.exit(130);
+    }
     console.error(`bench: ${e instanceof BenchError ? e.message : (e as Error).stack ?? e}`);
     Deno.exit(1);
   }
