@@ -7,9 +7,7 @@
  * @module
  */
 
-import { cosignProgram } from "./lib/cli/cosign.ts";
 import { runProgram } from "./lib/cli/run.ts";
-import { sgetProgram } from "./lib/cli/sget.ts";
 
 async function main(args: string[]): Promise<number> {
   const callerCwd = Deno.env.get("COSIGN_DENO_CALLER_CWD");
@@ -17,11 +15,14 @@ async function main(args: string[]): Promise<number> {
     Deno.env.delete("COSIGN_DENO_CALLER_CWD");
     Deno.chdir(callerCwd);
   }
+  // Each program (and each command) is loaded only when used, to keep start-up small.
   const [program, ...rest] = args;
-  if (program === "sget") return await runProgram(sgetProgram, rest);
-  if (program === "cosign") return await runProgram(cosignProgram, rest);
+  if (program === "sget") {
+    return await runProgram((await import("./lib/cli/sget.ts")).sgetProgram, rest);
+  }
+  const { cosignProgram } = await import("./lib/cli/cosign.ts");
   // Run directly (`deno run cli.ts sign-blob …`): cosign.
-  return await runProgram(cosignProgram, args);
+  return await runProgram(cosignProgram, program === "cosign" ? rest : args);
 }
 
 if (import.meta.main) {
