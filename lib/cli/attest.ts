@@ -42,7 +42,13 @@ import { fromBase64, utf8 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { parseReference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
-import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import {
+  type Command,
+  refuseTlogUpload,
+  requireIgnoreTlog,
+  SIGN_TLOG_FLAGS,
+  VERIFY_TLOG_FLAGS,
+} from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
@@ -55,15 +61,6 @@ const TYPE_FLAG = {
   description:
     "custom, slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex or a URI",
 } as const;
-
-function noTlogUpload(flags: FlagValues): void {
-  if (bool(flags, "tlog-upload")) {
-    throw new CosignError(
-      "TLOG_UNAVAILABLE",
-      "Uploading to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
-    );
-  }
-}
 
 /** `cosign attest`. */
 export const attestCommand: Command = {
@@ -105,7 +102,7 @@ export const attestCommand: Command = {
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const predicatePath = required(flags, "predicate");
-    noTlogUpload(flags);
+    refuseTlogUpload(flags);
     const type = str(flags, "type") ?? "custom";
     predicateTypeFor(type, { requireUri: true });
     const predicate = predicatePath === "-"
@@ -296,7 +293,7 @@ export const attestBlobCommand: Command = {
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const predicate = await readFileBytes(required(flags, "predicate"), "predicate file");
-    noTlogUpload(flags);
+    refuseTlogUpload(flags);
     const type = str(flags, "type") ?? "custom";
     const path = positionals[0]!;
     let hex = str(flags, "hash");
@@ -447,12 +444,7 @@ export const verifyBlobAttestationCommand: Command = {
       throw new UsageError(`invalid --digestAlg "${alg}" (sha256, sha384 or sha512)`);
     }
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    if (!bool(flags, "insecure-ignore-tlog")) {
-      throw new CosignError(
-        "TLOG_UNAVAILABLE",
-        "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
-      );
-    }
+    requireIgnoreTlog(flags);
     const envelopeBytes = await envelopeFromFlags(flags);
     const checkClaims = bool(flags, "check-claims");
     let claims: { alg: string; hex: string } | undefined;

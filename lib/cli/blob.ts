@@ -10,7 +10,13 @@ import { fileError, loadSigner, loadVerifier, readKeyRef } from "../cosign/keyre
 import type { HashName } from "../crypto/key_signer.ts";
 import { toBase64, utf8 } from "../crypto/encoding.ts";
 import { bool, required, str } from "./args.ts";
-import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import {
+  type Command,
+  refuseTlogUpload,
+  requireIgnoreTlog,
+  SIGN_TLOG_FLAGS,
+  VERIFY_TLOG_FLAGS,
+} from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 
@@ -27,13 +33,6 @@ export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>>
     if (e instanceof CosignError) throw e;
     throw fileError(e, path, "blob");
   }
-}
-
-function tlogNotAvailable(what: string, flag: string): CosignError {
-  return new CosignError(
-    "TLOG_UNAVAILABLE",
-    `${what} the transparency log (Rekor) is not supported by this version yet; pass ${flag}`,
-  );
 }
 
 /** `cosign sign-blob`. */
@@ -62,7 +61,7 @@ export const signBlobCommand: Command = {
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
-    if (bool(flags, "tlog-upload")) throw tlogNotAvailable("Uploading to", "--tlog-upload=false");
+    refuseTlogUpload(flags);
     const path = positionals[0]!;
     const signer = await loadSigner(keyRef, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
@@ -164,9 +163,7 @@ export const verifyBlobCommand: Command = {
         { exitCode: 2 },
       );
     }
-    if (!bool(flags, "insecure-ignore-tlog")) {
-      throw tlogNotAvailable("Verifying against", "--insecure-ignore-tlog");
-    }
+    requireIgnoreTlog(flags);
     await info(
       "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
     );

@@ -3,7 +3,8 @@
  * @module
  */
 
-import type { CommandSpec, ParsedCommand } from "./args.ts";
+import { CosignError } from "../errors.ts";
+import { bool, type CommandSpec, type FlagValues, type ParsedCommand } from "./args.ts";
 
 /** A command: its flags, and what it does with them. Returns the exit code (default 0). */
 export interface Command {
@@ -35,3 +36,23 @@ export const VERIFY_TLOG_FLAGS = {
   },
   "rekor-url": SIGN_TLOG_FLAGS["rekor-url"],
 } as const;
+
+/** Refuses `--tlog-upload` (on by default, as in cosign v2) until Rekor support lands. */
+export function refuseTlogUpload(flags: FlagValues): void {
+  if (bool(flags, "tlog-upload")) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "Uploading to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
+    );
+  }
+}
+
+/** Requires `--insecure-ignore-tlog` until transparency-log verification lands. */
+export function requireIgnoreTlog(flags: FlagValues): void {
+  if (!bool(flags, "insecure-ignore-tlog")) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
+    );
+  }
+}

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { CosignError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import {
   type AttachmentOptions,
@@ -19,7 +19,13 @@ import { outputPayload } from "../cosign/verify_signatures.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
-import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import {
+  type Command,
+  refuseTlogUpload,
+  requireIgnoreTlog,
+  SIGN_TLOG_FLAGS,
+  VERIFY_TLOG_FLAGS,
+} from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
@@ -105,12 +111,7 @@ export const signCommand: Command = {
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
-    if (bool(flags, "tlog-upload")) {
-      throw new CosignError(
-        "TLOG_UNAVAILABLE",
-        "Uploading to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
-      );
-    }
+    refuseTlogUpload(flags);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
     const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
@@ -245,12 +246,7 @@ export async function checkVerifyFlags(flags: FlagValues): Promise<string> {
   if (out !== "json" && out !== "text") {
     throw new UsageError(`invalid --output "${out}" (json or text)`);
   }
-  if (!bool(flags, "insecure-ignore-tlog")) {
-    throw new CosignError(
-      "TLOG_UNAVAILABLE",
-      "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
-    );
-  }
+  requireIgnoreTlog(flags);
   await info(
     "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
   );
