@@ -349,18 +349,14 @@ export const attachSbomCommand: Command = {
         `invalid --input-format "${format}" for ${type} (${Object.keys(formats).join(", ")})`,
       );
     }
-    let bytes: Uint8Array;
-    if (path === "-") bytes = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
-    else {
-      try {
-        bytes = await readFileBytes(path, "SBOM file");
-      } catch (e) {
-        if (e instanceof CosignError && e.code === "FILE_NOT_FOUND" && /\s|[{<]/.test(path)) {
-          throw new UsageError("--sbom takes a file name (or - for stdin), not the SBOM itself");
-        }
-        throw e;
-      }
+    // cosign's users sometimes pass the document itself: refuse it before touching the disk,
+    // and never echo it back.
+    if (path !== "-" && (path.length > 1024 || /[\n{<]/.test(path))) {
+      throw new UsageError("--sbom takes a file name (or - for stdin), not the SBOM itself");
     }
+    const bytes = path === "-"
+      ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
+      : await readFileBytes(path, "SBOM file");
     if (bytes.length === 0) throw new CosignError("FILE_READ", `The SBOM ${path} is empty`);
     const ref = parseReference(positionals[0]!);
     await withRegistry(flags, async (client) => {

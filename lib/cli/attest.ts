@@ -467,9 +467,11 @@ export const verifyBlobAttestationCommand: Command = {
     await verifyEnvelope(env, verifier);
     const st = parseStatement(env.payload);
     if (st.predicateType !== wanted) {
+      const given = str(flags, "type") ?? "custom";
       throw new CosignError(
         "ATTESTATION_MISMATCH",
-        `invalid predicate type, expected ${wanted} got ${st.predicateType}`,
+        `invalid predicate type, expected ${given} got ${st.predicateType}` +
+          (given !== wanted ? ` (${given} means ${wanted})` : ""),
       );
     }
     const shape = checkPredicateShape(st.predicateType, st.predicate);
