@@ -15,7 +15,7 @@ import type { MessageData, Signer, Verifier } from "../crypto/signer.ts";
  * @returns the raw signature bytes (base64-encode them for cosign's text output)
  * @example
  * ```ts
- * import { loadSigner, signBlob } from "./mod.ts";
+ * import { loadSigner, signBlob } from "../../mod.ts";
  * const signer = await loadSigner("cosign.key", { password: async () => "hello" });
  * const file = await Deno.open("release.tar.gz");
  * const sig = await signBlob(signer, file.readable);
@@ -32,10 +32,11 @@ export function signBlob(signer: Signer, data: MessageData): Promise<Uint8Array>
  *   `SIGNATURE_INVALID_ENCODING` when it is malformed
  * @example
  * ```ts
- * import { decodeSignature, loadVerifier, verifyBlob } from "./mod.ts";
+ * import { decodeSignature, loadVerifier, verifyBlob } from "../../mod.ts";
  * const verifier = await loadVerifier("cosign.pub");
  * const sig = decodeSignature(await Deno.readFile("release.tar.gz.sig"));
- * await verifyBlob(verifier, await Deno.readFile("release.tar.gz"), sig);
+ * await verifyBlob(verifier, await Deno.readFile("release.tar.gz"), sig); // bytes
+ * await verifyBlob(verifier, (await Deno.open("release.tar.gz")).readable, sig); // a stream
  * ```
  */
 export async function verifyBlob(
@@ -57,7 +58,7 @@ export async function verifyBlob(
  * only until the next one is requested. Closes the file at the end.
  * @example
  * ```ts
- * import { fileChunks, loadSigner, signBlob } from "./mod.ts";
+ * import { fileChunks, loadSigner, signBlob } from "../../mod.ts";
  * const signer = await loadSigner("cosign.key", { password: async () => "hello" });
  * const sig = await signBlob(signer, fileChunks(await Deno.open("big.iso")));
  * ```

@@ -101,7 +101,7 @@ export interface SignedDigest {
  * Signs an image's digest (and, recursively, an index's children) and stores the signatures.
  * @example
  * ```ts
- * import { RegistryClient, loadSigner, parseReference, signImage } from "./mod.ts";
+ * import { RegistryClient, loadSigner, parseReference, signImage } from "../../mod.ts";
  * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
  * await signImage(new RegistryClient(), parseReference("localhost:5000/app:v1"), signer);
  * ```

@@ -24,7 +24,7 @@ export interface EncodedKeyPair {
  * Generates an ECDSA P-256 key pair, encrypting the private key with `password`.
  * @example
  * ```ts
- * import { generateKeyPair } from "./mod.ts";
+ * import { generateKeyPair } from "../../mod.ts";
  * const { privateKeyPem, publicKeyPem } = await generateKeyPair("correct horse");
  * ```
  */

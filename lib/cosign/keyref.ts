@@ -127,7 +127,7 @@ export interface LoadSignerOptions extends ReadKeyOptions {
  * variable or at an `http(s)://` URL.
  * @example
  * ```ts
- * import { loadSigner } from "./mod.ts";
+ * import { loadSigner } from "../../mod.ts";
  * const signer = await loadSigner("cosign.key", { password: async () => "hello" });
  * ```
  */
@@ -146,6 +146,13 @@ export interface LoadVerifierOptions extends ReadKeyOptions {
 /**
  * Loads a verifier from a key reference naming a PEM public key (PKIX or PKCS#1 RSA) or a
  * PEM certificate.
+ * @example
+ * ```ts
+ * import { loadVerifier } from "../../mod.ts";
+ * const fromFile = await loadVerifier("cosign.pub");
+ * const fromEnv = await loadVerifier("env://COSIGN_PUBLIC_KEY");
+ * console.log(fromFile.algorithm, fromEnv.algorithm); // "ecdsa-p256" …
+ * ```
  */
 export async function loadVerifier(
   ref: string,

@@ -51,6 +51,16 @@ export interface EncryptOptions {
 
 /**
  * Encrypts a PKCS#8 DER private key into cosign's encrypted PEM format.
+ * @example
+ * ```ts
+ * import { decryptPrivateKey, encryptPrivateKey } from "../../mod.ts";
+ * import { generateKeyPairSync } from "node:crypto";
+ * const key = generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+ * const pkcs8 = new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
+ * const pem = await encryptPrivateKey(pkcs8, "pw"); // "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----…"
+ * const back = await decryptPrivateKey(pem, "pw");
+ * console.log(back.length === pkcs8.length); // true
+ * ```
  * @param pkcs8 the PKCS#8 DER private key
  * @param password the password (may be empty)
  * @returns the PEM text, ending in a newline
@@ -98,6 +108,15 @@ function b64Field(obj: unknown, name: string, what: string): Uint8Array {
 
 /**
  * Decrypts cosign's encrypted private-key PEM and returns the PKCS#8 DER it holds.
+ * @example
+ * ```ts
+ * import { CosignError, decryptPrivateKey } from "../../mod.ts";
+ * try {
+ *   await decryptPrivateKey(await Deno.readTextFile("cosign.key"), "wrong");
+ * } catch (e) {
+ *   if (e instanceof CosignError && e.code === "KEY_WRONG_PASSWORD") console.error("wrong password");
+ * }
+ * ```
  * Both labels are accepted; only scrypt N ∈ {32768, 65536, 131072}, r=8, p=1.
  * @param pem the PEM text
  * @param password the password
