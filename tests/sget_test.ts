@@ -210,3 +210,32 @@ Deno.test("sget | sh runs the script only when verification succeeded", async ()
   assertEquals(ok.code, 0, new TextDecoder().decode(ok.stderr));
   assertEquals(await Deno.readTextFile(marker), "ok\n", "the script ran once verified");
 });
+
+Deno.test("sget: a progress bar on a terminal's stderr (bytes, rate, ETA), none otherwise", async () => {
+  await using d = await tempDir();
+  const c = await setup(d.path);
+  await using reg = await startRegistry();
+  const bytes = pattern(8 << 20, 3);
+  const ref = await publish(c, reg, "tool.bin", bytes);
+  // Not a terminal: stderr has no progress bar.
+  const piped = await sget(c, [ref]);
+  assertEquals(piped.code, 0, piped.stderr);
+  assert(!/MiB\/s|ETA/.test(piped.stderr), `no progress bar when piped: ${piped.stderr}`);
+  // A real pseudo-terminal (util-linux `script`) for stderr; the artifact goes to a file.
+  const cmd =
+    `'${Deno.execPath()}' run --quiet --allow-all --config '${ROOT}deno.json' '${ROOT}cli.ts' ` +
+    `sget '${ref}' > '${c.dir}/out.bin'`;
+  const tty = await new Deno.Command("script", {
+    args: ["-qec", cmd, "/dev/null"],
+    env: c.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const screen = new TextDecoder().decode(tty.stdout);
+  assertEquals(tty.code, 0, screen + new TextDecoder().decode(tty.stderr));
+  assert(
+    /\[#+\.*\]\s+100% 8\.0\/8\.0 MiB, [\d.]+ MiB\/s, ETA 0s/.test(screen),
+    `progress bar: ${JSON.stringify(screen)}`,
+  );
+  assertEquals(sha256Digest(await Deno.readFile(`${c.dir}/out.bin`)), sha256Digest(bytes));
+});
