@@ -81,7 +81,7 @@ export const copyCommand: Command = {
             );
           }
         }
-        await copyManifestTree(client, src, client, target);
+        await copyManifestTree(client, src, client, target, { manifest: image });
         await info(`Copied ${referenceName(src)} to ${referenceName(target)}`);
       }
       for (const digest of digestsToSign(image, true)) {
@@ -127,6 +127,7 @@ export const saveCommand: Command = {
         withTag(ref, ref.tag ?? "latest"),
         {
           annotations: { kind },
+          manifest: image,
         },
       );
       const repo = attachmentOptions(flags).cosignRepository;

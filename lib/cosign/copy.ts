@@ -73,6 +73,8 @@ export interface CopyTreeOptions {
   annotations?: Record<string, string>;
   /** Parallel blob copies. Default 4. */
   concurrency?: number;
+  /** The manifest `from` names, when the caller has already fetched it (saves a request). */
+  manifest?: Manifest;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function copyManifestTree(
   to: Reference,
   options: CopyTreeOptions = {},
 ): Promise<Manifest> {
-  const m = await src.getManifest(from);
+  const m = options.manifest ?? await src.getManifest(from);
   await copyContents(src, from, dst, to, m, options.concurrency ?? 4);
   const target = to.tag ? to : withDigest(to, m.digest);
   if (dst instanceof OciLayout) {
