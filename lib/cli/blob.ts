@@ -92,7 +92,7 @@ async function readSignature(value: string): Promise<{ sig: Uint8Array; from: Si
   let content: Uint8Array;
   let from: SignatureSource = "file";
   if (value.startsWith("http://") || value.startsWith("https://")) {
-    content = utf8(await readKeyRef(value));
+    content = utf8(await readKeyRef(value, {}, "signature"));
     from = "url";
   } else {
     try {

@@ -56,7 +56,11 @@ export interface ReadKeyOptions {
  * Reads the bytes a file, `env://` or `http(s)://` reference names, with one-line errors
  * (missing file, directory, empty file, unset variable, HTTP status).
  */
-export async function readKeyRef(ref: string, options: ReadKeyOptions = {}): Promise<string> {
+export async function readKeyRef(
+  ref: string,
+  options: ReadKeyOptions = {},
+  what = "key",
+): Promise<string> {
   const kind = keyRefKind(ref);
   if (kind === "env") {
     const name = ref.slice("env://".length);
@@ -71,11 +75,11 @@ export async function readKeyRef(ref: string, options: ReadKeyOptions = {}): Pro
     try {
       res = await (options.fetch ?? fetch)(ref);
     } catch (e) {
-      throw new CosignError("NETWORK", `Cannot fetch key ${ref}: ${(e as Error).message}`);
+      throw new CosignError("NETWORK", `Cannot fetch ${what} ${ref}: ${(e as Error).message}`);
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new CosignError("NETWORK", `Cannot fetch key ${ref}: HTTP ${res.status}`);
+      throw new CosignError("NETWORK", `Cannot fetch ${what} ${ref}: HTTP ${res.status}`);
     }
     return await res.text();
   }
