@@ -35,8 +35,13 @@ else
   passed=$(sed -E 's/^[A-Z]+ \| ([0-9]+) passed.*/\1/i' <<<"$summary")
   failed=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")
 fi
+ignored=$(grep -oE '\| [0-9]+ ignored' <<<"$summary" | grep -oE '[0-9]+' || true)
 [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 failed=$((failed + check_failed))
 [ "$check_failed" -eq 1 ] && echo "(deno task check failed: counted as 1 failure)"
-echo "$passed passed, $failed failed"
+if [ -n "$ignored" ] && [ "$ignored" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $ignored skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]
