@@ -52,6 +52,13 @@ export async function runProgram(p: Program, argv: string[]): Promise<number> {
     let found = findCommand(p, argv);
     if (!found && p.defaultCommand) found = [p.defaultCommand, argv];
     if (!found) {
+      const group = Object.keys(p.commands).filter((c) => c.startsWith(`${argv[0]} `));
+      if (group.length) {
+        const want = argv[1] && !argv[1].startsWith("-")
+          ? `unknown command "${argv[0]} ${argv[1]}"; `
+          : "";
+        throw new UsageError(`${want}"${p.name} ${argv[0]}" needs one of: ${group.join(", ")}`);
+      }
       throw new UsageError(`unknown command "${argv[0]}" for "${p.name}"; run "${p.name} --help"`);
     }
     const [name, rest] = found;

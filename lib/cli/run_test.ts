@@ -56,3 +56,24 @@ Deno.test("run: usage errors exit 2; success exits 0", async () => {
   const [ok] = await quietly(() => runProgram(program(() => Promise.resolve()), ["x"]));
   assertEquals(ok, 0);
 });
+
+Deno.test("run: a command group without its subcommand lists the subcommands (exit 2)", async () => {
+  const cmd: Command = {
+    spec: { name: "upload blob", summary: "x", usage: "", args: [0, 0], flags: {} },
+    run: () => Promise.resolve(),
+  };
+  const p = {
+    name: "t",
+    summary: "t",
+    commands: {
+      "upload blob": { summary: "b", load: () => Promise.resolve(cmd) },
+      "upload wasm": { summary: "w", load: () => Promise.resolve(cmd) },
+    },
+  };
+  const [code, err] = await quietly(() => runProgram(p, ["upload"]));
+  assertEquals(code, 2);
+  assertEquals(err, `Error: "t upload" needs one of: upload blob, upload wasm\n`);
+  const [code2, err2] = await quietly(() => runProgram(p, ["upload", "nope"]));
+  assertEquals(code2, 2);
+  assertEquals(err2.startsWith('Error: unknown command "upload nope";'), true);
+});
