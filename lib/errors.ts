@@ -64,7 +64,14 @@ export type ErrorCode =
   | "NO_MATCHING_SIGNATURES"
   | "DSSE_INVALID"
   | "PREDICATE_INVALID"
-  | "ATTESTATION_MISMATCH";
+  | "ATTESTATION_MISMATCH"
+  | "BUNDLE_INVALID"
+  | "BUNDLE_KEY_REQUIRED"
+  | "BUNDLE_KEY_MISMATCH"
+  | "ARTIFACT_MISMATCH"
+  | "TLOG_BODY_MISMATCH"
+  | "TLOG_MISSING"
+  | "TRUSTED_ROOT_MISSING";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

@@ -4,12 +4,19 @@
  * @module
  */
 
-import { CosignError } from "../errors.ts";
+import { createHash } from "node:crypto";
+import { CosignError, UsageError } from "../errors.ts";
 import { decodeSignature, fileChunks, signBlob, verifyBlob } from "../cosign/blob.ts";
-import { fileError, loadSigner, loadVerifier, readKeyRef } from "../cosign/keyref.ts";
+import {
+  fileError,
+  loadSigner,
+  loadVerifier,
+  readFileBytes,
+  readKeyRef,
+} from "../cosign/keyref.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import { toBase64, utf8 } from "../crypto/encoding.ts";
-import { bool, required, str } from "./args.ts";
+import { bool, type FlagValues, required, str } from "./args.ts";
 import {
   type Command,
   refuseTlogUpload,
@@ -142,17 +149,47 @@ export const verifyBlobCommand: Command = {
         description: "message hash: sha224, sha256, sha384 or sha512 (default: the key's own)",
       },
       offline: { type: "boolean", default: false, description: "make no network requests" },
+      bundle: {
+        type: "string",
+        value: "FILE",
+        description:
+          "a cosign bundle or a Sigstore bundle (v0.1-v0.3) holding signature and log proof",
+      },
+      "new-bundle-format": {
+        type: "boolean",
+        default: false,
+        description: "the bundle is a Sigstore bundle (detected either way)",
+      },
+      "trusted-root": {
+        type: "string",
+        value: "FILE",
+        description: "trusted_root.json with the transparency-log keys for --bundle (no network)",
+      },
       ...VERIFY_TLOG_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = str(flags, "key");
+    if (!keyRef && str(flags, "bundle")) {
+      // Say why this bundle needs a key (or, for certificate bundles, what is missing).
+      const { checkVerificationMaterial, parseBundle } = await import("../cosign/bundle.ts");
+      checkVerificationMaterial(
+        parseBundle(await readFileBytes(str(flags, "bundle")!, "bundle")),
+        false,
+      );
+    }
     if (!keyRef) {
       throw new CosignError(
         "USAGE",
         "verify-blob needs --key (certificate and bundle verification are not supported by this version yet)",
         { exitCode: 2 },
       );
+    }
+    const bundlePath = str(flags, "bundle");
+    if (bundlePath) {
+      if (str(flags, "signature")) throw new UsageError("--signature and --bundle are exclusive");
+      await verifyBlobBundle(bundlePath, keyRef, positionals[0]!, flags);
+      return;
     }
     const sigFlag = required(flags, "signature");
     const alg = str(flags, "signature-digest-algorithm");
@@ -180,3 +217,50 @@ export const verifyBlobCommand: Command = {
     await info("Verified OK");
   },
 };
+
+/**
+ * `verify-blob --bundle`: the signature and the transparency-log proof come from the bundle and
+ * are checked offline against `--trusted-root`. The artifact is a file (hashed while streaming),
+ * `-` for stdin, or `sha256:<hex>`.
+ */
+async function verifyBlobBundle(
+  bundlePath: string,
+  keyRef: string,
+  artifactArg: string,
+  flags: FlagValues,
+): Promise<void> {
+  const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
+  const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
+  const bundle = parseBundle(await readFileBytes(bundlePath, "bundle"));
+  const rootPath = str(flags, "trusted-root");
+  const trustedRoot = rootPath
+    ? parseTrustedRoot(await readFileBytes(rootPath, "trusted root"))
+    : undefined;
+  const ignoreTlog = bool(flags, "insecure-ignore-tlog");
+  if (!ignoreTlog && !trustedRoot) {
+    throw new UsageError(
+      "--bundle needs --trusted-root to check its transparency-log proof offline (or --insecure-ignore-tlog)",
+    );
+  }
+  if (ignoreTlog) {
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
+    );
+  }
+  const verifier = await loadVerifier(keyRef);
+  let artifact: { bytes: Uint8Array } | { digest: { alg: "sha256"; hex: string } };
+  const m = /^sha256:([0-9a-fA-F]{64})$/.exec(artifactArg);
+  if (m) artifact = { digest: { alg: "sha256", hex: m[1]!.toLowerCase() } };
+  else if (verifier.algorithm === "ed25519") {
+    artifact = { bytes: await readFileBytes(artifactArg, "blob") };
+  } else {
+    const h = createHash("sha256");
+    for await (const c of await openBlob(artifactArg)) h.update(c);
+    artifact = { digest: { alg: "sha256", hex: h.digest("hex") } };
+  }
+  const r = await verifyBundleWithKey(bundle, artifact, verifier, trustedRoot, { ignoreTlog });
+  if (r.tlogVerifiedOffline) {
+    await info("Existence of the claims in the transparency log was verified offline");
+  }
+  await info("Verified OK");
+}
