@@ -182,13 +182,30 @@ Deno.test("bad input: usage errors exit 2", async () => {
   assert(none.out.includes("Usage: cosign COMMAND"), "prints help");
 });
 
-Deno.test("bad input: transparency-log defaults refuse clearly until Rekor support lands", async () => {
+Deno.test("bad input: an unreachable transparency log fails signing cleanly; verifying needs a proof", async () => {
   await using d = await tempDir();
   const p = d.path;
   await setup(p);
-  const s = await cosign(["sign-blob", "--key", `${p}/c.key`, `${p}/blob`], { env: PW });
-  assertFails(s, 1, /transparency log \(Rekor\).*--tlog-upload=false/);
+  // A port nothing listens on: the upload (on by default) cannot happen, so nothing is output.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closed = `http://127.0.0.1:${(l.addr as Deno.NetAddr).port}`;
+  l.close();
+  const s = await cosign(
+    [
+      "sign-blob",
+      "--key",
+      `${p}/c.key`,
+      "--rekor-url",
+      closed,
+      "--bundle",
+      `${p}/b.json`,
+      `${p}/blob`,
+    ],
+    { env: PW },
+  );
+  assertFails(s, 1, /Cannot upload to the transparency log http:\/\/127\.0\.0\.1:\d+/);
   assertEquals(s.out, "");
+  assert(!(await Deno.stat(`${p}/b.json`).then(() => true, () => false)), "no bundle written");
   const v = await cosign([
     "verify-blob",
     "--key",

@@ -13,17 +13,15 @@ import {
   loadVerifier,
   readFileBytes,
   readKeyRef,
+  readTextFile,
 } from "../cosign/keyref.ts";
+import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
+import { keyAlgorithm, parsePublicKeyPem } from "../crypto/keys.ts";
+import { hashedRekordEntry, RekorClient, type RekorEntry } from "../tlog/rekor.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import { toBase64, utf8 } from "../crypto/encoding.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
-import {
-  type Command,
-  refuseTlogUpload,
-  requireIgnoreTlog,
-  SIGN_TLOG_FLAGS,
-  VERIFY_TLOG_FLAGS,
-} from "./command.ts";
+import { type Command, requireIgnoreTlog, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 
@@ -57,6 +55,11 @@ export const signBlobCommand: Command = {
         description: "write the signature to FILE instead of stdout",
       },
       b64: { type: "boolean", default: true, description: "base64-encode the signature" },
+      bundle: {
+        type: "string",
+        value: "FILE",
+        description: "write cosign's bundle (signature, key, transparency-log entry) here",
+      },
       yes: {
         type: "boolean",
         short: "y",
@@ -68,19 +71,46 @@ export const signBlobCommand: Command = {
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
-    refuseTlogUpload(flags);
     const path = positionals[0]!;
     const signer = await loadSigner(keyRef, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
     });
     await info(`Using payload from: ${path}`);
-    const sig = await signBlob(signer, await openBlob(path));
+    // Hash the blob in the same pass as signing: the log entry needs its SHA-256.
+    const hash = createHash("sha256");
+    const blob = await openBlob(path);
+    const sig = await signBlob(
+      signer,
+      (async function* () {
+        for await (const c of blob) {
+          hash.update(c);
+          yield c;
+        }
+      })(),
+    );
+    const hex = hash.digest("hex");
+    const publicKeyPem = await signer.publicKeyPem();
+    let entry: RekorEntry | undefined;
+    if (bool(flags, "tlog-upload")) {
+      const rekor = new RekorClient(str(flags, "rekor-url"));
+      try {
+        entry = await rekor.upload(hashedRekordEntry(hex, sig, publicKeyPem));
+      } finally {
+        rekor.close();
+      }
+      await info(`tlog entry created with index: ${entry.logIndex}`);
+    }
+    const bundlePath = str(flags, "bundle");
+    if (bundlePath) {
+      await writeFileAtomic(bundlePath, legacyBundleJson(sig, publicKeyPem, entry), 0o644);
+      await info(`Wrote bundle to file ${bundlePath}`);
+    }
     const b64 = bool(flags, "b64");
     const out = str(flags, "output-signature");
     if (out) {
       await writeFileAtomic(out, b64 ? toBase64(sig) : sig, 0o644);
       await info(`Wrote signature to file ${out}`);
-    } else {
+    } else if (!bundlePath) {
       await stdout(b64 ? toBase64(sig) + "\n" : sig);
     }
   },
@@ -233,13 +263,16 @@ async function verifyBlobBundle(
   const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
   const bundle = parseBundle(await readFileBytes(bundlePath, "bundle"));
   const rootPath = str(flags, "trusted-root");
+  const rekorKeyPath = Deno.env.get("SIGSTORE_REKOR_PUBLIC_KEY");
   const trustedRoot = rootPath
     ? parseTrustedRoot(await readFileBytes(rootPath, "trusted root"))
+    : rekorKeyPath
+    ? parseTrustedRoot(rootForRekorKey(await readTextFile(rekorKeyPath, "Rekor public key")))
     : undefined;
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");
   if (!ignoreTlog && !trustedRoot) {
     throw new UsageError(
-      "--bundle needs --trusted-root to check its transparency-log proof offline (or --insecure-ignore-tlog)",
+      "--bundle needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to check its transparency-log proof offline, or --insecure-ignore-tlog",
     );
   }
   if (ignoreTlog) {
@@ -263,4 +296,33 @@ async function verifyBlobBundle(
     await info("Existence of the claims in the transparency log was verified offline");
   }
   await info("Verified OK");
+}
+
+/** A trusted root holding one Rekor key, as cosign's `SIGSTORE_REKOR_PUBLIC_KEY` provides it. */
+export function rootForRekorKey(pem: string): Record<string, unknown> {
+  const key = parsePublicKeyPem(pem, "SIGSTORE_REKOR_PUBLIC_KEY");
+  const der = new Uint8Array(key.export({ format: "der", type: "spki" }));
+  const details: Record<string, string> = {
+    "ecdsa-p256": "PKIX_ECDSA_P256_SHA_256",
+    "ecdsa-p384": "PKIX_ECDSA_P384_SHA_384",
+    "ecdsa-p521": "PKIX_ECDSA_P521_SHA_512",
+    ed25519: "PKIX_ED25519",
+    rsa: "PKIX_RSA_PKCS1V15_2048_SHA256",
+  };
+  return {
+    mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+    tlogs: [{
+      baseUrl: "",
+      hashAlgorithm: "SHA2_256",
+      publicKey: {
+        rawBytes: toBase64(der),
+        keyDetails: details[keyAlgorithm(key, "SIGSTORE_REKOR_PUBLIC_KEY")],
+        validFor: { start: "1970-01-01T00:00:00Z" },
+      },
+      logId: { keyId: toBase64(createHash("sha256").update(der).digest()) },
+    }],
+    certificateAuthorities: [],
+    ctlogs: [],
+    timestampAuthorities: [],
+  };
 }

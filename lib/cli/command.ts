@@ -42,7 +42,7 @@ export function refuseTlogUpload(flags: FlagValues): void {
   if (bool(flags, "tlog-upload")) {
     throw new CosignError(
       "TLOG_UNAVAILABLE",
-      "Uploading to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
+      "Uploading image signatures and attestations to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
     );
   }
 }
