@@ -117,3 +117,12 @@ export {
   predicateTypeFor,
 } from "./lib/cosign/intoto.ts";
 export type { Statement, Subject } from "./lib/cosign/intoto.ts";
+
+// Transparency-log trust material.
+export type {
+  CertificateAuthority,
+  TransparencyLog,
+  TrustedCertificate,
+  TrustedRoot,
+  ValidityPeriod,
+} from "./lib/tlog/trusted_root.ts";

@@ -184,7 +184,7 @@ export const verifyAttestationCommand: Command = {
     flags: { ...VERIFY_FLAGS, type: TYPE_FLAG },
   },
   async run({ flags, positionals }) {
-    const keyRef = await checkVerifyFlags(flags);
+    const { keyRef } = await checkVerifyFlags(flags);
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
     const verifier = await loadVerifier(keyRef);
     await withRegistry(flags, async (client) => {

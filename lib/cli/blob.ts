@@ -13,10 +13,8 @@ import {
   loadVerifier,
   readFileBytes,
   readKeyRef,
-  readTextFile,
 } from "../cosign/keyref.ts";
 import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
-import { keyAlgorithm, parsePublicKeyPem } from "../crypto/keys.ts";
 import { hashedRekordEntry, RekorClient, type RekorEntry } from "../tlog/rekor.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import { toBase64, utf8 } from "../crypto/encoding.ts";
@@ -24,6 +22,7 @@ import { bool, type FlagValues, required, str } from "./args.ts";
 import { type Command, requireIgnoreTlog, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
+import { loadTrustedRoot } from "./trust.ts";
 
 /** Opens a blob for streaming: a file path, or `-` for stdin. */
 export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>> {
@@ -260,15 +259,8 @@ async function verifyBlobBundle(
   flags: FlagValues,
 ): Promise<void> {
   const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
-  const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
   const bundle = parseBundle(await readFileBytes(bundlePath, "bundle"));
-  const rootPath = str(flags, "trusted-root");
-  const rekorKeyPath = Deno.env.get("SIGSTORE_REKOR_PUBLIC_KEY");
-  const trustedRoot = rootPath
-    ? parseTrustedRoot(await readFileBytes(rootPath, "trusted root"))
-    : rekorKeyPath
-    ? parseTrustedRoot(rootForRekorKey(await readTextFile(rekorKeyPath, "Rekor public key")))
-    : undefined;
+  const trustedRoot = await loadTrustedRoot(flags);
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");
   if (!ignoreTlog && !trustedRoot) {
     throw new UsageError(
@@ -296,33 +288,4 @@ async function verifyBlobBundle(
     await info("Existence of the claims in the transparency log was verified offline");
   }
   await info("Verified OK");
-}
-
-/** A trusted root holding one Rekor key, as cosign's `SIGSTORE_REKOR_PUBLIC_KEY` provides it. */
-export function rootForRekorKey(pem: string): Record<string, unknown> {
-  const key = parsePublicKeyPem(pem, "SIGSTORE_REKOR_PUBLIC_KEY");
-  const der = new Uint8Array(key.export({ format: "der", type: "spki" }));
-  const details: Record<string, string> = {
-    "ecdsa-p256": "PKIX_ECDSA_P256_SHA_256",
-    "ecdsa-p384": "PKIX_ECDSA_P384_SHA_384",
-    "ecdsa-p521": "PKIX_ECDSA_P521_SHA_512",
-    ed25519: "PKIX_ED25519",
-    rsa: "PKIX_RSA_PKCS1V15_2048_SHA256",
-  };
-  return {
-    mediaType: "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-    tlogs: [{
-      baseUrl: "",
-      hashAlgorithm: "SHA2_256",
-      publicKey: {
-        rawBytes: toBase64(der),
-        keyDetails: details[keyAlgorithm(key, "SIGSTORE_REKOR_PUBLIC_KEY")],
-        validFor: { start: "1970-01-01T00:00:00Z" },
-      },
-      logId: { keyId: toBase64(createHash("sha256").update(der).digest()) },
-    }],
-    certificateAuthorities: [],
-    ctlogs: [],
-    timestampAuthorities: [],
-  };
 }

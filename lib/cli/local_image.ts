@@ -6,13 +6,13 @@
 import { layoutImage, layoutReference } from "../cosign/copy.ts";
 import { OciLayout } from "../oci/layout.ts";
 import type { FlagValues } from "./args.ts";
-import { verifyRefs } from "./sign.ts";
+import { type VerifyContext, verifyRefs } from "./sign.ts";
 
 /** Verifies each layout folder in `dirs`. */
 export async function verifyLocalImages(
   dirs: string[],
   flags: FlagValues,
-  keyRef: string,
+  ctx: VerifyContext,
 ): Promise<void> {
   for (const dir of dirs) {
     const layout = await OciLayout.open(dir);
@@ -21,7 +21,7 @@ export async function verifyLocalImages(
       layout,
       [[dir, layoutReference(digest)]],
       { ...flags, "attachment-tag-prefix": "" },
-      keyRef,
+      ctx,
       dir,
     );
   }

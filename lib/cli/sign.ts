@@ -3,7 +3,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import {
   type AttachmentOptions,
@@ -19,15 +19,14 @@ import { outputPayload } from "../cosign/verify_signatures.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
-import {
-  type Command,
-  refuseTlogUpload,
-  requireIgnoreTlog,
-  SIGN_TLOG_FLAGS,
-  VERIFY_TLOG_FLAGS,
-} from "./command.ts";
+import { type Command, requireIgnoreTlog, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
+import { loadTrustedRoot } from "./trust.ts";
+import { createHash } from "node:crypto";
+import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
+import { hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
+import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 /** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
@@ -111,10 +110,23 @@ export const signCommand: Command = {
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
-    refuseTlogUpload(flags);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
     const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
+    const publicKeyPem = await signer.publicKeyPem();
+    const rekor = bool(flags, "tlog-upload") && bool(flags, "upload")
+      ? new RekorClient(str(flags, "rekor-url"))
+      : undefined;
+    // Each signature is recorded in the log; its entry becomes the layer's bundle annotation.
+    const tlog = rekor
+      ? async (payload: Uint8Array, signature: Uint8Array) => {
+        const hex = createHash("sha256").update(payload).digest("hex");
+        const entry = await rekor.upload(hashedRekordEntry(hex, signature, publicKeyPem));
+        await info(`tlog entry created with index: ${entry.logIndex}`);
+        return rekorBundleJson(entry);
+      }
+      : undefined;
+    await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     await withRegistry(flags, async (client) => {
       for (const [text, ref] of refs) {
         if (!ref.digest) await info(TAG_WARNING(text));
@@ -129,6 +141,7 @@ export const signCommand: Command = {
           upload: bool(flags, "upload"),
           dockerMediaTypes: dockerMediaTypes(),
           verifier: signer.verifier(),
+          ...(tlog ? { tlog } : {}),
           ...attachmentOptions(flags),
         });
         for (const s of signed) {
@@ -149,6 +162,7 @@ async function printVerification(
   name: string,
   r: VerifyImageResult,
   flags: FlagValues,
+  tlogChecked: boolean,
 ): Promise<void> {
   const lines = [
     "",
@@ -160,6 +174,9 @@ async function printVerification(
       lines.push("  - The specified annotations were verified.");
     }
     lines.push("  - The cosign claims were validated");
+  }
+  if (tlogChecked) {
+    lines.push("  - Existence of the claims in the transparency log was verified offline");
   }
   lines.push("  - The signatures were verified against the specified public key");
   await info(lines.join("\n"));
@@ -177,16 +194,23 @@ async function printVerification(
   await stdout(`\n[${r.verified.map((v) => outputPayload(v.payload)).join(",")}]\n`);
 }
 
+/** What a verify command verifies with: the key, and (unless the log is skipped) trust material. */
+export interface VerifyContext {
+  keyRef: string;
+  /** Logs to check each signature's bundle against; undefined with `--insecure-ignore-tlog`. */
+  trustedRoot?: TrustedRoot;
+}
+
 /** Verifies `refs` against `store`; shared by `verify` and `verify --local-image`. */
 export async function verifyRefs(
   store: ImageStore,
   refs: [string, Reference][],
   flags: FlagValues,
-  keyRef: string,
+  ctx: VerifyContext,
   displayName?: string,
 ): Promise<void> {
   const alg = str(flags, "signature-digest-algorithm");
-  const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
+  const verifier = await loadVerifier(ctx.keyRef, alg ? { hash: alg as HashName } : {});
   for (const [, ref] of refs) {
     const r = await verifyImage(store, ref, verifier, {
       annotations: parseAnnotations(flags.annotations as string[] | undefined),
@@ -194,8 +218,9 @@ export async function verifyRefs(
       concurrency: Number(str(flags, "max-workers") ?? 10) || 10,
       maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
       ...(displayName ? {} : attachmentOptions(flags)),
+      ...(ctx.trustedRoot ? { trustedRoot: ctx.trustedRoot } : {}),
     });
-    await printVerification(displayName ?? referenceName(ref), r, flags);
+    await printVerification(displayName ?? referenceName(ref), r, flags, !!ctx.trustedRoot);
   }
 }
 
@@ -229,13 +254,25 @@ export const VERIFY_FLAGS = {
     description: "message hash (default: the key's)",
   },
   offline: { type: "boolean", default: false, description: "make no transparency-log requests" },
+  "trusted-root": {
+    type: "string",
+    value: "FILE",
+    description: "trusted_root.json: the transparency-log keys for offline checks",
+  },
   ...VERIFY_TLOG_FLAGS,
   ...ATTACHMENT_FLAGS,
   ...REGISTRY_FLAGS,
 } as const;
 
-/** Checks the flags every verify command shares; returns the key reference. */
-export async function checkVerifyFlags(flags: FlagValues): Promise<string> {
+/**
+ * Checks the flags every verify command shares. The transparency log is checked offline
+ * against `--trusted-root` (or `SIGSTORE_REKOR_PUBLIC_KEY`) where the command supports it;
+ * `--insecure-ignore-tlog` skips it with cosign's warning.
+ */
+export async function checkVerifyFlags(
+  flags: FlagValues,
+  options: { tlog?: boolean } = {},
+): Promise<VerifyContext> {
   const keyRef = str(flags, "key");
   if (!keyRef) {
     throw new UsageError(
@@ -246,11 +283,26 @@ export async function checkVerifyFlags(flags: FlagValues): Promise<string> {
   if (out !== "json" && out !== "text") {
     throw new UsageError(`invalid --output "${out}" (json or text)`);
   }
-  requireIgnoreTlog(flags);
-  await info(
-    "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
-  );
-  return keyRef;
+  if (bool(flags, "insecure-ignore-tlog")) {
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
+    );
+    return { keyRef };
+  }
+  if (!options.tlog) {
+    requireIgnoreTlog(flags);
+    return { keyRef };
+  }
+  const trustedRoot = await loadTrustedRoot(flags);
+  if (!trustedRoot) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "Checking the transparency log needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to verify " +
+        "each signature's log entry offline (online log searches are not supported yet); " +
+        "or pass --insecure-ignore-tlog",
+    );
+  }
+  return { keyRef, trustedRoot };
 }
 
 /** `cosign verify`. */
@@ -263,13 +315,13 @@ export const verifyCommand: Command = {
     flags: VERIFY_FLAGS,
   },
   async run({ flags, positionals }) {
-    const keyRef = await checkVerifyFlags(flags);
+    const ctx = await checkVerifyFlags(flags, { tlog: true });
     if (bool(flags, "local-image")) {
       const { verifyLocalImages } = await import("./local_image.ts");
-      await verifyLocalImages(positionals, flags, keyRef);
+      await verifyLocalImages(positionals, flags, ctx);
       return;
     }
     const refs = positionals.map((p) => [p, parseReference(p)] as [string, Reference]);
-    await withRegistry(flags, (client) => verifyRefs(client, refs, flags, keyRef));
+    await withRegistry(flags, (client) => verifyRefs(client, refs, flags, ctx));
   },
 };

@@ -17,8 +17,10 @@ import { INDEXES } from "../oci/media_types.ts";
 import { type Reference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
 import type { Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
+import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import {
   appendAttachments,
+  BUNDLE_ANNOTATION,
   readAttachments,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
@@ -81,6 +83,11 @@ export interface SignImageOptions extends AttachmentOptions {
   dockerMediaTypes?: boolean;
   /** Verifies existing signatures for the dedupe rule (normally the signer's own verifier). */
   verifier?: Verifier;
+  /**
+   * Records each signature in a transparency log and returns cosign's bundle annotation JSON
+   * (`{"SignedEntryTimestamp","Payload":{…}}`) for the layer.
+   */
+  tlog?: (payload: Uint8Array, signature: Uint8Array) => Promise<string>;
 }
 
 /** One signed digest. */
@@ -124,10 +131,12 @@ export async function signImage(
         ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
       });
       const verifier = options.verifier;
+      const annotations: Record<string, string> = { [SIGNATURE_ANNOTATION]: signature.toBase64() };
+      if (options.tlog) annotations[BUNDLE_ANNOTATION] = await options.tlog(payload, signature);
       const r = await appendAttachments(store, sigRef, [{
         payload,
         mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
-        annotations: { [SIGNATURE_ANNOTATION]: signature.toBase64() },
+        annotations,
       }], {
         dockerMediaTypes: options.dockerMediaTypes ?? false,
         ...(verifier
@@ -168,6 +177,12 @@ export interface VerifyImageOptions extends AttachmentOptions {
   concurrency?: number;
   /** Largest layer accepted (`COSIGN_MAX_ATTACHMENT_SIZE`). */
   maxLayerBytes?: number;
+  /**
+   * Require each signature's transparency-log bundle annotation and verify it offline against
+   * these logs (SET and entry cross-checks). Absent: the log is not checked
+   * (`--insecure-ignore-tlog`).
+   */
+  trustedRoot?: TrustedRoot;
 }
 
 /** The outcome of {@link verifyImage}. */
@@ -213,6 +228,17 @@ export async function verifyImage(
     ...(options.checkClaims === false ? { checkClaims: false } : {}),
     ...(options.annotations ? { annotations: options.annotations } : {}),
   });
+  if (options.trustedRoot) {
+    // The log is checked only for signatures that verified; a missing or bad bundle rejects one.
+    const { checkLayerBundle } = await import("./layer_bundle.ts");
+    const kept = [];
+    for (const v of r.verified) {
+      const reason = await checkLayerBundle(v.layer, verifier, options.trustedRoot);
+      if (reason) r.skipped.push({ digest: v.layer.descriptor.digest, reason });
+      else kept.push(v);
+    }
+    r.verified = kept;
+  }
   const skipped = [...read.skipped, ...r.skipped];
   if (r.verified.length === 0) {
     throw new CosignError(

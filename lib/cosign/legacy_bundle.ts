@@ -20,11 +20,16 @@ export function legacyBundleJson(
 ): string {
   let out = `{"base64Signature":"${toBase64(signature)}"`;
   if (publicKeyPem) out += `,"cert":"${toBase64(utf8(publicKeyPem))}"`;
-  if (entry) {
-    out +=
-      `,"rekorBundle":{"SignedEntryTimestamp":${goJsonString(entry.signedEntryTimestamp ?? "")},` +
-      `"Payload":{"body":${goJsonString(entry.body)},"integratedTime":${entry.integratedTime},` +
-      `"logIndex":${entry.logIndex},"logID":${goJsonString(entry.logID)}}}`;
-  }
+  if (entry) out += `,"rekorBundle":${rekorBundleJson(entry)}`;
   return out + "}";
+}
+
+/**
+ * The "Rekor bundle" of a log entry, as cosign writes it into `--bundle` files and into the
+ * `dev.sigstore.cosign/bundle` layer annotation (outer keys capitalised, Go's order).
+ */
+export function rekorBundleJson(entry: RekorEntry): string {
+  return `{"SignedEntryTimestamp":${goJsonString(entry.signedEntryTimestamp ?? "")},` +
+    `"Payload":{"body":${goJsonString(entry.body)},"integratedTime":${entry.integratedTime},` +
+    `"logIndex":${entry.logIndex},"logID":${goJsonString(entry.logID)}}}`;
 }

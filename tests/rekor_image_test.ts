@@ -1,0 +1,72 @@
+/**
+ * Image signatures in the transparency log: `sign` uploads a hashedrekord entry to a loopback
+ * Rekor and stores cosign's bundle annotation on the layer; `verify --trusted-root` checks it
+ * offline; a signature without an entry, or an entry from an untrusted log, is rejected (tampered
+ * entries are covered by lib/cosign/bundle_test.ts).
+ */
+import { pushImage, skopeo, startRegistry } from "./harness/mod.ts";
+import { startRekor } from "./harness/rekor.ts";
+import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
+
+Deno.test("rekor: sign records each signature in the log; verify checks the bundle offline", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using reg = await startRegistry();
+  await using rekor = await startRekor();
+  const img = await pushImage(reg, "app/single:v1");
+  const env = { COSIGN_PASSWORD: "pw", HOME: p };
+  assertEquals(
+    (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
+    0,
+  );
+  const ref = `${reg.host}/app/single:v1`;
+  const s = await cosign(["sign", "--key", `${p}/k.key`, "--rekor-url", rekor.url, ref], { env });
+  assertEquals(s.code, 0, s.stderr);
+  assert(/tlog entry created with index: \d+/.test(s.stderr), s.stderr);
+  // The layer carries cosign's bundle annotation for this signature.
+  const sigTag = `${reg.host}/app/single:sha256-${img.digest.slice(7)}.sig`;
+  const raw = await skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${sigTag}`]);
+  const layer = JSON.parse(new TextDecoder().decode(raw.out)).layers[0];
+  const bundle = JSON.parse(layer.annotations["dev.sigstore.cosign/bundle"]);
+  assertEquals(Object.keys(bundle), ["SignedEntryTimestamp", "Payload"]);
+  assertEquals(bundle.Payload.logID, rekor.logIdHex);
+
+  const verify = (extra: string[], e: Record<string, string> = env) =>
+    cosign(["verify", "--key", `${p}/k.pub`, ...extra, ref], { env: e });
+  const ok = await verify(["--trusted-root", rekor.trustedRootPath]);
+  assertEquals(ok.code, 0, ok.stderr);
+  assert(
+    ok.stderr.includes("Existence of the claims in the transparency log was verified offline"),
+    ok.stderr,
+  );
+  await Deno.writeTextFile(`${p}/rekor.pub`, rekor.publicKeyPem);
+  const viaEnv = await verify([], { ...env, SIGSTORE_REKOR_PUBLIC_KEY: `${p}/rekor.pub` });
+  assertEquals(viaEnv.code, 0, viaEnv.stderr);
+  // Without trust material the log cannot be checked: a clear error, not a silent skip.
+  assertFails(await verify([]), 1, /--trusted-root .* or pass --insecure-ignore-tlog/);
+  // Another log's trust material: the entry is untrusted, so no signature matches.
+  await using other = await startRekor();
+  assertFails(await verify(["--trusted-root", other.trustedRootPath]), 12, /transparency log/);
+  // A signature without a log entry does not satisfy a verify that checks the log.
+  await pushImage(reg, "app/other:v1");
+  const other2 = `${reg.host}/app/other:v1`;
+  const noTlog = await cosign(["sign", "--key", `${p}/k.key`, "--tlog-upload=false", other2], {
+    env,
+  });
+  assertEquals(noTlog.code, 0, noTlog.stderr);
+  const v2 = await cosign([
+    "verify",
+    "--key",
+    `${p}/k.pub`,
+    "--trusted-root",
+    rekor.trustedRootPath,
+    other2,
+  ], {
+    env,
+  });
+  assertFails(v2, 12, /no transparency-log entry/);
+  const v3 = await cosign(["verify", "--key", `${p}/k.pub`, "--insecure-ignore-tlog", other2], {
+    env,
+  });
+  assertEquals(v3.code, 0, v3.stderr);
+});
