@@ -6,7 +6,7 @@
  */
 import { pushImage, skopeo, startRegistry } from "./harness/mod.ts";
 import { startRekor } from "./harness/rekor.ts";
-import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosign, run, tempDir } from "./helpers.ts";
 
 Deno.test("rekor: sign records each signature in the log; verify checks the bundle offline", async () => {
   await using d = await tempDir();
@@ -69,4 +69,35 @@ Deno.test("rekor: sign records each signature in the log; verify checks the bund
     env,
   });
   assertEquals(v3.code, 0, v3.stderr);
+});
+
+Deno.test("rekor: sget checks each signature's log entry when given trust material", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using reg = await startRegistry();
+  await using rekor = await startRekor();
+  await using stranger = await startRekor();
+  const env = { COSIGN_PASSWORD: "pw", HOME: p };
+  assertEquals(
+    (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
+    0,
+  );
+  await Deno.writeTextFile(`${p}/install.sh`, "echo installed\n");
+  const up = await cosign(["upload", "blob", "-f", `${p}/install.sh`, `${reg.host}/tools/i:v1`], {
+    env,
+  });
+  assertEquals(up.code, 0, up.stderr);
+  const s = await cosign(["sign", "--key", `${p}/k.key`, "--rekor-url", rekor.url, up.out.trim()], {
+    env,
+  });
+  assertEquals(s.code, 0, s.stderr);
+  const sget = (root: string) =>
+    run(["sget", "--key", `${p}/k.pub`, "--trusted-root", root, `${reg.host}/tools/i:v1`], { env });
+  const ok = await sget(rekor.trustedRootPath);
+  assertEquals(ok.code, 0, ok.stderr);
+  assertEquals(ok.out, "echo installed\n");
+  assert(ok.stderr.includes("transparency log was verified offline"), ok.stderr);
+  const refused = await sget(stranger.trustedRootPath);
+  assertFails(refused, 12, /transparency log/);
+  assertEquals(refused.stdout.length, 0, "nothing on stdout");
 });

@@ -21,6 +21,7 @@ import { VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, writeAll } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import type { Program } from "./run.ts";
+import { loadTrustedRoot } from "./trust.ts";
 
 const enc = new TextEncoder();
 
@@ -138,6 +139,11 @@ const fetchCommand: Command = {
         value: "FILE",
         description: "write to FILE instead of stdout",
       },
+      "trusted-root": {
+        type: "string",
+        value: "FILE",
+        description: "trusted_root.json: the transparency-log keys for offline checks",
+      },
       ...VERIFY_TLOG_FLAGS,
       ...REGISTRY_FLAGS,
     },
@@ -155,17 +161,29 @@ const fetchCommand: Command = {
     await withRegistry(flags, async (client) => {
       const where = await locateArtifact(client, ref);
       if (verifier) {
-        if (!bool(flags, "insecure-ignore-tlog")) {
+        const trustedRoot = bool(flags, "insecure-ignore-tlog")
+          ? undefined
+          : await loadTrustedRoot(flags);
+        if (!trustedRoot && !bool(flags, "insecure-ignore-tlog")) {
           await info(
-            "WARNING: the transparency log was not checked: this version does not support Rekor yet.",
+            "WARNING: the transparency log was not checked: pass --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to check it offline",
           );
         }
-        const r = await verifyImage(client, withDigest(ref, where.digest), verifier);
+        const r = await verifyImage(
+          client,
+          withDigest(ref, where.digest),
+          verifier,
+          trustedRoot ? { trustedRoot } : {},
+        );
         await info(
           `\nVerification for ${
             referenceName(ref)
           } --\nThe following checks were performed on each of these signatures:\n` +
-            `  - The cosign claims were validated\n  - The signatures were verified against the specified public key\n` +
+            `  - The cosign claims were validated\n` +
+            (trustedRoot
+              ? "  - Existence of the claims in the transparency log was verified offline\n"
+              : "") +
+            `  - The signatures were verified against the specified public key\n` +
             r.verified.map((v) => outputPayload(v.payload)).join("\n"),
         );
       }
