@@ -132,3 +132,37 @@ export function assertFails(r: RunResult, code: number, pattern?: RegExp): void 
   assert(!/\n\s+at /.test(r.stderr), `no stack trace expected; stderr: ${r.stderr}`);
   if (pattern) assert(pattern.test(lines[0]!), `stderr ${lines[0]} does not match ${pattern}`);
 }
+
+/**
+ * Runs `cosign ARGS` with read and env permissions only and the network denied, so a test can
+ * prove that a verification makes no request at all.
+ */
+export async function cosignOffline(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-env",
+      "--deny-net",
+      "--config",
+      ROOT + "deno.json",
+      ROOT + "cli.ts",
+      "cosign",
+      ...args,
+    ],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  return {
+    code: r.code,
+    stdout: r.stdout,
+    out: new TextDecoder().decode(r.stdout),
+    stderr: new TextDecoder().decode(r.stderr),
+  };
+}

@@ -3,34 +3,13 @@
  * root (signature, artifact digest, SET, inclusion proof and checkpoint), with the file or only
  * its `sha256:` digest. The process runs with network access denied: no request is possible.
  */
-import { assert, assertEquals, assertFails, FIXTURES, ROOT, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosignOffline, FIXTURES, tempDir } from "./helpers.ts";
 
 const CONF = FIXTURES + "conformance/";
 const CASE = CONF + "public/managed-key-and-trusted-root/";
 const DIGEST = "sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf";
 
-/** Runs cosign with read/env permissions only: any network access would be a PermissionDenied. */
-async function offline(args: string[]) {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-env",
-      "--deny-net",
-      "--config",
-      ROOT + "deno.json",
-      ROOT + "cli.ts",
-      "cosign",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const stderr = new TextDecoder().decode(r.stderr);
-  return { code: r.code, stderr, stdout: r.stdout, out: new TextDecoder().decode(r.stdout) };
-}
+const offline = (args: string[]) => cosignOffline(args);
 
 const verify = (artifact: string, extra: string[] = [], bundle = CASE + "bundle.sigstore.json") =>
   offline([
