@@ -121,10 +121,15 @@ export function pkcs8Der(key: KeyObject): Uint8Array<ArrayBuffer> {
   return new Uint8Array(key.export({ format: "der", type: "pkcs8" }));
 }
 
+/** The PKIX DER (SubjectPublicKeyInfo) of the public half of a key. */
+export function spkiDer(key: KeyObject): Uint8Array<ArrayBuffer> {
+  const pub = key.type === "private" ? createPublicKey(key) : key;
+  return new Uint8Array(pub.export({ format: "der", type: "spki" }));
+}
+
 /** Encodes the public half of a key as a PKIX `PUBLIC KEY` PEM. */
 export function publicKeyPem(key: KeyObject): string {
-  const pub = key.type === "private" ? createPublicKey(key) : key;
-  return encodePem("PUBLIC KEY", new Uint8Array(pub.export({ format: "der", type: "spki" })));
+  return encodePem("PUBLIC KEY", spkiDer(key));
 }
 
 /** Generates a new ECDSA P-256 key pair (cosign's default). */
