@@ -22,6 +22,8 @@ export const EXIT_NO_SIGNATURES = 10;
 export const EXIT_IMAGE_NOT_FOUND = 11;
 /** Exit code: signatures were found but none matched (cosign's ErrNoMatchingSignatures). */
 export const EXIT_NO_MATCHING = 12;
+/** Exit code: keyless verification found no certificate on any signature (cosign's 13). */
+export const EXIT_NO_CERTIFICATE = 13;
 
 /** The error codes used across the library. */
 export type ErrorCode =
@@ -71,7 +73,19 @@ export type ErrorCode =
   | "ARTIFACT_MISMATCH"
   | "TLOG_BODY_MISMATCH"
   | "TLOG_MISSING"
-  | "TRUSTED_ROOT_MISSING";
+  | "TRUSTED_ROOT_MISSING"
+  | "TLOG_PROOF_MISSING"
+  | "CERTIFICATE_INVALID"
+  | "CERTIFICATE_UNTRUSTED"
+  | "CERTIFICATE_EXPIRED"
+  | "CERTIFICATE_IDENTITY_MISMATCH"
+  | "SCT_MISSING"
+  | "SCT_INVALID"
+  | "TIMESTAMP_INVALID"
+  | "TIMESTAMP_UNTRUSTED"
+  | "TIMESTAMP_MISSING"
+  | "CERTIFICATE_MISSING"
+  | "TLOG_ENTRY_NOT_FOUND";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

@@ -1,0 +1,42 @@
+/**
+ * X.509 for keyless verification, free of I/O: certificate parsing, path validation to the
+ * trusted root's Fulcio (or timestamp) authorities, embedded SCT verification against its CT
+ * logs, and the Fulcio identity policy.
+ * @module
+ */
+
+export {
+  bytesEqual,
+  type Certificate,
+  type CertificateExtension,
+  describeCertificate,
+  formatTime,
+  isSignedBy,
+  OID,
+  parseCertificate,
+  parseCertificatePem,
+  type SubjectAlternativeName,
+} from "./certificate.ts";
+export {
+  type ChainOptions,
+  type ChainResult,
+  checkBundleChain,
+  verifyCertificateChain,
+} from "./chain.ts";
+export {
+  type EmbeddedSct,
+  parseSctList,
+  precertificateTbs,
+  type SctCheck,
+  type SctOptions,
+  sctSignedData,
+  verifyEmbeddedScts,
+} from "./sct.ts";
+export {
+  checkIdentityPolicy,
+  compileGoRegexp,
+  type FulcioExtensions,
+  fulcioExtensions,
+  type IdentityPolicy,
+  verifyIdentity,
+} from "./identity.ts";
