@@ -22,6 +22,7 @@ import { verifySet } from "../tlog/set.ts";
 import { checkCheckpointMatchesProof, verifyCheckpoint } from "../tlog/checkpoint.ts";
 import { findTlog, type TransparencyLog, type TrustedRoot } from "../tlog/trusted_root.ts";
 import type { BundleContent, BundleTlogEntry } from "./bundle.ts";
+import { pae } from "./dsse.ts";
 import { digestOf, PROTO_HASH } from "./digests.ts";
 
 /** What was verified about one tlog entry. */
@@ -125,13 +126,37 @@ export interface BodyContext {
   readonly keySpki: Uint8Array;
 }
 
-function checkHashedRekord(entry: BundleTlogEntry, body: unknown, ctx: BodyContext): void {
-  if (ctx.content.type !== "messageSignature" || ctx.digest === undefined) {
+/**
+ * Rekor v2 logs a DSSE envelope as a hashedrekord 0.0.2 entry: the digest of the envelope's PAE
+ * and one of its signatures.
+ */
+function checkHashedRekordOverDsse(entry: BundleTlogEntry, body: unknown, ctx: BodyContext): void {
+  if (ctx.content.type !== "dsseEnvelope" || entry.version !== "0.0.2") {
     mismatch(
       entry,
-      "a hashedrekord entry records a message signature, the bundle has a DSSE envelope",
+      "a hashedrekord 0.0.1 entry records a message signature, the bundle has a DSSE envelope",
     );
   }
+  const { envelope } = ctx.content;
+  const spec = at(body, "spec", "hashedRekordV002");
+  const algName = String(at(spec, "data", "algorithm"));
+  const alg = PROTO_HASH[algName];
+  if (alg === undefined) mismatch(entry, `digest algorithm ${algName}`);
+  const expected = digestOf(alg, pae(envelope.payloadType, envelope.payload));
+  const digest = bodyBase64(spec, "digest", "data", "digest");
+  if (!bytesEqual(digest, expected)) {
+    mismatch(entry, `PAE digest ${toHex(digest)}, the envelope's is ${toHex(expected)}`);
+  }
+  const sig = bodyBase64(spec, "signature", "signature", "content");
+  if (!envelope.signatures.some((s) => bytesEqual(s.sig, sig))) {
+    mismatch(entry, "different signature");
+  }
+  checkV2Verifier(entry, at(spec, "signature", "verifier"), ctx.keySpki);
+}
+
+function checkHashedRekord(entry: BundleTlogEntry, body: unknown, ctx: BodyContext): void {
+  if (ctx.content.type === "dsseEnvelope") return checkHashedRekordOverDsse(entry, body, ctx);
+  if (ctx.digest === undefined) mismatch(entry, "the artifact digest is unknown");
   const { alg, bytes } = ctx.digest;
   if (entry.version === "0.0.1") {
     const bodyAlg = at(body, "spec", "data", "hash", "algorithm");

@@ -25,6 +25,15 @@ import { at, type BodyContext, type TlogEntryCheck, verifyEntry } from "./bundle
 
 export type { TlogEntryCheck };
 import { DIGEST_SIZE, digestOf } from "./digests.ts";
+import {
+  type CertificateCheck,
+  type CertificatePolicy,
+  parseBundleCertificates,
+  verifySigningCertificate,
+} from "./bundle_certificate.ts";
+import { type TimestampCheck, verifyTimestamp } from "../tlog/timestamp.ts";
+import type { Certificate } from "../x509/certificate.ts";
+import { KeyVerifier } from "../crypto/key_signer.ts";
 
 function fail(code: ErrorCode, message: string): never {
   throw new CosignError(code, message);
@@ -35,7 +44,7 @@ export type BundleArtifact =
   | { readonly bytes: Uint8Array }
   | { readonly digest: { readonly alg: DigestAlgorithm; readonly hex: string } };
 
-/** Options for {@link verifyBundleWithKey}. */
+/** Options for {@link verifyBundle}. */
 export interface VerifyBundleOptions {
   /** Skip the transparency log (`--insecure-ignore-tlog`). */
   readonly ignoreTlog?: boolean;
@@ -67,7 +76,11 @@ export interface BundleVerification {
   readonly tlogVerifiedOffline: boolean;
   /** Per-entry details. */
   readonly tlogEntries: readonly TlogEntryCheck[];
-  /** The earliest integrated time, the signing time for certificate checks. */
+  /** The RFC 3161 timestamps verified. */
+  readonly timestamps: readonly TimestampCheck[];
+  /** For keyless bundles: what was verified about the certificate. */
+  readonly certificate: CertificateCheck | undefined;
+  /** The earliest integrated time. */
   readonly integratedTime: Date | undefined;
 }
 
@@ -103,6 +116,7 @@ async function verifySignatureOver(
   signature: Uint8Array,
   verifier: Verifier,
   key: KeyObject,
+  keyless: boolean,
 ): Promise<void> {
   const prehashable = key.asymmetricKeyType === "ec" || key.asymmetricKeyType === "rsa";
   let ok: boolean;
@@ -117,52 +131,151 @@ async function verifySignatureOver(
     throw e;
   }
   if (!ok) {
-    fail("SIGNATURE_MISMATCH", "The bundle's signature does not verify with the given key");
+    fail(
+      "SIGNATURE_MISMATCH",
+      `The bundle's signature does not verify with ${
+        keyless ? "the signing certificate's key" : "the given key"
+      }`,
+    );
   }
 }
 
+/** Who must have signed: a public key, or a certificate meeting an identity policy. */
+export type BundleSigner =
+  | {
+    /** The verification key (`--key`); a certificate in the bundle must hold this key. */
+    readonly key: Verifier;
+  }
+  | {
+    /** Keyless: the bundle's certificate must chain to the trusted root and match this. */
+    readonly certificate: CertificatePolicy;
+  };
+
 /**
  * Verifies a bundle with a public key (`verify-blob --key --bundle`, `verify-blob-attestation`).
- * @param bundle the parsed bundle
- * @param artifact the artifact bytes, or its digest (`sha256:<hex>` on the command line)
- * @param verifier the key's verifier (its public key is also compared with the key in the
- *   bundle's certificate, if any, and in the tlog entries)
- * @param trustedRoot the trusted root holding the Rekor keys; required unless `ignoreTlog`
- * @param options `ignoreTlog`, `checkClaims`, `now`
- * @returns what was verified
- * @throws {CosignError} one-line errors: `SIGNATURE_MISMATCH`, `DSSE_INVALID`,
- *   `ARTIFACT_MISMATCH` (digest differs), `ATTESTATION_MISMATCH` (no subject matches),
- *   `BUNDLE_KEY_MISMATCH`, `TLOG_MISSING`, `TRUSTED_ROOT_MISSING`, `TLOG_BODY_MISMATCH`,
- *   `TLOG_INVALID`, `TLOG_UNTRUSTED`, `NOT_IMPLEMENTED` (an unsupported entry kind; Ed25519
- *   with a digest-only artifact)
+ * Same as {@link verifyBundle} with `{ key: verifier }`.
  */
-export async function verifyBundleWithKey(
+export function verifyBundleWithKey(
   bundle: Bundle,
   artifact: BundleArtifact,
   verifier: Verifier,
   trustedRoot: TrustedRoot | undefined,
   options: VerifyBundleOptions = {},
 ): Promise<BundleVerification> {
-  const key = parsePublicKeyPem(await verifier.publicKeyPem(), "the verification key");
-  const keySpki = spkiDer(key);
+  return verifyBundle(bundle, artifact, trustedRoot, { key: verifier }, options);
+}
+
+/** The key the bundle's content is verified with, and what was checked to get it. */
+interface SigningKey {
+  readonly verifier: Verifier;
+  readonly key: KeyObject;
+  readonly spki: Uint8Array;
+  readonly keyHintMatched: boolean | undefined;
+  readonly certificates: readonly Certificate[] | undefined;
+}
+
+async function signingKey(bundle: Bundle, signer: BundleSigner): Promise<SigningKey> {
   const vm = bundle.verificationMaterial;
+  if ("certificate" in signer) {
+    if (vm.type === "publicKey") {
+      fail(
+        "BUNDLE_KEY_REQUIRED",
+        `The bundle is signed with a public key${
+          vm.hint === undefined ? "" : ` (hint ${vm.hint})`
+        }, not a certificate: verify it with --key`,
+      );
+    }
+    if (vm.type !== "certificate") {
+      fail("BUNDLE_KEY_REQUIRED", "The bundle holds no certificate: verify it with --key");
+    }
+    const certificates = parseBundleCertificates(vm.certificates);
+    const key = certificates[0]!.publicKey;
+    return {
+      verifier: new KeyVerifier(key),
+      key,
+      spki: certificates[0]!.spki,
+      keyHintMatched: undefined,
+      certificates,
+    };
+  }
+  const verifier = signer.key;
+  const key = parsePublicKeyPem(await verifier.publicKeyPem(), "the verification key");
+  const spki = spkiDer(key);
   let keyHintMatched: boolean | undefined;
   if (vm.type === "certificate") {
     const leaf = vm.certificates[0];
-    const spki = leaf === undefined ? undefined : certificateSpki(leaf);
-    if (spki === undefined) {
+    const leafSpki = leaf === undefined ? undefined : certificateSpki(leaf);
+    if (leafSpki === undefined) {
       fail("BUNDLE_INVALID", "Invalid bundle: the leaf certificate is not DER");
     }
-    if (!bytesEqual(spki, keySpki)) {
+    if (!bytesEqual(leafSpki, spki)) {
       fail("BUNDLE_KEY_MISMATCH", "The bundle's certificate does not hold the given key");
     }
   } else if (vm.type === "publicKey") {
-    if (vm.spki !== undefined && !bytesEqual(vm.spki, keySpki)) {
+    if (vm.spki !== undefined && !bytesEqual(vm.spki, spki)) {
       fail("BUNDLE_KEY_MISMATCH", "The bundle's public key is not the given key");
     }
-    if (vm.hint !== undefined) keyHintMatched = vm.hint === toBase64(digestOf("sha256", keySpki));
+    if (vm.hint !== undefined) keyHintMatched = vm.hint === toBase64(digestOf("sha256", spki));
   }
+  return { verifier, key, spki, keyHintMatched, certificates: undefined };
+}
 
+/** At most this many RFC 3161 timestamps are verified (sigstore-go's limit). */
+const MAX_TIMESTAMPS = 32;
+
+/** Refuses more than {@link MAX_TIMESTAMPS} timestamps, and the same timestamp twice. */
+function checkTimestampCount(timestamps: readonly Uint8Array[]): void {
+  if (timestamps.length > MAX_TIMESTAMPS) {
+    fail(
+      "TIMESTAMP_INVALID",
+      `The bundle has ${timestamps.length} RFC 3161 timestamps, more than ${MAX_TIMESTAMPS}`,
+    );
+  }
+  const seen = new Set(timestamps.map((t) => toHex(t)));
+  if (seen.size !== timestamps.length) {
+    fail("TIMESTAMP_INVALID", "The bundle holds the same RFC 3161 timestamp twice");
+  }
+}
+
+/** The bytes an RFC 3161 timestamp of this content imprints: the signature. */
+function timestampedBytes(content: BundleContent): Uint8Array {
+  return content.type === "messageSignature"
+    ? content.signature
+    : content.envelope.signatures[0]!.sig;
+}
+
+/**
+ * Verifies a bundle: its content with the signer's key, every transparency-log entry, every
+ * RFC 3161 timestamp, and, for keyless bundles, the certificate at each verified signing time,
+ * its SCT and its identity.
+ * @param bundle the parsed bundle
+ * @param artifact the artifact bytes, or its digest (`sha256:<hex>` on the command line)
+ * @param trustedRoot the trust material: Rekor keys, Fulcio CAs, CT logs and TSAs; required
+ *   unless `ignoreTlog` with a key
+ * @param signer `{ key }` or `{ certificate: policy }`
+ * @param options `ignoreTlog`, `checkClaims`, `now`
+ * @returns what was verified
+ * @throws {CosignError} one-line errors: `SIGNATURE_MISMATCH`, `DSSE_INVALID`,
+ *   `ARTIFACT_MISMATCH` (digest differs), `ATTESTATION_MISMATCH` (no subject matches),
+ *   `BUNDLE_KEY_MISMATCH`, `BUNDLE_KEY_REQUIRED`, `TLOG_MISSING`, `TRUSTED_ROOT_MISSING`,
+ *   `TLOG_BODY_MISMATCH`, `TLOG_INVALID`, `TLOG_UNTRUSTED`, `TIMESTAMP_INVALID`,
+ *   `TIMESTAMP_UNTRUSTED`, `CERTIFICATE_*`, `SCT_*`, `NOT_IMPLEMENTED`
+ */
+export async function verifyBundle(
+  bundle: Bundle,
+  artifact: BundleArtifact,
+  trustedRoot: TrustedRoot | undefined,
+  signer: BundleSigner,
+  options: VerifyBundleOptions = {},
+): Promise<BundleVerification> {
+  if ("certificate" in signer && trustedRoot === undefined) {
+    fail(
+      "TRUSTED_ROOT_MISSING",
+      "No trusted root to verify the bundle's certificate (pass --trusted-root)",
+    );
+  }
+  const signing = await signingKey(bundle, signer);
+  const { verifier, key } = signing;
   const content = bundle.content;
   let artifactDigest: { alg: DigestAlgorithm; bytes: Uint8Array } | undefined;
   let messageDigestMatched = false;
@@ -189,6 +302,7 @@ export async function verifyBundleWithKey(
       content.signature,
       verifier,
       key,
+      signing.certificates !== undefined,
     );
   } else {
     await verifyEnvelope(content.envelope, verifier);
@@ -209,6 +323,7 @@ export async function verifyBundleWithKey(
     }
   }
 
+  const now = options.now ?? new Date();
   const checks: TlogEntryCheck[] = [];
   if (!options.ignoreTlog) {
     if (bundle.tlogEntries.length === 0) {
@@ -224,15 +339,37 @@ export async function verifyBundleWithKey(
           "or --insecure-ignore-tlog to skip the log)",
       );
     }
-    const now = options.now ?? new Date();
-    const ctx: BodyContext = {
-      content,
-      digest: artifactDigest,
-      keySpki,
-    };
+    const ctx: BodyContext = { content, digest: artifactDigest, keySpki: signing.spki };
     for (const entry of bundle.tlogEntries) checks.push(verifyEntry(entry, ctx, trustedRoot, now));
   }
-  const times = checks.map((c) => c.integratedTime).filter((t): t is Date => t !== undefined);
+  const timestamps: TimestampCheck[] = [];
+  if (bundle.rfc3161Timestamps.length > 0 && trustedRoot !== undefined) {
+    checkTimestampCount(bundle.rfc3161Timestamps);
+    const signed = timestampedBytes(content);
+    for (const ts of bundle.rfc3161Timestamps) {
+      const t = verifyTimestamp(ts, signed, trustedRoot.timestampAuthorities);
+      if (t.time.getTime() > now.getTime()) {
+        fail(
+          "TIMESTAMP_INVALID",
+          `The RFC 3161 timestamp is in the future (${t.time.toISOString()})`,
+        );
+      }
+      timestamps.push(t);
+    }
+  }
+  const integrated = checks.map((c) => c.integratedTime).filter((t): t is Date => t !== undefined);
+  let certificate: CertificateCheck | undefined;
+  if ("certificate" in signer) {
+    const times = [...integrated, ...timestamps.map((t) => t.time)];
+    // Without any verified time (--insecure-ignore-tlog, no TSA) cosign checks against now.
+    if (times.length === 0 && options.ignoreTlog) times.push(now);
+    certificate = verifySigningCertificate(
+      signing.certificates!,
+      trustedRoot!,
+      times,
+      signer.certificate,
+    );
+  }
   return {
     format: bundle.format,
     contentType: content.type,
@@ -243,12 +380,14 @@ export async function verifyBundleWithKey(
     messageDigestMatched,
     claimsVerified,
     statement,
-    keyHintMatched,
+    keyHintMatched: signing.keyHintMatched,
     tlogVerifiedOffline: checks.length > 0,
     tlogEntries: checks,
-    integratedTime: times.length === 0
+    timestamps,
+    certificate,
+    integratedTime: integrated.length === 0
       ? undefined
-      : new Date(Math.min(...times.map((t) => t.getTime()))),
+      : new Date(Math.min(...integrated.map((t) => t.getTime()))),
   };
 }
 
