@@ -23,6 +23,13 @@ import { type Command, requireIgnoreTlog, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } f
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
+import {
+  CERTIFICATE_VERIFY_FLAGS,
+  certificatePolicyFromFlags,
+  hasIdentityFlags,
+} from "./certificate_flags.ts";
+import type { CertificateCheck } from "../cosign/bundle_certificate.ts";
+import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
 import { createHash } from "node:crypto";
 import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import { hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
@@ -178,7 +185,13 @@ async function printVerification(
   if (tlogChecked) {
     lines.push("  - Existence of the claims in the transparency log was verified offline");
   }
-  lines.push("  - The signatures were verified against the specified public key");
+  const keyless = r.verified.some((v) => v.certificate !== undefined);
+  if (!keyless) lines.push("  - The signatures were verified against the specified public key");
+  else {
+    lines.push(
+      "  - The code-signing certificate was verified using trusted certificate authority certificates",
+    );
+  }
   await info(lines.join("\n"));
   if (r.skipped.length) {
     await info(
@@ -188,17 +201,83 @@ async function printVerification(
     );
   }
   if (str(flags, "output") === "text") {
-    for (const v of r.verified) await stdout(new Uint8Array([...v.layer.payload, 0x0a]));
+    for (const v of r.verified) {
+      if (v.certificate) await info(certificateText(v.certificate));
+      await stdout(new Uint8Array([...v.layer.payload, 0x0a]));
+    }
     return;
   }
-  await stdout(`\n[${r.verified.map((v) => outputPayload(v.payload)).join(",")}]\n`);
+  await stdout(
+    `\n[${
+      r.verified.map((v) =>
+        outputPayload(v.payload, v.certificate ? certificateClaims(v.certificate) : {})
+      ).join(",")
+    }]\n`,
+  );
+}
+
+/** cosign's `-o text` lines for a keyless signature's certificate. */
+function certificateText(c: CertificateCheck): string {
+  const e = c.extensions;
+  const lines = [`Certificate subject: ${c.subject}`, `Certificate issuer URL: ${c.issuer}`];
+  const gh: [string, string | undefined][] = [
+    ["GitHub Workflow Trigger", e.githubWorkflowTrigger],
+    ["GitHub Workflow SHA", e.githubWorkflowSha],
+    ["GitHub Workflow Name", e.githubWorkflowName],
+    ["GitHub Workflow Repository", e.githubWorkflowRepository],
+    ["GitHub Workflow Ref", e.githubWorkflowRef],
+  ];
+  for (const [k, v] of gh) if (v) lines.push(`${k}: ${v}`);
+  return lines.join("\n");
+}
+
+/** What cosign adds to `optional` for a keyless signature (`-o json`). */
+function certificateClaims(c: CertificateCheck): Record<string, string> {
+  const e = c.extensions;
+  const out: Record<string, string> = { Subject: c.subject, Issuer: c.issuer };
+  out["1.3.6.1.4.1.57264.1.1"] = c.issuer;
+  const gh: [string, string, string | undefined][] = [
+    ["githubWorkflowTrigger", "1.3.6.1.4.1.57264.1.2", e.githubWorkflowTrigger],
+    ["githubWorkflowSha", "1.3.6.1.4.1.57264.1.3", e.githubWorkflowSha],
+    ["githubWorkflowName", "1.3.6.1.4.1.57264.1.4", e.githubWorkflowName],
+    ["githubWorkflowRepository", "1.3.6.1.4.1.57264.1.5", e.githubWorkflowRepository],
+    ["githubWorkflowRef", "1.3.6.1.4.1.57264.1.6", e.githubWorkflowRef],
+  ];
+  for (const [name, oid, v] of gh) {
+    if (v) {
+      out[name] = v;
+      out[oid] = v;
+    }
+  }
+  return out;
 }
 
 /** What a verify command verifies with: the key, and (unless the log is skipped) trust material. */
 export interface VerifyContext {
+  /** The key reference; `""` for keyless verification. */
   keyRef: string;
   /** Logs to check each signature's bundle against; undefined with `--insecure-ignore-tlog`. */
   trustedRoot?: TrustedRoot;
+  /** Keyless verification: the certificate policy and trust material. */
+  keyless?: KeylessLayerOptions;
+}
+
+/** The context of a keyless verification: identity policy and trusted root (CAs and logs). */
+async function keylessContext(flags: FlagValues): Promise<VerifyContext> {
+  const policy = await certificatePolicyFromFlags(flags);
+  const trustedRoot = await loadTrustedRoot(flags);
+  if (!trustedRoot || trustedRoot.certificateAuthorities.length === 0) {
+    throw new UsageError(
+      "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",
+    );
+  }
+  const ignoreTlog = bool(flags, "insecure-ignore-tlog");
+  if (ignoreTlog) {
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
+    );
+  }
+  return { keyRef: "", keyless: { policy, trustedRoot, ignoreTlog } };
 }
 
 /** Verifies `refs` against `store`; shared by `verify` and `verify --local-image`. */
@@ -210,7 +289,9 @@ export async function verifyRefs(
   displayName?: string,
 ): Promise<void> {
   const alg = str(flags, "signature-digest-algorithm");
-  const verifier = await loadVerifier(ctx.keyRef, alg ? { hash: alg as HashName } : {});
+  const verifier = ctx.keyless
+    ? undefined
+    : await loadVerifier(ctx.keyRef, alg ? { hash: alg as HashName } : {});
   for (const [, ref] of refs) {
     const r = await verifyImage(store, ref, verifier, {
       annotations: parseAnnotations(flags.annotations as string[] | undefined),
@@ -219,8 +300,14 @@ export async function verifyRefs(
       maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
       ...(displayName ? {} : attachmentOptions(flags)),
       ...(ctx.trustedRoot ? { trustedRoot: ctx.trustedRoot } : {}),
+      ...(ctx.keyless ? { keyless: ctx.keyless } : {}),
     });
-    await printVerification(displayName ?? referenceName(ref), r, flags, !!ctx.trustedRoot);
+    await printVerification(
+      displayName ?? referenceName(ref),
+      r,
+      flags,
+      ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot,
+    );
   }
 }
 
@@ -260,6 +347,7 @@ export const VERIFY_FLAGS = {
     description: "trusted_root.json: the transparency-log keys for offline checks",
   },
   ...VERIFY_TLOG_FLAGS,
+  ...CERTIFICATE_VERIFY_FLAGS,
   ...ATTACHMENT_FLAGS,
   ...REGISTRY_FLAGS,
 } as const;
@@ -271,17 +359,25 @@ export const VERIFY_FLAGS = {
  */
 export async function checkVerifyFlags(
   flags: FlagValues,
-  options: { tlog?: boolean } = {},
+  options: { tlog?: boolean; keyless?: boolean } = {},
 ): Promise<VerifyContext> {
   const keyRef = str(flags, "key");
-  if (!keyRef) {
-    throw new UsageError(
-      "--key is required (certificate-based verification is not supported by this version yet)",
-    );
-  }
   const out = str(flags, "output");
   if (out !== "json" && out !== "text") {
     throw new UsageError(`invalid --output "${out}" (json or text)`);
+  }
+  if (keyRef && hasIdentityFlags(flags)) {
+    throw new UsageError(
+      "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
+    );
+  }
+  if (options.keyless && !keyRef) return await keylessContext(flags);
+  if (!keyRef) {
+    throw new UsageError(
+      options.keyless
+        ? "--key, or --certificate-identity and --certificate-oidc-issuer, is required"
+        : "--key is required",
+    );
   }
   if (bool(flags, "insecure-ignore-tlog")) {
     await info(
@@ -309,13 +405,14 @@ export async function checkVerifyFlags(
 export const verifyCommand: Command = {
   spec: {
     name: "verify",
-    summary: "Verifies the signatures of container images with a public key.",
-    usage: "--key KEYREF [-a key=value]... [--insecure-ignore-tlog] [-o json|text] IMAGE...",
+    summary: "Verifies the signatures of container images with a public key or keylessly.",
+    usage:
+      "(--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL) [-a key=value]... [--trusted-root FILE] [--insecure-ignore-tlog] [-o json|text] IMAGE...",
     args: [1, Infinity],
     flags: VERIFY_FLAGS,
   },
   async run({ flags, positionals }) {
-    const ctx = await checkVerifyFlags(flags, { tlog: true });
+    const ctx = await checkVerifyFlags(flags, { tlog: true, keyless: true });
     if (bool(flags, "local-image")) {
       const { verifyLocalImages } = await import("./local_image.ts");
       await verifyLocalImages(positionals, flags, ctx);

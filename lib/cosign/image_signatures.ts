@@ -9,6 +9,7 @@ import {
   CosignError,
   EXIT_FAILURE,
   EXIT_IMAGE_NOT_FOUND,
+  EXIT_NO_CERTIFICATE,
   EXIT_NO_MATCHING,
   EXIT_NO_SIGNATURES,
 } from "../errors.ts";
@@ -21,13 +22,19 @@ import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import {
   appendAttachments,
   BUNDLE_ANNOTATION,
+  CERTIFICATE_ANNOTATION,
   readAttachments,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from "./attachments.ts";
 import { simpleSigningPayload } from "./payload.ts";
 import { attachmentRef } from "./tags.ts";
-import { type VerifiedSignature, verifySignatureLayers } from "./verify_signatures.ts";
+import {
+  type LayerSignatureCheck,
+  type VerifiedSignature,
+  verifySignatureLayers,
+} from "./verify_signatures.ts";
+import type { KeylessLayerOptions } from "./layer_bundle.ts";
 
 /** Where attachments go. */
 export interface AttachmentOptions {
@@ -183,6 +190,11 @@ export interface VerifyImageOptions extends AttachmentOptions {
    * (`--insecure-ignore-tlog`).
    */
   trustedRoot?: TrustedRoot;
+  /**
+   * Keyless verification (pass `undefined` as the verifier): each signature's certificate is
+   * checked against these CAs and this identity policy.
+   */
+  keyless?: KeylessLayerOptions;
 }
 
 /** The outcome of {@link verifyImage}. */
@@ -205,7 +217,7 @@ export interface VerifyImageResult {
 export async function verifyImage(
   store: ImageStore,
   ref: Reference,
-  verifier: Verifier,
+  verifier: Verifier | undefined,
   options: VerifyImageOptions = {},
 ): Promise<VerifyImageResult> {
   const digest = ref.digest ?? (await getImage(store, ref, EXIT_IMAGE_NOT_FOUND)).digest;
@@ -223,12 +235,29 @@ export async function verifyImage(
       exitCode: EXIT_NO_SIGNATURES,
     });
   }
-  const r = await verifySignatureLayers(read.layers, verifier, {
+  let check: Verifier | LayerSignatureCheck;
+  if (verifier !== undefined) check = verifier;
+  else if (options.keyless !== undefined) {
+    if (!read.layers.some((l) => l.annotations[CERTIFICATE_ANNOTATION])) {
+      throw new CosignError(
+        "CERTIFICATE_MISSING",
+        `no certificate found on the signatures of ${name}`,
+        {
+          exitCode: EXIT_NO_CERTIFICATE,
+        },
+      );
+    }
+    const { keylessLayerCheck } = await import("./layer_bundle.ts");
+    check = keylessLayerCheck(options.keyless);
+  } else {
+    throw new CosignError("USAGE", "verifyImage needs a verifier or keyless options");
+  }
+  const r = await verifySignatureLayers(read.layers, check, {
     digest,
     ...(options.checkClaims === false ? { checkClaims: false } : {}),
     ...(options.annotations ? { annotations: options.annotations } : {}),
   });
-  if (options.trustedRoot) {
+  if (options.trustedRoot && verifier !== undefined) {
     // The log is checked only for signatures that verified; a missing or bad bundle rejects one.
     const { checkLayerBundle } = await import("./layer_bundle.ts");
     const kept = [];

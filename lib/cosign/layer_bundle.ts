@@ -1,15 +1,27 @@
 /**
- * The transparency-log check of one signature layer (cosign-spec §6.7): its
- * `dev.sigstore.cosign/bundle` annotation must hold a log entry for this very signature, key and
- * payload, with a signed entry timestamp from a log in the trusted root. Offline.
+ * Signature layers as bundles (cosign-spec §3.3, §6.7): the transparency-log check of a
+ * key-signed layer (its `dev.sigstore.cosign/bundle` annotation must hold a log entry for this
+ * very signature, key and payload, with a signed entry timestamp from a log in the trusted
+ * root), and the keyless check of a layer with a certificate. Offline.
  * @module
  */
 
 import { CosignError } from "../errors.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
-import { type AttachmentLayer, BUNDLE_ANNOTATION, SIGNATURE_ANNOTATION } from "./attachments.ts";
-import { parseBundle, verifyBundleWithKey } from "./bundle.ts";
+import { fromBase64 } from "../crypto/encoding.ts";
+import { parseCertificatePem } from "../x509/certificate.ts";
+import {
+  type AttachmentLayer,
+  BUNDLE_ANNOTATION,
+  CERTIFICATE_ANNOTATION,
+  CHAIN_ANNOTATION,
+  RFC3161_ANNOTATION,
+  SIGNATURE_ANNOTATION,
+} from "./attachments.ts";
+import { type Bundle, parseBundle, verifyBundle, verifyBundleWithKey } from "./bundle.ts";
+import type { CertificatePolicy } from "./bundle_certificate.ts";
+import type { LayerSignatureCheck } from "./verify_signatures.ts";
 
 /** Returns undefined when the layer's log entry checks out, else the reason it does not. */
 export async function checkLayerBundle(
@@ -39,4 +51,85 @@ export async function checkLayerBundle(
     if (e instanceof CosignError) return `transparency log: ${e.message}`;
     throw e;
   }
+}
+
+/**
+ * A signature layer normalised into a bundle: its signature, its certificate with the
+ * intermediates of its chain annotation (self-signed roots are dropped: trust anchors come from
+ * the trusted root only), its transparency-log entry and its RFC 3161 timestamp.
+ * @throws {CosignError} `BUNDLE_INVALID` naming the malformed annotation
+ */
+export function layerAsBundle(layer: AttachmentLayer): Bundle {
+  const a = layer.annotations;
+  let rekorBundle: unknown;
+  if (a[BUNDLE_ANNOTATION]) {
+    try {
+      rekorBundle = JSON.parse(a[BUNDLE_ANNOTATION]);
+    } catch {
+      throw new CosignError("BUNDLE_INVALID", "the transparency-log bundle annotation is not JSON");
+    }
+  }
+  const base = parseBundle({
+    base64Signature: a[SIGNATURE_ANNOTATION] ?? "",
+    ...(a[CERTIFICATE_ANNOTATION] ? { cert: a[CERTIFICATE_ANNOTATION] } : {}),
+    ...(rekorBundle === undefined ? {} : { rekorBundle }),
+  });
+  let material = base.verificationMaterial;
+  if (material.type === "certificate" && a[CHAIN_ANNOTATION]) {
+    const chain = parseCertificatePem(a[CHAIN_ANNOTATION], "the certificate chain annotation")
+      .filter((c) => !c.selfSigned)
+      .map((c) => c.der);
+    material = { ...material, certificates: [...material.certificates, ...chain] };
+  }
+  const timestamps: Uint8Array[] = [];
+  if (a[RFC3161_ANNOTATION]) {
+    let ts: unknown;
+    try {
+      ts = JSON.parse(a[RFC3161_ANNOTATION]);
+    } catch {
+      // reported below
+    }
+    const b64 = (ts as { SignedRFC3161Timestamp?: unknown } | undefined)?.SignedRFC3161Timestamp;
+    const bytes = typeof b64 === "string" ? fromBase64(b64) : undefined;
+    if (!bytes) {
+      throw new CosignError(
+        "BUNDLE_INVALID",
+        'the RFC 3161 timestamp annotation is not {"SignedRFC3161Timestamp": base64}',
+      );
+    }
+    timestamps.push(bytes);
+  }
+  return { ...base, verificationMaterial: material, rfc3161Timestamps: timestamps };
+}
+
+/** How keyless image signatures are verified. */
+export interface KeylessLayerOptions {
+  /** The certificate identity policy. */
+  readonly policy: CertificatePolicy;
+  /** Fulcio CAs, CT logs, Rekor keys and TSAs. */
+  readonly trustedRoot: TrustedRoot;
+  /** Skip the transparency log (the certificate is then checked at a timestamp or now). */
+  readonly ignoreTlog: boolean;
+}
+
+/**
+ * The keyless check of a signature layer: the layer, normalised by {@link layerAsBundle}, is
+ * verified like any bundle: signature with the certificate's key, log entry, timestamps, then
+ * the certificate's chain, SCT and identity at the verified signing times.
+ */
+export function keylessLayerCheck(options: KeylessLayerOptions): LayerSignatureCheck {
+  return async (layer) => {
+    const bundle = layerAsBundle(layer);
+    if (bundle.verificationMaterial.type !== "certificate") {
+      throw new CosignError("CERTIFICATE_MISSING", "no certificate on the signature");
+    }
+    const r = await verifyBundle(
+      bundle,
+      { bytes: layer.payload },
+      options.trustedRoot,
+      { certificate: options.policy },
+      { ignoreTlog: options.ignoreTlog },
+    );
+    return r.certificate!;
+  };
 }

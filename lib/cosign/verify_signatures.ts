@@ -10,6 +10,7 @@ import { fromBase64 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { type AttachmentLayer, SIGNATURE_ANNOTATION, type SkippedLayer } from "./attachments.ts";
 import { goJsonString } from "./payload.ts";
+import type { CertificateCheck } from "./bundle_certificate.ts";
 
 /** Options for {@link verifySignatureLayers}. */
 export interface VerifySignaturesOptions {
@@ -27,7 +28,15 @@ export interface VerifiedSignature {
   layer: AttachmentLayer;
   /** The parsed payload (when it is JSON). */
   payload: unknown;
+  /** For keyless signatures: what was verified about the signing certificate. */
+  certificate?: CertificateCheck;
 }
+
+/**
+ * Verifies one layer's signature some other way than with a key (keyless: the layer's
+ * certificate). Resolves to the certificate check; throws a `CosignError` to reject the layer.
+ */
+export type LayerSignatureCheck = (layer: AttachmentLayer) => Promise<CertificateCheck>;
 
 /** The outcome: what verified, and why the rest did not. */
 export interface VerifySignaturesResult {
@@ -78,7 +87,7 @@ export function checkClaims(payload: unknown, opts: VerifySignaturesOptions): st
 /** Verifies each distinct signature layer once. */
 export async function verifySignatureLayers(
   layers: AttachmentLayer[],
-  verifier: Verifier,
+  verifier: Verifier | LayerSignatureCheck,
   opts: VerifySignaturesOptions,
 ): Promise<VerifySignaturesResult> {
   const verified: VerifiedSignature[] = [];
@@ -90,6 +99,7 @@ export async function verifySignatureLayers(
     const key = `${d} ${sigText}`;
     let reason: string | undefined;
     let payload: unknown;
+    let certificate: CertificateCheck | undefined;
     if (seen.has(key)) {
       reason = seen.get(key);
       if (reason === undefined) continue; // an identical copy of a verified signature
@@ -100,7 +110,8 @@ export async function verifySignatureLayers(
       if (!reason && !sig) reason = "signature annotation is not base64";
       if (!reason) {
         try {
-          if (!(await verifier.verify(layer.payload, sig!))) {
+          if (typeof verifier === "function") certificate = await verifier(layer);
+          else if (!(await verifier.verify(layer.payload, sig!))) {
             reason = "signature does not match the key";
           }
         } catch (e) {
@@ -119,7 +130,7 @@ export async function verifySignatureLayers(
       seen.set(key, reason);
     }
     if (reason) skipped.push({ digest: d, reason: `layer ${short(d)}…: ${reason}` });
-    else verified.push({ layer, payload });
+    else verified.push({ layer, payload, ...(certificate ? { certificate } : {}) });
   }
   return { verified, skipped };
 }
