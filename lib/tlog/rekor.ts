@@ -1,22 +1,29 @@
 /**
- * A Rekor v1 client (cosign-spec §6.1–6.4): uploads `hashedrekord` entries and returns the log
- * entry as the server sent it. Requests go through the registry transport, so they get the
- * same retries, timeouts and User-Agent.
+ * A Rekor v1 client (cosign-spec §6.1–6.4): builds the proposed entries cosign submits
+ * (`hashedrekord` 0.0.1 for signatures, `dsse` 0.0.1 or `intoto` 0.0.2 for attestations),
+ * uploads them, and looks entries up by UUID, by log index and by hash. Entries are returned as
+ * the server sent them; a looked-up entry must be the one asked for (its UUID is the RFC 6962
+ * leaf hash of its body, as cosign checks). Requests go through the registry transport, so they
+ * get the same retries, timeouts and User-Agent.
  * @module
  */
 
-import { CosignError } from "../errors.ts";
-import { toBase64, utf8 } from "../crypto/encoding.ts";
+import { CosignError, UsageError } from "../errors.ts";
+import { fromBase64, toBase64, toHex, utf8 } from "../crypto/encoding.ts";
 import { Transport, type TransportOptions } from "../oci/transport.ts";
+import { createHash } from "node:crypto";
+import { leafHash } from "./merkle.ts";
 
 /** The public-good Rekor instance, cosign's default `--rekor-url`. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";
 
 /** A log entry as Rekor returns it. */
 export interface RekorEntry {
+  /** The entry's UUID (the key of Rekor's answer). */
   uuid: string;
   /** Base64 of the canonicalized entry body. */
   body: string;
+  /** When the log integrated the entry, in Unix seconds. */
   integratedTime: number;
   /** Hex SHA-256 of the log's public key. */
   logID: string;
@@ -51,6 +58,97 @@ export function hashedRekordEntry(
       },
     },
   };
+}
+
+/** The attestation entry kinds cosign can upload (`--rekor-entry-type`). */
+export type AttestationEntryType = "dsse" | "intoto";
+
+/** The `--rekor-entry-type` values, default first (cosign ≥ v2.2.3 uploads `dsse`). */
+export const ATTESTATION_ENTRY_TYPES: readonly AttestationEntryType[] = ["dsse", "intoto"];
+
+/**
+ * The proposed `dsse` 0.0.1 entry for a DSSE envelope: the envelope JSON as a string, exactly as
+ * signed (Rekor hashes these bytes into `envelopeHash`), and the verifying key.
+ * @param envelope the envelope JSON bytes as stored (never re-serialised)
+ * @param publicKeyPem the signer's public key (or certificate) PEM
+ */
+export function dsseEntry(envelope: Uint8Array, publicKeyPem: string): Record<string, unknown> {
+  return {
+    apiVersion: "0.0.1",
+    kind: "dsse",
+    spec: {
+      proposedContent: {
+        envelope: new TextDecoder().decode(envelope),
+        verifiers: [toBase64(utf8(publicKeyPem))],
+      },
+    },
+  };
+}
+
+/**
+ * The proposed `intoto` 0.0.2 entry for a DSSE envelope (what cosign sends for
+ * `--rekor-entry-type intoto`: Rekor's default intoto version). As in Rekor's Go model, the
+ * envelope's `payload` and each `sig` (already base64 text) are base64-encoded once more, and
+ * `hash` is the SHA-256 of the envelope bytes.
+ * @param envelope the envelope JSON bytes as stored
+ * @param publicKeyPem the signer's public key (or certificate) PEM
+ * @throws {CosignError} `DSSE_INVALID` when `envelope` is not an envelope with signatures
+ */
+export function intotoEntry(envelope: Uint8Array, publicKeyPem: string): Record<string, unknown> {
+  let env: unknown;
+  try {
+    env = JSON.parse(new TextDecoder().decode(envelope));
+  } catch {
+    throw new CosignError("DSSE_INVALID", "Cannot make an intoto entry: the envelope is not JSON");
+  }
+  const e = (typeof env === "object" && env !== null ? env : {}) as Record<string, unknown>;
+  const sigs = Array.isArray(e.signatures) ? e.signatures as Record<string, unknown>[] : [];
+  if (
+    typeof e.payload !== "string" || typeof e.payloadType !== "string" || sigs.length === 0 ||
+    sigs.some((x) => typeof x?.sig !== "string")
+  ) {
+    throw new CosignError(
+      "DSSE_INVALID",
+      "Cannot make an intoto entry: the envelope lacks a payload, payloadType or signatures",
+    );
+  }
+  const key = toBase64(utf8(publicKeyPem));
+  return {
+    apiVersion: "0.0.2",
+    kind: "intoto",
+    spec: {
+      content: {
+        envelope: {
+          payload: toBase64(utf8(e.payload)),
+          payloadType: e.payloadType,
+          signatures: sigs.map((x) => ({
+            ...(typeof x.keyid === "string" && x.keyid !== "" ? { keyid: x.keyid } : {}),
+            sig: toBase64(utf8(x.sig as string)),
+            publicKey: key,
+          })),
+        },
+        hash: { algorithm: "sha256", value: createHash("sha256").update(envelope).digest("hex") },
+      },
+    },
+  };
+}
+
+/** The proposed entry of `type` for an attestation envelope. */
+export function attestationEntry(
+  type: AttestationEntryType,
+  envelope: Uint8Array,
+  publicKeyPem: string,
+): Record<string, unknown> {
+  return type === "intoto"
+    ? intotoEntry(envelope, publicKeyPem)
+    : dsseEntry(envelope, publicKeyPem);
+}
+
+const UUID_RE = /^(?:[0-9a-f]{16})?[0-9a-f]{64}$/;
+
+/** The 64-hex leaf hash part of an entry UUID (64 hex) or EntryID (16 hex tree ID + 64 hex). */
+function leafPart(uuid: string): string {
+  return uuid.slice(-64).toLowerCase();
 }
 
 function parseEntries(json: unknown, rekorUrl: string): RekorEntry {
@@ -90,6 +188,7 @@ function parseEntries(json: unknown, rekorUrl: string): RekorEntry {
 
 /** Talks to one Rekor instance. */
 export class RekorClient {
+  /** The log's base URL, without a trailing slash. */
   readonly url: string;
   readonly #transport: Transport;
 
@@ -108,30 +207,72 @@ export class RekorClient {
     this.#transport.close();
   }
 
-  /**
-   * Uploads a proposed entry; an identical entry already in the log (409) is fetched instead.
-   * @throws {CosignError} `TLOG_UNAVAILABLE` when the log refuses or cannot be reached
-   */
-  async upload(proposed: Record<string, unknown>): Promise<RekorEntry> {
-    const body = JSON.stringify(proposed);
-    let res: Response;
+  /** Sends one request; transport failures become `TLOG_UNAVAILABLE` naming `doing`. */
+  async #send(
+    doing: string,
+    method: string,
+    path: string,
+    body?: string,
+    expect: number[] = [],
+  ): Promise<Response> {
     try {
-      res = await this.#transport.send({
-        method: "POST",
-        url: `${this.url}/api/v1/log/entries`,
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: () => body,
-        expect: [409],
+      return await this.#transport.send({
+        method,
+        url: path.startsWith("http") ? path : `${this.url}${path}`,
+        headers: body === undefined
+          ? { accept: "application/json" }
+          : { "content-type": "application/json", accept: "application/json" },
+        ...(body === undefined ? {} : { body: () => body }),
+        expect,
       });
     } catch (e) {
       if (!(e instanceof CosignError)) throw e;
       throw new CosignError(
         "TLOG_UNAVAILABLE",
-        `Cannot upload to the transparency log ${this.url}: ${
+        `Cannot ${doing} the transparency log ${this.url}: ${
           e.message.replace(/^(Cannot reach registry|Registry) \S+:? ?/, "")
         }`,
       );
     }
+  }
+
+  /** Reads a JSON answer; a non-2xx status is `TLOG_UNAVAILABLE` (404: `notFound`). */
+  async #json(res: Response, doing: string, notFound?: () => CosignError): Promise<unknown> {
+    if (res.status === 404 && notFound) {
+      await res.body?.cancel();
+      throw notFound();
+    }
+    if (!res.ok) {
+      const text = (await res.text()).slice(0, 200).trim().split("\n")[0];
+      throw new CosignError(
+        "TLOG_UNAVAILABLE",
+        `The transparency log ${this.url} failed to ${doing}: HTTP ${res.status}${
+          text ? ` ${text}` : ""
+        }`,
+      );
+    }
+    try {
+      return await res.json();
+    } catch {
+      throw new CosignError(
+        "TLOG_INVALID",
+        `Rekor at ${this.url} sent a response that is not JSON`,
+      );
+    }
+  }
+
+  /**
+   * Uploads a proposed entry; an identical entry already in the log (409) is fetched instead.
+   * @throws {CosignError} `TLOG_UNAVAILABLE` when the log refuses or cannot be reached
+   */
+  async upload(proposed: Record<string, unknown>): Promise<RekorEntry> {
+    const res = await this.#send(
+      "upload to",
+      "POST",
+      "/api/v1/log/entries",
+      JSON.stringify(proposed),
+      [409],
+    );
     if (res.status === 409) {
       await res.body?.cancel();
       const loc = res.headers.get("location");
@@ -141,11 +282,7 @@ export class RekorClient {
           `Rekor at ${this.url} answered 409 without a Location`,
         );
       }
-      const again = await this.#transport.send({
-        method: "GET",
-        url: new URL(loc, this.url + "/").href,
-        headers: { accept: "application/json" },
-      });
+      const again = await this.#send("read", "GET", new URL(loc, this.url + "/").href);
       if (!again.ok) {
         await again.body?.cancel();
         throw new CosignError(
@@ -174,5 +311,127 @@ export class RekorClient {
       );
     }
     return parseEntries(json, this.url);
+  }
+
+  /**
+   * Fetches the entry with this UUID (64 hex) or EntryID (80 hex: tree ID and UUID). The answer
+   * must be that entry: same UUID, and the UUID must be the leaf hash of its body.
+   * @throws {UsageError} for a malformed UUID
+   * @throws {CosignError} `TLOG_ENTRY_NOT_FOUND` (404), `TLOG_INVALID` (another or a malformed
+   *   entry), `TLOG_UNAVAILABLE`
+   */
+  async getByUuid(uuid: string): Promise<RekorEntry> {
+    const id = uuid.toLowerCase();
+    if (!UUID_RE.test(id)) {
+      throw new UsageError(`Invalid Rekor entry UUID "${uuid}": expected 64 or 80 hex digits`);
+    }
+    const res = await this.#send("read", "GET", `/api/v1/log/entries/${id}`);
+    const json = await this.#json(
+      res,
+      "return an entry",
+      () =>
+        new CosignError(
+          "TLOG_ENTRY_NOT_FOUND",
+          `No entry with UUID ${uuid} in the transparency log ${this.url}`,
+        ),
+    );
+    const entry = parseEntries(json, this.url);
+    if (leafPart(entry.uuid) !== leafPart(id)) {
+      throw new CosignError(
+        "TLOG_INVALID",
+        `Rekor at ${this.url} answered a request for entry ${uuid} with entry ${entry.uuid}`,
+      );
+    }
+    checkLeafHash(entry, this.url);
+    return entry;
+  }
+
+  /**
+   * Fetches the entry at a global log index (`?logIndex=N`).
+   * @throws {UsageError} for a negative or non-integer index
+   * @throws {CosignError} `TLOG_ENTRY_NOT_FOUND` (404), `TLOG_INVALID` (an entry at another
+   *   index, or whose UUID is not its leaf hash), `TLOG_UNAVAILABLE`
+   */
+  async getByIndex(index: number): Promise<RekorEntry> {
+    if (!Number.isSafeInteger(index) || index < 0) {
+      throw new UsageError(`Invalid Rekor log index ${index}: expected a non-negative integer`);
+    }
+    const res = await this.#send("read", "GET", `/api/v1/log/entries?logIndex=${index}`);
+    const json = await this.#json(
+      res,
+      "return an entry",
+      () =>
+        new CosignError(
+          "TLOG_ENTRY_NOT_FOUND",
+          `No entry at log index ${index} in the transparency log ${this.url}`,
+        ),
+    );
+    const entry = parseEntries(json, this.url);
+    if (entry.logIndex !== index) {
+      throw new CosignError(
+        "TLOG_INVALID",
+        `Rekor at ${this.url} answered a request for log index ${index} with index ${entry.logIndex}`,
+      );
+    }
+    checkLeafHash(entry, this.url);
+    return entry;
+  }
+
+  /**
+   * Searches the log's index by a SHA-256 digest (`POST /api/v1/index/retrieve`): Rekor indexes
+   * an entry under its artifact digest (hashedrekord), its payload and envelope digests and
+   * in-toto subject digests (dsse, intoto). Returns the entry UUIDs (possibly none).
+   * @param sha256Hex 64 hex digits
+   * @throws {UsageError} for a malformed digest
+   * @throws {CosignError} `TLOG_UNAVAILABLE`, `TLOG_INVALID` (not a list of UUIDs)
+   */
+  async searchByHash(sha256Hex: string): Promise<string[]> {
+    const hex = sha256Hex.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      throw new UsageError(`Invalid SHA-256 digest "${sha256Hex}": expected 64 hex digits`);
+    }
+    const res = await this.#send(
+      "search",
+      "POST",
+      "/api/v1/index/retrieve",
+      JSON.stringify({ hash: `sha256:${hex}` }),
+    );
+    const json = await this.#json(res, "search its index");
+    if (json === null) return []; // Rekor may answer `null` for no match
+    if (!Array.isArray(json) || json.some((u) => typeof u !== "string" || !UUID_RE.test(u))) {
+      throw new CosignError(
+        "TLOG_INVALID",
+        `Rekor at ${this.url} answered an index search with something other than entry UUIDs`,
+      );
+    }
+    return [...new Set(json as string[])];
+  }
+
+  /**
+   * The log's public key PEM (`GET /api/v1/log/publicKey`). Trusting it says nothing about the
+   * log: only use it where the user asked to trust what the log serves.
+   * @throws {CosignError} `TLOG_UNAVAILABLE`
+   */
+  async publicKey(): Promise<string> {
+    const res = await this.#send("read the public key of", "GET", "/api/v1/log/publicKey");
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new CosignError(
+        "TLOG_UNAVAILABLE",
+        `The transparency log ${this.url} failed to return its public key: HTTP ${res.status}`,
+      );
+    }
+    return await res.text();
+  }
+}
+
+/** cosign's `verifyUUID`: the entry's UUID must be the RFC 6962 leaf hash of its body. */
+function checkLeafHash(entry: RekorEntry, rekorUrl: string): void {
+  const body = fromBase64(entry.body);
+  if (body === undefined || toHex(leafHash(body)) !== leafPart(entry.uuid)) {
+    throw new CosignError(
+      "TLOG_INVALID",
+      `Rekor at ${rekorUrl} sent entry ${entry.uuid} whose body does not hash to its UUID`,
+    );
   }
 }

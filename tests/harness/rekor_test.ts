@@ -1,11 +1,19 @@
 /**
  * Tests of the fake Rekor harness: it starts and stops, answers a hashedrekord entry with a
- * Rekor v1 LogEntry, and our own tlog code (SET, Merkle proof, checkpoint) accepts what it signs.
+ * Rekor v1 LogEntry, and our own tlog code (SET, Merkle proof, checkpoint) accepts what it signs;
+ * dsse and intoto entries are canonicalized as Rekor stores them; entries can be looked up by
+ * UUID, log index and hash; an identical entry gets 409.
  */
 
 import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { assert, assertEquals } from "../helpers.ts";
-import { type MockLogEntry, type Rekor, REKOR_ENTRIES_PATH, startRekor } from "./rekor.ts";
+import {
+  type MockLogEntry,
+  type Rekor,
+  REKOR_ENTRIES_PATH,
+  REKOR_INDEX_PATH,
+  startRekor,
+} from "./rekor.ts";
 import { findTlog, parseTrustedRoot, type TrustedRoot } from "../../lib/tlog/trusted_root.ts";
 import { setPayload, verifySet } from "../../lib/tlog/set.ts";
 import { leafHash, verifyInclusion } from "../../lib/tlog/merkle.ts";
@@ -118,7 +126,7 @@ Deno.test("rekor: starts on 127.0.0.1, writes a trusted root, stops and frees th
   assertEquals(missing.status, 404);
   await missing.body?.cancel();
   const get = await fetch(rekor.url + REKOR_ENTRIES_PATH);
-  assertEquals(get.status, 405);
+  assertEquals(get.status, 400, "GET without logIndex");
   await get.body?.cancel();
   assertEquals(rekor.requests.map((r) => `${r.method} ${r.path}`), [
     "GET /api/v1/log/publicKey",
@@ -213,8 +221,8 @@ Deno.test("rekor: the inclusion proof and checkpoint verify with our Merkle and 
     proof.hashes.map((h) => Uint8Array.fromHex(h)),
     Uint8Array.fromHex(proof.rootHash),
   );
-  // Unlike real Rekor, the UUID is random, not the leaf hash.
-  assert(uuid !== leaf.toHex(), "uuid is random");
+  // As in real Rekor, the UUID is the leaf hash (the harness replaces the mock's random one).
+  assertEquals(uuid, leaf.toHex());
 
   const log = findTlog(root, entry.logID);
   const cp = verifyCheckpoint(proof.checkpoint, log);
@@ -226,20 +234,150 @@ Deno.test("rekor: the inclusion proof and checkpoint verify with our Merkle and 
   });
 });
 
-Deno.test("rekor: no validation or storage — invalid JSON is 400, each POST is a new entry", async () => {
+Deno.test("rekor: invalid JSON is 400; an identical entry is 409 pointing at the stored one", async () => {
   await using rekor = await startRekor();
   const bad = await fetch(rekor.url + REKOR_ENTRIES_PATH, { method: "POST", body: "nope" });
   assertEquals(bad.status, 400);
   assert((await bad.text()).includes("JSON"), "parser message");
   const proposed = hashedRekord("twice");
   const a = onlyEntry((await post(rekor, proposed)).text);
-  const b = await post(rekor, proposed);
-  assertEquals(b.status, 201, "no 409 for a duplicate");
-  const c = onlyEntry(b.text);
-  assert(a.uuid !== c.uuid, "new uuid");
-  assertEquals(a.entry.body, c.entry.body);
-  const root = await loadRoot(rekor);
-  verifySet(toSetEntry(a.entry), root);
-  verifySet(toSetEntry(c.entry), root);
-  assertEquals(rekor.requests.length, 3);
+  const res = await fetch(rekor.url + REKOR_ENTRIES_PATH, {
+    method: "POST",
+    body: JSON.stringify(proposed),
+  });
+  assertEquals(res.status, 409, "a duplicate");
+  assertEquals(res.headers.get("location"), `${REKOR_ENTRIES_PATH}/${a.uuid}`);
+  assertEquals((await res.json()).code, 409);
+  const again = await fetch(rekor.url + res.headers.get("location")!);
+  assertEquals(onlyEntry(await again.text()), a);
+  verifySet(toSetEntry(a.entry), await loadRoot(rekor));
+  assertEquals(rekor.entries.size, 1);
+});
+
+/** A DSSE envelope JSON signed over PAE with a fresh key (or `key`). */
+function dsseEnvelope(
+  statement: unknown,
+  key = generateKeyPairSync("ec", { namedCurve: "P-256" }),
+) {
+  const payload = enc.encode(JSON.stringify(statement));
+  const type = "application/vnd.in-toto+json";
+  const pae = enc.encode(`DSSEv1 ${type.length} ${type} ${payload.length} ${dec.decode(payload)}`);
+  const sig = sign("sha256", pae, key.privateKey).toString("base64");
+  const text = `{"payloadType":"${type}","payload":"${payload.toBase64()}",` +
+    `"signatures":[{"keyid":"","sig":"${sig}"}]}`;
+  const pem = key.publicKey.export({ format: "pem", type: "spki" }).toString();
+  return { text, sig, payload, pem, key };
+}
+
+const dec = new TextDecoder();
+const sha256 = (d: Uint8Array | string) => createHash("sha256").update(d).digest("hex");
+const SUBJECT = "ab".repeat(32);
+const STATEMENT = {
+  _type: "https://in-toto.io/Statement/v0.1",
+  subject: [{ name: "x", digest: { sha256: SUBJECT } }],
+  predicateType: "https://example.com/p",
+  predicate: {},
+};
+
+Deno.test("rekor: dsse 0.0.1 is stored as Rekor's canonical body and found by its hashes", async () => {
+  await using rekor = await startRekor();
+  const e = dsseEnvelope(STATEMENT);
+  const proposed = {
+    apiVersion: "0.0.1",
+    kind: "dsse",
+    spec: {
+      proposedContent: { envelope: e.text, verifiers: [enc.encode(e.pem).toBase64()] },
+    },
+  };
+  const res = await post(rekor, proposed);
+  assertEquals(res.status, 201, res.text);
+  const { uuid, entry } = onlyEntry(res.text);
+  const body = JSON.parse(dec.decode(Uint8Array.fromBase64(entry.body)));
+  assertEquals(body, {
+    apiVersion: "0.0.1",
+    kind: "dsse",
+    spec: {
+      envelopeHash: { algorithm: "sha256", value: sha256(e.text) },
+      payloadHash: { algorithm: "sha256", value: sha256(e.payload) },
+      signatures: [{ signature: e.sig, verifier: enc.encode(e.pem).toBase64() }],
+    },
+  });
+  assertEquals(dec.decode(Uint8Array.fromBase64(entry.body)), canonicalize(body));
+  verifySet(toSetEntry(entry), await loadRoot(rekor));
+  // Look-ups: by UUID (64 hex and an 80-hex EntryID), by log index, by each indexed hash.
+  for (const path of [`/${uuid}`, `/${"0".repeat(15)}1${uuid}`, `?logIndex=${entry.logIndex}`]) {
+    const r = await fetch(rekor.url + REKOR_ENTRIES_PATH + path);
+    assertEquals(r.status, 200, path);
+    assertEquals(onlyEntry(await r.text()).entry, entry);
+  }
+  const search = async (hash: string) => {
+    const r = await fetch(rekor.url + REKOR_INDEX_PATH, {
+      method: "POST",
+      body: JSON.stringify({ hash }),
+    });
+    assertEquals(r.status, 200, hash);
+    return await r.json();
+  };
+  assertEquals(await search(`sha256:${sha256(e.payload)}`), [uuid]);
+  assertEquals(await search(`sha256:${sha256(e.text)}`), [uuid]);
+  assertEquals(await search(`sha256:${SUBJECT}`), [uuid]);
+  assertEquals(await search(SUBJECT.toUpperCase()), [uuid], "bare hex, any case");
+  assertEquals(await search(`sha256:${"cd".repeat(32)}`), []);
+  for (const path of [`/${"1".repeat(64)}`, "?logIndex=10000001"]) {
+    const r = await fetch(rekor.url + REKOR_ENTRIES_PATH + path);
+    assertEquals(r.status, 404, path);
+    assertEquals((await r.json()).code, 404);
+  }
+  // A signature the verifier does not verify is refused, like Rekor does.
+  const other = dsseEnvelope(STATEMENT);
+  const forged = structuredClone(proposed);
+  forged.spec.proposedContent.verifiers = [enc.encode(other.pem).toBase64()];
+  const refused = await post(rekor, forged);
+  assertEquals(refused.status, 400);
+  assert(refused.text.includes("verifies"), refused.text);
+});
+
+Deno.test("rekor: intoto 0.0.2 is stored without the payload, with payloadHash", async () => {
+  await using rekor = await startRekor();
+  const e = dsseEnvelope(STATEMENT);
+  const b64 = (s: string) => enc.encode(s).toBase64();
+  const proposed = {
+    apiVersion: "0.0.2",
+    kind: "intoto",
+    spec: {
+      content: {
+        envelope: {
+          payload: b64(e.payload.toBase64()),
+          payloadType: "application/vnd.in-toto+json",
+          signatures: [{ sig: b64(e.sig), publicKey: b64(e.pem) }],
+        },
+        hash: { algorithm: "sha256", value: sha256(e.text) },
+      },
+    },
+  };
+  const res = await post(rekor, proposed);
+  assertEquals(res.status, 201, res.text);
+  const { uuid, entry } = onlyEntry(res.text);
+  assertEquals(JSON.parse(dec.decode(Uint8Array.fromBase64(entry.body))), {
+    apiVersion: "0.0.2",
+    kind: "intoto",
+    spec: {
+      content: {
+        envelope: {
+          payloadType: "application/vnd.in-toto+json",
+          signatures: [{ publicKey: b64(e.pem), sig: b64(e.sig) }],
+        },
+        hash: { algorithm: "sha256", value: sha256(e.text) },
+        payloadHash: { algorithm: "sha256", value: sha256(e.payload) },
+      },
+    },
+  });
+  const r = await fetch(rekor.url + REKOR_INDEX_PATH, {
+    method: "POST",
+    body: JSON.stringify({ hash: `sha256:${SUBJECT}` }),
+  });
+  assertEquals(await r.json(), [uuid]);
+  const bad = structuredClone(proposed);
+  bad.spec.content.envelope.signatures[0]!.sig = b64(dsseEnvelope(STATEMENT).sig);
+  assertEquals((await post(rekor, bad)).status, 400);
 });
