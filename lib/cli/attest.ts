@@ -2,6 +2,13 @@
  * Attestations: `attest`, `verify-attestation`, `attest-blob`, `verify-blob-attestation`
  * (cosign-spec §4). Statements are signed into DSSE envelopes; on images they are stored as
  * layers of the `sha256-<hex>.att` image.
+ *
+ * Transparency log (cosign-spec §6): `attest` and `attest-blob` upload each envelope to Rekor
+ * (`--rekor-entry-type dsse`, the default since cosign v2.2.3, or `intoto` 0.0.2) unless
+ * `--tlog-upload=false`; `attest` stores the entry as the layer's `dev.sigstore.cosign/bundle`
+ * annotation, `attest-blob --bundle` in cosign's legacy bundle. `verify-attestation` and
+ * `verify-blob-attestation` then require that entry and check it offline against
+ * `--trusted-root` (or `SIGSTORE_REKOR_PUBLIC_KEY`), unless `--insecure-ignore-tlog`.
  * @module
  */
 
@@ -9,6 +16,8 @@ import { createHash } from "node:crypto";
 import { CosignError, UsageError } from "../errors.ts";
 import {
   appendAttachments,
+  type AttachmentLayer,
+  BUNDLE_ANNOTATION,
   DSSE_MEDIA_TYPE,
   maxAttachmentSize,
   readAttachments,
@@ -38,21 +47,25 @@ import {
 } from "../cosign/keyref.ts";
 import { attachmentRef } from "../cosign/tags.ts";
 import { getMember } from "../cosign/verify_signatures.ts";
-import { fromBase64, utf8 } from "../crypto/encoding.ts";
+import { fromBase64, toBase64, utf8 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
+import { legacyBundleJson, rekorBundleJson } from "../cosign/legacy_bundle.ts";
+import {
+  ATTESTATION_ENTRY_TYPES,
+  attestationEntry,
+  type AttestationEntryType,
+  RekorClient,
+  type RekorEntry,
+} from "../tlog/rekor.ts";
+import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import { parseReference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
-import {
-  type Command,
-  refuseTlogUpload,
-  requireIgnoreTlog,
-  SIGN_TLOG_FLAGS,
-  VERIFY_TLOG_FLAGS,
-} from "./command.ts";
+import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { attachmentOptions, checkVerifyFlags, dockerMediaTypes, VERIFY_FLAGS } from "./sign.ts";
+import { loadTrustedRoot } from "./trust.ts";
 
 const TYPE_FLAG = {
   type: "string",
@@ -62,12 +75,44 @@ const TYPE_FLAG = {
     "custom, slsaprovenance, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex or a URI",
 } as const;
 
+const REKOR_ENTRY_TYPE_FLAG = {
+  type: "string",
+  default: "dsse",
+  value: "dsse|intoto",
+  description: "the kind of transparency-log entry to upload",
+} as const;
+
+/** `--rekor-entry-type`, validated. */
+function entryType(flags: FlagValues): AttestationEntryType {
+  const v = str(flags, "rekor-entry-type") ?? "dsse";
+  if (!(ATTESTATION_ENTRY_TYPES as readonly string[]).includes(v)) {
+    throw new UsageError(`invalid --rekor-entry-type "${v}" (dsse or intoto)`);
+  }
+  return v as AttestationEntryType;
+}
+
+/** Uploads an envelope to the log and says so, as cosign does. */
+async function uploadEnvelope(
+  rekor: RekorClient,
+  type: AttestationEntryType,
+  envelope: Uint8Array,
+  publicKeyPem: string,
+): Promise<RekorEntry> {
+  const entry = await rekor.upload(attestationEntry(type, envelope, publicKeyPem));
+  await info(`tlog entry created with index: ${entry.logIndex}`);
+  return entry;
+}
+
+const TLOG_WARNING =
+  "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the attestation.";
+
 /** `cosign attest`. */
 export const attestCommand: Command = {
   spec: {
     name: "attest",
     summary: "Signs an in-toto attestation for an image and stores it in the registry.",
-    usage: "--key KEYREF --predicate FILE [--type TYPE] [--replace] --tlog-upload=false IMAGE",
+    usage:
+      "--key KEYREF --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -96,13 +141,14 @@ export const attestCommand: Command = {
         description: "skip confirmation prompts",
       },
       ...SIGN_TLOG_FLAGS,
+      "rekor-entry-type": REKOR_ENTRY_TYPE_FLAG,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const predicatePath = required(flags, "predicate");
-    refuseTlogUpload(flags);
+    const kind = entryType(flags);
     const type = str(flags, "type") ?? "custom";
     predicateTypeFor(type, { requireUri: true });
     const predicate = predicatePath === "-"
@@ -112,6 +158,12 @@ export const attestCommand: Command = {
     const signer = await loadSigner(keyRef, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
     });
+    // As `sign --upload=false`, `--no-upload` sends nothing anywhere, the log included.
+    const rekor = bool(flags, "tlog-upload") && !bool(flags, "no-upload")
+      ? new RekorClient(str(flags, "rekor-url"))
+      : undefined;
+    await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
+    const publicKeyPem = rekor ? await signer.publicKeyPem() : "";
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
       for (const digest of digestsToSign(image, bool(flags, "recursive"))) {
@@ -127,10 +179,18 @@ export const attestCommand: Command = {
         }
         const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));
         client.willPush(attRef);
+        const annotations: Record<string, string> = {
+          [SIGNATURE_ANNOTATION]: "",
+          predicateType: st.predicateType,
+        };
+        if (rekor) {
+          const entry = await uploadEnvelope(rekor, kind, envelope, publicKeyPem);
+          annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
+        }
         await appendAttachments(client, attRef, [{
           payload: envelope,
           mediaType: DSSE_MEDIA_TYPE,
-          annotations: { [SIGNATURE_ANNOTATION]: "", predicateType: st.predicateType },
+          annotations,
         }], {
           dockerMediaTypes: dockerMediaTypes(),
           ...(bool(flags, "replace")
@@ -149,18 +209,77 @@ type Checked = { ok: true; predicateType: string; envelope: Uint8Array } | {
   reason: string;
 };
 
+/** Codes of failures that concern the log entry rather than the envelope. */
+const TLOG_CODES = new Set([
+  "BUNDLE_INVALID",
+  "TLOG_BODY_MISMATCH",
+  "TLOG_INVALID",
+  "TLOG_MISSING",
+  "TLOG_UNTRUSTED",
+  "TRUSTED_ROOT_MISSING",
+]);
+
 /**
- * Checks one attestation envelope: DSSE signature, payload type, then (with `checkClaims`)
- * that a subject names `digest`, and the predicate's shape for its type.
+ * Verifies an attestation layer's envelope and, with a trusted root, its transparency-log entry
+ * (the `dev.sigstore.cosign/bundle` annotation, cosign-spec §6.7): the entry must be a dsse or
+ * intoto entry for these envelope bytes, payload, signature and key, with a SET from a trusted
+ * log. The envelope signature is verified once either way.
+ */
+async function verifyLayer(
+  layer: AttachmentLayer,
+  verifier: Verifier,
+  trustedRoot: TrustedRoot | undefined,
+): Promise<void> {
+  const annotation = layer.annotations[BUNDLE_ANNOTATION];
+  if (trustedRoot === undefined || !annotation) {
+    await verifyEnvelope(parseEnvelope(layer.payload), verifier);
+    if (trustedRoot === undefined) return;
+    throw new CosignError(
+      "TLOG_MISSING",
+      "no transparency-log entry (no dev.sigstore.cosign/bundle annotation); " +
+        "pass --insecure-ignore-tlog to accept attestations without one",
+    );
+  }
+  let rekorBundle: unknown;
+  try {
+    rekorBundle = JSON.parse(annotation);
+  } catch {
+    await verifyEnvelope(parseEnvelope(layer.payload), verifier);
+    throw new CosignError("TLOG_INVALID", "the transparency-log bundle annotation is not JSON");
+  }
+  const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
+  try {
+    // A legacy bundle whose base64Signature is the envelope: checked as attest-blob's bundles.
+    const bundle = parseBundle({ base64Signature: toBase64(layer.payload), rekorBundle });
+    await verifyBundleWithKey(bundle, NO_ARTIFACT, verifier, trustedRoot, { checkClaims: false });
+  } catch (e) {
+    if (e instanceof CosignError && TLOG_CODES.has(e.code)) {
+      throw new CosignError(e.code, `transparency log: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * The artifact handed to `verifyBundleWithKey` for DSSE content with `checkClaims: false`: it is
+ * not read (the subject is checked by the caller, with cosign's messages).
+ */
+const NO_ARTIFACT = { bytes: new Uint8Array() } as const;
+
+/**
+ * Checks one attestation layer: DSSE signature (and, with `trustedRoot`, its log entry), payload
+ * type, then (with `claims`) that a subject names the digest, and the predicate's shape.
  */
 async function checkAttestation(
-  envelope: Uint8Array,
+  layer: AttachmentLayer,
   verifier: Verifier,
   claims: { alg: string; hex: string } | undefined,
+  trustedRoot: TrustedRoot | undefined,
 ): Promise<Checked> {
+  const envelope = layer.payload;
   try {
+    await verifyLayer(layer, verifier, trustedRoot);
     const env = parseEnvelope(envelope);
-    await verifyEnvelope(env, verifier);
     const st = parseStatement(env.payload);
     if (claims && !hasSubjectDigest(st, claims.alg, claims.hex)) {
       return { ok: false, reason: "no matching subject digest found" };
@@ -179,12 +298,12 @@ export const verifyAttestationCommand: Command = {
   spec: {
     name: "verify-attestation",
     summary: "Verifies an image's attestations with a public key; prints the matching envelopes.",
-    usage: "--key KEYREF [--type TYPE] [--insecure-ignore-tlog] IMAGE",
+    usage: "--key KEYREF [--type TYPE] (--trusted-root FILE | --insecure-ignore-tlog) IMAGE",
     args: [1, Infinity],
     flags: { ...VERIFY_FLAGS, type: TYPE_FLAG },
   },
   async run({ flags, positionals }) {
-    const { keyRef } = await checkVerifyFlags(flags);
+    const { keyRef, trustedRoot } = await checkVerifyFlags(flags, { tlog: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
     const verifier = await loadVerifier(keyRef);
     await withRegistry(flags, async (client) => {
@@ -206,9 +325,10 @@ export const verifyAttestationCommand: Command = {
         const results = await Promise.all(
           read.layers.map((l) =>
             checkAttestation(
-              l.payload,
+              l,
               verifier,
               checkClaims ? { alg: "sha256", hex: digest.slice(7) } : undefined,
+              trustedRoot,
             )
           ),
         );
@@ -241,6 +361,9 @@ export const verifyAttestationCommand: Command = {
           "The following checks were performed on each of these signatures:",
         ];
         if (checkClaims) lines.push("  - The cosign claims were validated");
+        if (trustedRoot) {
+          lines.push("  - Existence of the claims in the transparency log was verified offline");
+        }
         lines.push("  - The signatures were verified against the specified public key");
         await info(lines.join("\n"));
         if (reasons.length) {
@@ -260,7 +383,7 @@ export const attestBlobCommand: Command = {
     name: "attest-blob",
     summary: "Signs an in-toto attestation for a file; writes the DSSE envelope.",
     usage:
-      "--key KEYREF --predicate FILE [--type TYPE] [--output-signature F] --tlog-upload=false FILE",
+      "--key KEYREF --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -281,6 +404,16 @@ export const attestBlobCommand: Command = {
         value: "FILE",
         description: "write the statement here",
       },
+      bundle: {
+        type: "string",
+        value: "FILE",
+        description: "write cosign's bundle (envelope, key, transparency-log entry) here",
+      },
+      "new-bundle-format": {
+        type: "boolean",
+        default: false,
+        description: "write --bundle as a Sigstore bundle v0.3 instead of cosign's legacy bundle",
+      },
       yes: {
         type: "boolean",
         short: "y",
@@ -288,12 +421,21 @@ export const attestBlobCommand: Command = {
         description: "skip confirmation prompts",
       },
       ...SIGN_TLOG_FLAGS,
+      "rekor-entry-type": REKOR_ENTRY_TYPE_FLAG,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const predicate = await readFileBytes(required(flags, "predicate"), "predicate file");
-    refuseTlogUpload(flags);
+    const kind = entryType(flags);
+    const bundlePath = str(flags, "bundle");
+    const newBundle = bool(flags, "new-bundle-format");
+    if (newBundle && !bundlePath) {
+      throw new UsageError(
+        "--new-bundle-format needs --bundle FILE to write the Sigstore bundle to",
+      );
+    }
+    const writer = newBundle ? await import("../cosign/bundle_writer.ts") : undefined;
     const type = str(flags, "type") ?? "custom";
     const path = positionals[0]!;
     let hex = str(flags, "hash");
@@ -307,6 +449,30 @@ export const attestBlobCommand: Command = {
     });
     const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
+    const publicKeyPem = await signer.publicKeyPem();
+    let entry: RekorEntry | undefined;
+    if (bool(flags, "tlog-upload")) {
+      const rekor = new RekorClient(str(flags, "rekor-url"));
+      try {
+        entry = await uploadEnvelope(rekor, kind, envelope, publicKeyPem);
+        // A v0.3 bundle needs the entry's inclusion proof: fetch it if the upload had none.
+        if (writer) entry = await writer.withInclusionProof(entry, (u) => rekor.getByUuid(u));
+      } finally {
+        rekor.close();
+      }
+    }
+    if (bundlePath) {
+      // The legacy bundle's base64Signature holds the whole envelope (cosign-spec §4.5).
+      const text = writer
+        ? writer.bundleV03Json({
+          content: { type: "dsseEnvelope", envelope },
+          verificationMaterial: { type: "publicKey", publicKeyPem },
+          tlogEntry: entry,
+        })
+        : legacyBundleJson(envelope, publicKeyPem, entry);
+      await writeFileAtomic(bundlePath, text, 0o644);
+      await info(`Wrote bundle to file ${bundlePath}`);
+    }
     const out = str(flags, "output-signature");
     const att = str(flags, "output-attestation");
     if (att) await writeFileAtomic(att, st.bytes, 0o644);
@@ -342,8 +508,13 @@ async function sha256File(path: string, max?: number): Promise<string> {
   return h.digest("hex");
 }
 
-/** Reads `--signature` (an envelope, possibly base64-encoded) or `--bundle` (legacy or v0.3). */
-async function envelopeFromFlags(flags: FlagValues): Promise<Uint8Array> {
+/**
+ * Reads `--signature` (an envelope, possibly base64-encoded) or `--bundle` (legacy or v0.3);
+ * returns the envelope bytes and, for a bundle, its parsed JSON.
+ */
+async function envelopeFromFlags(
+  flags: FlagValues,
+): Promise<{ envelope: Uint8Array; bundle?: unknown }> {
   const sigPath = str(flags, "signature");
   const bundlePath = str(flags, "bundle");
   if (!!sigPath === !!bundlePath) {
@@ -352,7 +523,7 @@ async function envelopeFromFlags(flags: FlagValues): Promise<Uint8Array> {
   if (sigPath) {
     const raw = await readFileBytes(sigPath, "signature file");
     const text = new TextDecoder().decode(raw).trim();
-    return text.startsWith("{") ? utf8(text) : (fromBase64(text) ?? raw);
+    return { envelope: text.startsWith("{") ? utf8(text) : (fromBase64(text) ?? raw) };
   }
   const text = await readTextFile(bundlePath!, "bundle");
   let b: unknown;
@@ -370,14 +541,14 @@ async function envelopeFromFlags(flags: FlagValues): Promise<Uint8Array> {
         `Cannot read bundle ${bundlePath}: base64Signature is not base64`,
       );
     }
-    return env;
+    return { envelope: env, bundle: b };
   }
   const dsse = getMember(b, "dsseEnvelope");
   if (typeof dsse !== "object" || dsse === null) {
     throw new CosignError("DSSE_INVALID", `Bundle ${bundlePath} holds no DSSE envelope`);
   }
   // A v0.3 bundle's envelope is protojson: same field names as the envelope JSON.
-  return utf8(JSON.stringify(dsse));
+  return { envelope: utf8(JSON.stringify(dsse)), bundle: b };
 }
 
 const DIGEST_ALGS = ["sha256", "sha384", "sha512"];
@@ -388,7 +559,7 @@ export const verifyBlobAttestationCommand: Command = {
     name: "verify-blob-attestation",
     summary: "Verifies a file's attestation with a public key; prints Verified OK.",
     usage:
-      "--key KEYREF (--signature F | --bundle F) [--type TYPE] [--digest HEX --digestAlg sha256] [FILE]",
+      "--key KEYREF (--bundle F --trusted-root FILE | --signature F --insecure-ignore-tlog) [--type TYPE] [--digest HEX --digestAlg sha256] [FILE]",
     args: [0, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
@@ -427,7 +598,7 @@ export const verifyBlobAttestationCommand: Command = {
       "trusted-root": {
         type: "string",
         value: "FILE",
-        description: "trust material (used with the transparency log)",
+        description: "trusted_root.json with the transparency-log keys for --bundle (no network)",
       },
       ...VERIFY_TLOG_FLAGS,
     },
@@ -444,8 +615,8 @@ export const verifyBlobAttestationCommand: Command = {
       throw new UsageError(`invalid --digestAlg "${alg}" (sha256, sha384 or sha512)`);
     }
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    requireIgnoreTlog(flags);
-    const envelopeBytes = await envelopeFromFlags(flags);
+    const trustedRoot = await blobAttestationTrust(flags);
+    const { envelope: envelopeBytes, bundle } = await envelopeFromFlags(flags);
     const checkClaims = bool(flags, "check-claims");
     let claims: { alg: string; hex: string } | undefined;
     if (checkClaims) {
@@ -464,7 +635,17 @@ export const verifyBlobAttestationCommand: Command = {
     }
     const verifier = await loadVerifier(keyRef);
     const env = parseEnvelope(envelopeBytes);
-    await verifyEnvelope(env, verifier);
+    let tlogVerified = false;
+    if (trustedRoot) {
+      // The bundle's envelope signature, then its log entry, offline (cosign-spec §6.7).
+      const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
+      const r = await verifyBundleWithKey(parseBundle(bundle), NO_ARTIFACT, verifier, trustedRoot, {
+        checkClaims: false,
+      });
+      tlogVerified = r.tlogVerifiedOffline;
+    } else {
+      await verifyEnvelope(env, verifier);
+    }
     const st = parseStatement(env.payload);
     if (st.predicateType !== wanted) {
       const given = str(flags, "type") ?? "custom";
@@ -482,6 +663,38 @@ export const verifyBlobAttestationCommand: Command = {
     if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
       throw new CosignError("DSSE_INVALID", "unexpected payload type");
     }
+    if (tlogVerified) {
+      await info("Existence of the claims in the transparency log was verified offline");
+    }
     await info("Verified OK");
   },
 };
+
+/**
+ * The trust material verify-blob-attestation checks the bundle's log entry against; undefined
+ * with `--insecure-ignore-tlog` (after cosign's warning).
+ * @throws {CosignError} `TLOG_MISSING` without `--bundle` (only a bundle carries the entry),
+ *   `TRUSTED_ROOT_MISSING` without `--trusted-root` or `SIGSTORE_REKOR_PUBLIC_KEY`
+ */
+async function blobAttestationTrust(flags: FlagValues): Promise<TrustedRoot | undefined> {
+  if (bool(flags, "insecure-ignore-tlog")) {
+    await info(TLOG_WARNING);
+    return undefined;
+  }
+  if (!str(flags, "bundle")) {
+    throw new CosignError(
+      "TLOG_MISSING",
+      "Checking the transparency log needs --bundle FILE (attest-blob --bundle writes the " +
+        "envelope with its log entry); or pass --insecure-ignore-tlog to verify --signature alone",
+    );
+  }
+  const root = await loadTrustedRoot(flags);
+  if (!root) {
+    throw new CosignError(
+      "TRUSTED_ROOT_MISSING",
+      "Checking the transparency log needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to " +
+        "verify the bundle's log entry offline; or pass --insecure-ignore-tlog",
+    );
+  }
+  return root;
+}

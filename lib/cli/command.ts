@@ -37,17 +37,7 @@ export const VERIFY_TLOG_FLAGS = {
   "rekor-url": SIGN_TLOG_FLAGS["rekor-url"],
 } as const;
 
-/** Refuses `--tlog-upload` (on by default, as in cosign v2) until Rekor support lands. */
-export function refuseTlogUpload(flags: FlagValues): void {
-  if (bool(flags, "tlog-upload")) {
-    throw new CosignError(
-      "TLOG_UNAVAILABLE",
-      "Uploading image signatures and attestations to the transparency log (Rekor) is not supported by this version yet; pass --tlog-upload=false",
-    );
-  }
-}
-
-/** Requires `--insecure-ignore-tlog` until transparency-log verification lands. */
+/** Requires `--insecure-ignore-tlog` where a command cannot check the transparency log. */
 export function requireIgnoreTlog(flags: FlagValues): void {
   if (!bool(flags, "insecure-ignore-tlog")) {
     throw new CosignError(
