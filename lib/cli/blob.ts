@@ -14,13 +14,19 @@ import {
   readFileBytes,
   readKeyRef,
 } from "../cosign/keyref.ts";
+import type { BundleArtifact } from "../cosign/bundle.ts";
 import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
 import { hashedRekordEntry, RekorClient, type RekorEntry } from "../tlog/rekor.ts";
 import type { HashName } from "../crypto/key_signer.ts";
-import { toBase64, utf8 } from "../crypto/encoding.ts";
+import { concatBytes, toBase64, toHex, utf8 } from "../crypto/encoding.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
-import { type Command, requireIgnoreTlog, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
-import { info, stdout, writeFileAtomic } from "./io.ts";
+import {
+  CERTIFICATE_VERIFY_FLAGS,
+  certificatePolicyFromFlags,
+  hasIdentityFlags,
+} from "./certificate_flags.ts";
+import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
 
@@ -44,7 +50,8 @@ export const signBlobCommand: Command = {
   spec: {
     name: "sign-blob",
     summary: "Signs a file (or stdin as -) and prints the base64 signature.",
-    usage: "--key KEYREF [--output-signature FILE] [--tlog-upload=false] FILE|-",
+    usage:
+      "--key KEYREF [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -59,6 +66,11 @@ export const signBlobCommand: Command = {
         value: "FILE",
         description: "write cosign's bundle (signature, key, transparency-log entry) here",
       },
+      "new-bundle-format": {
+        type: "boolean",
+        default: false,
+        description: "write --bundle as a Sigstore bundle v0.3 instead of cosign's legacy bundle",
+      },
       yes: {
         type: "boolean",
         short: "y",
@@ -71,12 +83,24 @@ export const signBlobCommand: Command = {
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const path = positionals[0]!;
+    const bundlePath = str(flags, "bundle");
+    const newBundle = bool(flags, "new-bundle-format");
+    if (newBundle && !bundlePath) {
+      // cosign v3 cannot write the Sigstore bundle without a path either (v2 ignored the flag).
+      throw new UsageError(
+        "--new-bundle-format needs --bundle FILE to write the Sigstore bundle to",
+      );
+    }
+    const writer = newBundle ? await import("../cosign/bundle_writer.ts") : undefined;
     const signer = await loadSigner(keyRef, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
     });
     await info(`Using payload from: ${path}`);
-    // Hash the blob in the same pass as signing: the log entry needs its SHA-256.
-    const hash = createHash("sha256");
+    // Hash the blob in the same pass as signing: the log entry needs its digest. A Sigstore
+    // bundle records the digest the key signs (SHA-384 for P-384, as cosign v3); the legacy
+    // bundle keeps SHA-256.
+    const digestAlg = writer?.messageDigestAlgorithm(signer.algorithm) ?? "sha256";
+    const hash = createHash(digestAlg);
     const blob = await openBlob(path);
     const sig = await signBlob(
       signer,
@@ -87,33 +111,68 @@ export const signBlobCommand: Command = {
         }
       })(),
     );
-    const hex = hash.digest("hex");
+    const digest = new Uint8Array(hash.digest());
     const publicKeyPem = await signer.publicKeyPem();
     let entry: RekorEntry | undefined;
     if (bool(flags, "tlog-upload")) {
       const rekor = new RekorClient(str(flags, "rekor-url"));
       try {
-        entry = await rekor.upload(hashedRekordEntry(hex, sig, publicKeyPem));
+        const proposed = hashedRekordEntry(toHex(digest), sig, publicKeyPem);
+        entry = await rekor.upload(
+          digestAlg === "sha256" ? proposed : withHashAlgorithm(proposed, digestAlg),
+        );
+        await info(`tlog entry created with index: ${entry.logIndex}`);
+        if (writer) entry = await writer.withInclusionProof(entry, (u) => rekor.getByUuid(u));
       } finally {
         rekor.close();
       }
-      await info(`tlog entry created with index: ${entry.logIndex}`);
-    }
-    const bundlePath = str(flags, "bundle");
-    if (bundlePath) {
-      await writeFileAtomic(bundlePath, legacyBundleJson(sig, publicKeyPem, entry), 0o644);
-      await info(`Wrote bundle to file ${bundlePath}`);
     }
     const b64 = bool(flags, "b64");
     const out = str(flags, "output-signature");
-    if (out) {
-      await writeFileAtomic(out, b64 ? toBase64(sig) : sig, 0o644);
-      await info(`Wrote signature to file ${out}`);
-    } else if (!bundlePath) {
-      await stdout(b64 ? toBase64(sig) + "\n" : sig);
+    // Build every output first, then write them all or none.
+    const outputs: [string, string | Uint8Array][] = [];
+    if (bundlePath) {
+      outputs.push([
+        bundlePath,
+        writer
+          ? writer.bundleV03Json({
+            content: {
+              type: "messageSignature",
+              digest: { algorithm: digestAlg, bytes: digest },
+              signature: sig,
+            },
+            verificationMaterial: { type: "publicKey", publicKeyPem },
+            tlogEntry: entry,
+          })
+          : legacyBundleJson(sig, publicKeyPem, entry),
+      ]);
     }
+    if (out) outputs.push([out, b64 ? toBase64(sig) : sig]);
+    const staged: StagedFile[] = [];
+    try {
+      for (const [file, data] of outputs) staged.push(await stageFile(file, data, 0o644));
+    } catch (e) {
+      await discardFiles(staged);
+      throw e;
+    }
+    await commitFiles(staged);
+    if (bundlePath) await info(`Wrote bundle to file ${bundlePath}`);
+    if (out) await info(`Wrote signature to file ${out}`);
+    else if (!bundlePath) await stdout(b64 ? toBase64(sig) + "\n" : sig);
   },
 };
+
+/** A `hashedrekord` proposal recording a digest other than SHA-256. */
+function withHashAlgorithm(
+  proposed: Record<string, unknown>,
+  algorithm: string,
+): Record<string, unknown> {
+  const spec = proposed.spec as { data: { hash: { algorithm: string; value: string } } };
+  return {
+    ...proposed,
+    spec: { ...spec, data: { hash: { ...spec.data.hash, algorithm } } },
+  };
+}
 
 const HASHES: HashName[] = ["sha224", "sha256", "sha384", "sha512"];
 
@@ -195,23 +254,15 @@ export const verifyBlobCommand: Command = {
         description: "trusted_root.json with the transparency-log keys for --bundle (no network)",
       },
       ...VERIFY_TLOG_FLAGS,
+      ...CERTIFICATE_VERIFY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = str(flags, "key");
-    if (!keyRef && str(flags, "bundle")) {
-      // Say why this bundle needs a key (or, for certificate bundles, what is missing).
-      const { checkVerificationMaterial, parseBundle } = await import("../cosign/bundle.ts");
-      checkVerificationMaterial(
-        parseBundle(await readFileBytes(str(flags, "bundle")!, "bundle")),
-        false,
-      );
-    }
-    if (!keyRef) {
-      throw new CosignError(
-        "USAGE",
-        "verify-blob needs --key (certificate and bundle verification are not supported by this version yet)",
-        { exitCode: 2 },
+    const keyless = hasIdentityFlags(flags);
+    if (keyRef && keyless) {
+      throw new UsageError(
+        "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
       );
     }
     const bundlePath = str(flags, "bundle");
@@ -219,6 +270,11 @@ export const verifyBlobCommand: Command = {
       if (str(flags, "signature")) throw new UsageError("--signature and --bundle are exclusive");
       await verifyBlobBundle(bundlePath, keyRef, positionals[0]!, flags);
       return;
+    }
+    if (!keyRef) {
+      throw new UsageError(
+        "verify-blob needs --key, or --bundle with --certificate-identity and --certificate-oidc-issuer",
+      );
     }
     const sigFlag = required(flags, "signature");
     const alg = str(flags, "signature-digest-algorithm");
@@ -229,19 +285,63 @@ export const verifyBlobCommand: Command = {
         { exitCode: 2 },
       );
     }
-    requireIgnoreTlog(flags);
-    await info(
-      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
-    );
+    // No bundle: the signature's entry is searched for in Rekor (--rekor-url) and verified
+    // offline against the trusted root (lib/cli/tlog_online.ts), unless --insecure-ignore-tlog.
+    const ignoreTlog = bool(flags, "insecure-ignore-tlog");
+    if (ignoreTlog) {
+      await info(
+        "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
+      );
+    } else if (bool(flags, "offline")) {
+      throw new CosignError(
+        "TLOG_UNAVAILABLE",
+        "offline verification failed: without --bundle the transparency log must be searched " +
+          "online; pass --bundle FILE (sign-blob --bundle), or --insecure-ignore-tlog",
+      );
+    }
     const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
     const { sig, from } = await readSignature(sigFlag);
+    const tlog = await import("./tlog_online.ts");
+    const rekor = ignoreTlog ? undefined : new RekorClient(str(flags, "rekor-url"));
+    await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
+    const trustedRoot = rekor ? await tlog.onlineTrustedRoot(flags, rekor) : undefined;
+    // Hash while verifying: the log is searched by the blob's SHA-256. Ed25519 entries are
+    // checked over the message itself, so its bytes are kept for them.
+    const hash = createHash("sha256");
+    const kept: Uint8Array[] | undefined = rekor && verifier.algorithm === "ed25519"
+      ? []
+      : undefined;
+    const blob = await openBlob(positionals[0]!);
     try {
-      await verifyBlob(verifier, await openBlob(positionals[0]!), sig);
+      await verifyBlob(
+        verifier,
+        (async function* () {
+          for await (const c of blob) {
+            hash.update(c);
+            kept?.push(c.slice());
+            yield c;
+          }
+        })(),
+        sig,
+      );
     } catch (e) {
       if (e instanceof CosignError && e.code === "SIGNATURE_INVALID_ENCODING") {
         throw signatureEncodingError(sigFlag, from, e);
       }
       throw e;
+    }
+    if (rekor) {
+      const sha256Hex = hash.digest("hex");
+      const found = await tlog.verifyBlobInRekor(rekor, trustedRoot!, {
+        sha256Hex,
+        signature: sig,
+        verifier,
+        artifact: kept
+          ? { bytes: concatBytes(...kept) }
+          : { digest: { alg: "sha256", hex: sha256Hex } },
+      });
+      await info(`tlog entry verified with uuid: ${found.uuid} index: ${found.logIndex}`);
+      await info("The claims were present in the transparency log");
     }
     await info("Verified OK");
   },
@@ -254,17 +354,27 @@ export const verifyBlobCommand: Command = {
  */
 async function verifyBlobBundle(
   bundlePath: string,
-  keyRef: string,
+  keyRef: string | undefined,
   artifactArg: string,
   flags: FlagValues,
 ): Promise<void> {
-  const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
+  const { parseBundle, verifyBundle } = await import("../cosign/bundle.ts");
   const bundle = parseBundle(await readFileBytes(bundlePath, "bundle"));
   const trustedRoot = await loadTrustedRoot(flags);
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");
-  if (!ignoreTlog && !trustedRoot) {
+  if (keyRef === undefined && bundle.verificationMaterial.type !== "certificate") {
+    // A key-signed bundle needs --key: say so, whatever else was given.
+    const { checkVerificationMaterial } = await import("../cosign/bundle.ts");
+    checkVerificationMaterial(bundle, false);
+  }
+  const signer = keyRef !== undefined
+    ? { key: await loadVerifier(keyRef) }
+    : { certificate: await certificatePolicyFromFlags(flags) };
+  if (!trustedRoot && (!ignoreTlog || "certificate" in signer)) {
     throw new UsageError(
-      "--bundle needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to check its transparency-log proof offline, or --insecure-ignore-tlog",
+      "key" in signer
+        ? "--bundle needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to check its transparency-log proof offline, or --insecure-ignore-tlog"
+        : "verifying a certificate needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio CAs, CT logs and transparency logs",
     );
   }
   if (ignoreTlog) {
@@ -272,20 +382,34 @@ async function verifyBlobBundle(
       "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
     );
   }
-  const verifier = await loadVerifier(keyRef);
-  let artifact: { bytes: Uint8Array } | { digest: { alg: "sha256"; hex: string } };
+  let artifact: BundleArtifact;
   const m = /^sha256:([0-9a-fA-F]{64})$/.exec(artifactArg);
-  if (m) artifact = { digest: { alg: "sha256", hex: m[1]!.toLowerCase() } };
-  else if (verifier.algorithm === "ed25519") {
+  const needsBytes = "key" in signer && signer.key.algorithm === "ed25519";
+  // The file is hashed (streaming) with the algorithm the bundle's message digest uses.
+  const alg = bundle.content.type === "messageSignature"
+    ? bundle.content.digest?.algorithm ?? "sha256"
+    : "sha256";
+  if (m && !(await isFile(artifactArg))) {
+    artifact = { digest: { alg: "sha256", hex: m[1]!.toLowerCase() } };
+  } else if (needsBytes) {
     artifact = { bytes: await readFileBytes(artifactArg, "blob") };
   } else {
-    const h = createHash("sha256");
+    const h = createHash(alg);
     for await (const c of await openBlob(artifactArg)) h.update(c);
-    artifact = { digest: { alg: "sha256", hex: h.digest("hex") } };
+    artifact = { digest: { alg, hex: h.digest("hex") } };
   }
-  const r = await verifyBundleWithKey(bundle, artifact, verifier, trustedRoot, { ignoreTlog });
+  const r = await verifyBundle(bundle, artifact, trustedRoot, signer, { ignoreTlog });
   if (r.tlogVerifiedOffline) {
     await info("Existence of the claims in the transparency log was verified offline");
   }
   await info("Verified OK");
+}
+
+/** True when `path` names an existing file (a file named like a digest wins, as in cosign). */
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
