@@ -81,6 +81,7 @@ export type {
 export { simpleSigningPayload } from "./lib/cosign/payload.ts";
 export { verifySignatureLayers } from "./lib/cosign/verify_signatures.ts";
 export type {
+  LayerSignatureCheck,
   VerifiedSignature,
   VerifySignaturesOptions,
   VerifySignaturesResult,
@@ -126,3 +127,50 @@ export type {
   TrustedRoot,
   ValidityPeriod,
 } from "./lib/tlog/trusted_root.ts";
+export { parseTrustedRoot } from "./lib/tlog/trusted_root.ts";
+
+// Bundles and offline verification (no I/O: bytes, a bundle and trust material in, a result out).
+export { parseBundle } from "./lib/cosign/bundle.ts";
+export type {
+  Bundle,
+  BundleContent,
+  BundleFormat,
+  BundleInclusionProof,
+  BundleTlogEntry,
+  Digest,
+  DsseContent,
+  MessageSignatureContent,
+  VerificationMaterial,
+} from "./lib/cosign/bundle.ts";
+export { verifyBundle, verifyBundleWithKey } from "./lib/cosign/verify_bundle.ts";
+export type {
+  BundleArtifact,
+  BundleSigner,
+  BundleVerification,
+  TlogEntryCheck,
+  VerifyBundleOptions,
+} from "./lib/cosign/verify_bundle.ts";
+export type { CertificateCheck, CertificatePolicy } from "./lib/cosign/bundle_certificate.ts";
+export { keylessLayerCheck, layerAsBundle } from "./lib/cosign/layer_bundle.ts";
+export type { KeylessLayerOptions } from "./lib/cosign/layer_bundle.ts";
+export { bundleV03Json } from "./lib/cosign/bundle_writer.ts";
+export type {
+  BundleWriterContent,
+  BundleWriterInput,
+  BundleWriterMaterial,
+} from "./lib/cosign/bundle_writer.ts";
+export type {
+  TimestampCheck,
+  TimestampHashAlgorithm,
+  TimestampInfo,
+} from "./lib/tlog/timestamp.ts";
+export type { RekorEntry } from "./lib/tlog/rekor.ts";
+export { parseCertificate, parseCertificatePem } from "./lib/x509/certificate.ts";
+export type {
+  Certificate,
+  CertificateExtension,
+  SubjectAlternativeName,
+} from "./lib/x509/certificate.ts";
+export type { FulcioExtensions, IdentityPolicy } from "./lib/x509/identity.ts";
+export type { SctCheck } from "./lib/x509/sct.ts";
+export type { DigestAlgorithm } from "./lib/crypto/prehashed.ts";

@@ -488,7 +488,11 @@ Deno.test("bundle: conformance fail cases fail for their reason, in both modes",
     ["dsse-invalid-sig_fail", "DSSE_INVALID", /signature/],
     ["dsse-mismatch-sig_fail", "TLOG_BODY_MISMATCH", /different signature/],
     ["intoto-log-entry-mismatch_fail", "TLOG_BODY_MISMATCH", /different signature/],
-    ["rekor2-dsse-mismatch-sig_fail", "TLOG_BODY_MISMATCH", /hashedrekord 0.0.2.*different signature/],
+    [
+      "rekor2-dsse-mismatch-sig_fail",
+      "TLOG_BODY_MISMATCH",
+      /hashedrekord 0.0.2.*different signature/,
+    ],
     ["rekor2-checkpoint-missing-log-signature_fail", "TLOG_INVALID", /signature line/],
     ["rekor2-checkpoint-missing-root-hash_fail", "TLOG_INVALID", /root hash/],
   ];

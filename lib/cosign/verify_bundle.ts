@@ -255,6 +255,22 @@ function timestampedBytes(content: BundleContent): Uint8Array {
  * @param signer `{ key }` or `{ certificate: policy }`
  * @param options `ignoreTlog`, `checkClaims`, `now`
  * @returns what was verified
+ * @example Keyless, offline: the artifact, its bundle and a trusted root in, a result out.
+ * ```ts
+ * import { parseBundle, parseTrustedRoot, verifyBundle } from "../../mod.ts";
+ *
+ * const bundle = parseBundle(await Deno.readFile("app.tar.gz.sigstore.json"));
+ * const root = parseTrustedRoot(await Deno.readFile("trusted_root.json"));
+ * const result = await verifyBundle(bundle, { bytes: await Deno.readFile("app.tar.gz") }, root, {
+ *   certificate: {
+ *     identity: {
+ *       identity: "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0",
+ *       issuer: "https://token.actions.githubusercontent.com",
+ *     },
+ *   },
+ * });
+ * console.log(result.certificate?.subject, result.tlogEntries[0]?.logIndex);
+ * ```
  * @throws {CosignError} one-line errors: `SIGNATURE_MISMATCH`, `DSSE_INVALID`,
  *   `ARTIFACT_MISMATCH` (digest differs), `ATTESTATION_MISMATCH` (no subject matches),
  *   `BUNDLE_KEY_MISMATCH`, `BUNDLE_KEY_REQUIRED`, `TLOG_MISSING`, `TRUSTED_ROOT_MISSING`,
