@@ -3,11 +3,13 @@
  * `cosign attach signature --certificate`) is verified with `cosign verify
  * --certificate-identity ... --certificate-oidc-issuer ... --trusted-root`: chain, SCT, identity,
  * cosign's exit codes (12 when no signature matches, 13 when no signature has a certificate) and
- * the certificate claims in the JSON output.
+ * the certificate claims in the JSON output; and `sign`/`attest --certificate` with the entry in
+ * a loopback Rekor, verified keylessly offline (`verify`, `verify-attestation`).
  */
-import { generateKeyPairSync, sign } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { certificatePem, createKeylessTrust } from "./harness/fulcio.ts";
+import { startRekor } from "./harness/rekor.ts";
 import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
 
 const ID = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
@@ -117,4 +119,114 @@ Deno.test("keyless: verify checks the certificate of each image signature", asyn
     { env: { ...env, SIGSTORE_ROOT_FILE: `${p}/chain.pem` } },
   );
   assertEquals(viaEnv.code, 0, viaEnv.stderr);
+});
+
+Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keylessly offline", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using reg = await startRegistry();
+  await using rekor = await startRekor();
+  await pushImage(reg, "app/cert:v1");
+  const ref = `${reg.host}/app/cert:v1`;
+  const env = { HOME: p, COSIGN_PASSWORD: "pw" };
+  const trust = await createKeylessTrust();
+  await Deno.writeTextFile(
+    `${p}/root.json`,
+    JSON.stringify(trust.trustedRoot({ rekorPublicKeyPem: rekor.publicKeyPem })),
+  );
+  assertEquals(
+    (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
+    0,
+  );
+  const pub = createPublicKey(await Deno.readTextFile(`${p}/k.pub`));
+  await Deno.writeTextFile(
+    `${p}/cert.pem`,
+    certificatePem(await trust.issue(pub, { san: ID, issuer: ISSUER })),
+  );
+  await Deno.writeTextFile(`${p}/chain.pem`, certificatePem(trust.rootDer));
+  const withCert = ["--certificate", `${p}/cert.pem`, "--certificate-chain", `${p}/chain.pem`];
+
+  // A certificate for another key is refused before anything is signed or uploaded.
+  const other = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  await Deno.writeTextFile(
+    `${p}/other.pem`,
+    certificatePem(await trust.issue(other.publicKey, { san: ID, issuer: ISSUER })),
+  );
+  const mismatch = await cosign(
+    [
+      "sign",
+      "--key",
+      `${p}/k.key`,
+      "--certificate",
+      `${p}/other.pem`,
+      "--rekor-url",
+      rekor.url,
+      ref,
+    ],
+    { env },
+  );
+  assertFails(mismatch, 1, /another key/);
+  assertEquals(rekor.requests.length, 0);
+
+  const s = await cosign(
+    ["sign", "--key", `${p}/k.key`, ...withCert, "--rekor-url", rekor.url, ref],
+    { env },
+  );
+  assertEquals(s.code, 0, s.stderr);
+  // The log records the certificate, as cosign does for keyless signatures.
+  const proposed = JSON.parse(rekor.requests.find((r) => r.method === "POST")!.body);
+  assert(
+    atob(proposed.spec.signature.publicKey.content).startsWith("-----BEGIN CERTIFICATE-----"),
+    "certificate in the entry",
+  );
+  const identity = ["--certificate-identity", ID, "--certificate-oidc-issuer", ISSUER];
+  const v = await cosign(["verify", "--trusted-root", `${p}/root.json`, ...identity, ref], { env });
+  assertEquals(v.code, 0, v.stderr);
+  assert(v.stderr.includes("transparency log was verified offline"), v.stderr);
+  assert(v.stderr.includes("code-signing certificate was verified"), v.stderr);
+
+  await Deno.writeTextFile(`${p}/predicate.json`, '{"ok":true}');
+  const a = await cosign(
+    [
+      "attest",
+      "--key",
+      `${p}/k.key`,
+      ...withCert,
+      "--predicate",
+      `${p}/predicate.json`,
+      "--rekor-url",
+      rekor.url,
+      ref,
+    ],
+    { env },
+  );
+  assertEquals(a.code, 0, a.stderr);
+  const va = await cosign(
+    ["verify-attestation", "--trusted-root", `${p}/root.json`, ...identity, ref],
+    { env },
+  );
+  assertEquals(va.code, 0, va.stderr);
+  assert(va.stderr.includes("code-signing certificate was verified"), va.stderr);
+  const envelope = JSON.parse(new TextDecoder().decode(va.stdout));
+  assertEquals(envelope.payloadType, "application/vnd.in-toto+json");
+  const wrong = await cosign(
+    [
+      "verify-attestation",
+      "--trusted-root",
+      `${p}/root.json`,
+      "--certificate-identity",
+      "someone@example.com",
+      "--certificate-oidc-issuer",
+      ISSUER,
+      ref,
+    ],
+    { env },
+  );
+  assertFails(wrong, 1, /someone@example\.com/);
+  // A trusted root without the Rekor key: the log entry is untrusted.
+  await Deno.writeTextFile(`${p}/nolog.json`, JSON.stringify(trust.trustedRoot()));
+  const noLog = await cosign(["verify", "--trusted-root", `${p}/nolog.json`, ...identity, ref], {
+    env,
+  });
+  assertFails(noLog, 12, /not in the trusted root/);
 });

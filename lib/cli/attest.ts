@@ -18,12 +18,16 @@ import {
   appendAttachments,
   type AttachmentLayer,
   BUNDLE_ANNOTATION,
+  CERTIFICATE_ANNOTATION,
+  CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
   maxAttachmentSize,
   readAttachments,
   SIGNATURE_ANNOTATION,
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
+import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
+import { SIGNER_CERTIFICATE_FLAGS, signerCertificate } from "./certificate_flags.ts";
 import {
   INTOTO_PAYLOAD_TYPE,
   parseEnvelope,
@@ -112,7 +116,7 @@ export const attestCommand: Command = {
     name: "attest",
     summary: "Signs an in-toto attestation for an image and stores it in the registry.",
     usage:
-      "--key KEYREF --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
+      "--key KEYREF [--certificate FILE [--certificate-chain FILE]] --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -140,6 +144,7 @@ export const attestCommand: Command = {
         default: false,
         description: "skip confirmation prompts",
       },
+      ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       "rekor-entry-type": REKOR_ENTRY_TYPE_FLAG,
       ...REGISTRY_FLAGS,
@@ -163,7 +168,9 @@ export const attestCommand: Command = {
       ? new RekorClient(str(flags, "rekor-url"))
       : undefined;
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
-    const publicKeyPem = rekor ? await signer.publicKeyPem() : "";
+    const certificate = await signerCertificate(flags, await signer.publicKeyPem());
+    // With a certificate, the log records the certificate (as cosign does), not the bare key.
+    const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
       for (const digest of digestsToSign(image, bool(flags, "recursive"))) {
@@ -183,6 +190,10 @@ export const attestCommand: Command = {
           [SIGNATURE_ANNOTATION]: "",
           predicateType: st.predicateType,
         };
+        if (certificate) {
+          annotations[CERTIFICATE_ANNOTATION] = certificate.pem;
+          annotations[CHAIN_ANNOTATION] = certificate.chainPem;
+        }
         if (rekor) {
           const entry = await uploadEnvelope(rekor, kind, envelope, publicKeyPem);
           annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
@@ -227,9 +238,17 @@ const TLOG_CODES = new Set([
  */
 async function verifyLayer(
   layer: AttachmentLayer,
-  verifier: Verifier,
+  verifier: Verifier | KeylessLayerOptions,
   trustedRoot: TrustedRoot | undefined,
 ): Promise<void> {
+  if (!("verify" in verifier)) {
+    const { keylessLayerCheck } = await import("../cosign/layer_bundle.ts");
+    if (!layer.annotations[CERTIFICATE_ANNOTATION]) {
+      throw new CosignError("CERTIFICATE_MISSING", "no certificate on the attestation");
+    }
+    await keylessLayerCheck(verifier)(layer);
+    return;
+  }
   const annotation = layer.annotations[BUNDLE_ANNOTATION];
   if (trustedRoot === undefined || !annotation) {
     await verifyEnvelope(parseEnvelope(layer.payload), verifier);
@@ -272,7 +291,7 @@ const NO_ARTIFACT = { bytes: new Uint8Array() } as const;
  */
 async function checkAttestation(
   layer: AttachmentLayer,
-  verifier: Verifier,
+  verifier: Verifier | KeylessLayerOptions,
   claims: { alg: string; hex: string } | undefined,
   trustedRoot: TrustedRoot | undefined,
 ): Promise<Checked> {
@@ -297,15 +316,20 @@ async function checkAttestation(
 export const verifyAttestationCommand: Command = {
   spec: {
     name: "verify-attestation",
-    summary: "Verifies an image's attestations with a public key; prints the matching envelopes.",
-    usage: "--key KEYREF [--type TYPE] (--trusted-root FILE | --insecure-ignore-tlog) IMAGE",
+    summary:
+      "Verifies an image's attestations with a public key or keylessly; prints the matching envelopes.",
+    usage:
+      "(--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL) [--type TYPE] (--trusted-root FILE | --insecure-ignore-tlog) IMAGE",
     args: [1, Infinity],
     flags: { ...VERIFY_FLAGS, type: TYPE_FLAG },
   },
   async run({ flags, positionals }) {
-    const { keyRef, trustedRoot } = await checkVerifyFlags(flags, { tlog: true });
+    const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, {
+      tlog: true,
+      keyless: true,
+    });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const verifier = await loadVerifier(keyRef);
+    const verifier = keyless ?? await loadVerifier(keyRef);
     await withRegistry(flags, async (client) => {
       for (const text of positionals) {
         const ref = parseReference(text);
@@ -361,10 +385,14 @@ export const verifyAttestationCommand: Command = {
           "The following checks were performed on each of these signatures:",
         ];
         if (checkClaims) lines.push("  - The cosign claims were validated");
-        if (trustedRoot) {
+        if (trustedRoot || (keyless && !keyless.ignoreTlog)) {
           lines.push("  - Existence of the claims in the transparency log was verified offline");
         }
-        lines.push("  - The signatures were verified against the specified public key");
+        lines.push(
+          keyless
+            ? "  - The code-signing certificate was verified using trusted certificate authority certificates"
+            : "  - The signatures were verified against the specified public key",
+        );
         await info(lines.join("\n"));
         if (reasons.length) {
           await info(

@@ -8,7 +8,8 @@
 import type { CertificatePolicy } from "../cosign/bundle_certificate.ts";
 import type { IdentityPolicy } from "../x509/identity.ts";
 import { bool, type FlagValues, str } from "./args.ts";
-import { UsageError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
+import { readTextFile } from "../cosign/keyref.ts";
 
 function flag(value: string, description: string) {
   return { type: "string", value, description } as const;
@@ -79,4 +80,52 @@ export async function certificatePolicyFromFlags(flags: FlagValues): Promise<Cer
     throw new UsageError((e as Error).message);
   }
   return { identity, ignoreSct: bool(flags, "insecure-ignore-sct") };
+}
+
+/** `--certificate` and `--certificate-chain` of `sign` and `attest` (a key with its certificate). */
+export const SIGNER_CERTIFICATE_FLAGS = {
+  certificate: {
+    type: "string",
+    value: "FILE",
+    description: "PEM certificate for the signing key, stored with the signature",
+  },
+  "certificate-chain": {
+    type: "string",
+    value: "FILE",
+    description: "PEM chain of --certificate (intermediates, then root)",
+  },
+} as const;
+
+/**
+ * Reads `--certificate` (and `--certificate-chain`) and checks that the certificate holds the
+ * signing key, as cosign does.
+ * @returns the PEM texts, or undefined without `--certificate`
+ * @throws {UsageError} `--certificate-chain` without `--certificate`
+ * @throws {CosignError} `CERTIFICATE_INVALID` for a file that is not a certificate, or a
+ *   certificate for another key
+ */
+export async function signerCertificate(
+  flags: FlagValues,
+  signerPublicKeyPem: string,
+): Promise<{ pem: string; chainPem: string } | undefined> {
+  const certPath = str(flags, "certificate");
+  const chainPath = str(flags, "certificate-chain");
+  if (!certPath) {
+    if (chainPath) throw new UsageError("--certificate-chain needs --certificate");
+    return undefined;
+  }
+  const { parseCertificatePem } = await import("../x509/certificate.ts");
+  const { parsePublicKeyPem, spkiDer } = await import("../crypto/keys.ts");
+  const { bytesEqual } = await import("../tlog/bytes.ts");
+  const pem = await readTextFile(certPath, "certificate");
+  const [leaf] = parseCertificatePem(pem, certPath);
+  const chainPem = chainPath ? await readTextFile(chainPath, "certificate chain") : "";
+  if (chainPath) parseCertificatePem(chainPem, chainPath);
+  if (!bytesEqual(leaf!.spki, spkiDer(parsePublicKeyPem(signerPublicKeyPem, "the signing key")))) {
+    throw new CosignError(
+      "CERTIFICATE_INVALID",
+      `The certificate in ${certPath} is for another key than the signing key`,
+    );
+  }
+  return { pem, chainPem };
 }

@@ -27,6 +27,8 @@ import {
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
   hasIdentityFlags,
+  SIGNER_CERTIFICATE_FLAGS,
+  signerCertificate,
 } from "./certificate_flags.ts";
 import type { CertificateCheck } from "../cosign/bundle_certificate.ts";
 import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
@@ -76,7 +78,8 @@ export const signCommand: Command = {
   spec: {
     name: "sign",
     summary: "Signs container images and stores the signatures in the registry.",
-    usage: "--key KEYREF [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
+    usage:
+      "--key KEYREF [--certificate FILE [--certificate-chain FILE]] [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
     args: [1, Infinity],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -110,6 +113,7 @@ export const signCommand: Command = {
         default: false,
         description: "skip confirmation prompts",
       },
+      ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       ...ATTACHMENT_FLAGS,
       ...REGISTRY_FLAGS,
@@ -120,7 +124,9 @@ export const signCommand: Command = {
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
     const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
-    const publicKeyPem = await signer.publicKeyPem();
+    const certificate = await signerCertificate(flags, await signer.publicKeyPem());
+    // With a certificate, the log records the certificate (as cosign does), not the bare key.
+    const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     const rekor = bool(flags, "tlog-upload") && bool(flags, "upload")
       ? new RekorClient(str(flags, "rekor-url"))
       : undefined;
@@ -149,6 +155,7 @@ export const signCommand: Command = {
           dockerMediaTypes: dockerMediaTypes(),
           verifier: signer.verifier(),
           ...(tlog ? { tlog } : {}),
+          ...(certificate ? { certificate } : {}),
           ...attachmentOptions(flags),
         });
         for (const s of signed) {

@@ -23,6 +23,7 @@ import {
   appendAttachments,
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
+  CHAIN_ANNOTATION,
   readAttachments,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
@@ -95,6 +96,11 @@ export interface SignImageOptions extends AttachmentOptions {
    * (`{"SignedEntryTimestamp","Payload":{…}}`) for the layer.
    */
   tlog?: (payload: Uint8Array, signature: Uint8Array) => Promise<string>;
+  /**
+   * The signer's certificate (PEM) and its chain (PEM, may be empty), stored on each layer as
+   * `dev.sigstore.cosign/certificate` and `dev.sigstore.cosign/chain`.
+   */
+  certificate?: { readonly pem: string; readonly chainPem: string };
 }
 
 /** One signed digest. */
@@ -139,6 +145,10 @@ export async function signImage(
       });
       const verifier = options.verifier;
       const annotations: Record<string, string> = { [SIGNATURE_ANNOTATION]: signature.toBase64() };
+      if (options.certificate) {
+        annotations[CERTIFICATE_ANNOTATION] = options.certificate.pem;
+        annotations[CHAIN_ANNOTATION] = options.certificate.chainPem;
+      }
       if (options.tlog) annotations[BUNDLE_ANNOTATION] = await options.tlog(payload, signature);
       const r = await appendAttachments(store, sigRef, [{
         payload,

@@ -9,7 +9,7 @@
 import { CosignError } from "../errors.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
-import { fromBase64 } from "../crypto/encoding.ts";
+import { fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { parseCertificatePem } from "../x509/certificate.ts";
 import {
   type AttachmentLayer,
@@ -54,7 +54,8 @@ export async function checkLayerBundle(
 }
 
 /**
- * A signature layer normalised into a bundle: its signature, its certificate with the
+ * A signature or attestation layer normalised into a bundle: its signature (for an attestation,
+ * the DSSE envelope that is the layer), its certificate with the
  * intermediates of its chain annotation (self-signed roots are dropped: trust anchors come from
  * the trusted root only), its transparency-log entry and its RFC 3161 timestamp.
  * @throws {CosignError} `BUNDLE_INVALID` naming the malformed annotation
@@ -69,8 +70,11 @@ export function layerAsBundle(layer: AttachmentLayer): Bundle {
       throw new CosignError("BUNDLE_INVALID", "the transparency-log bundle annotation is not JSON");
     }
   }
+  // Attestation layers carry an empty signature annotation: the layer is the DSSE envelope.
+  const signature = a[SIGNATURE_ANNOTATION] ||
+    (layer.payload[0] === 0x7b ? toBase64(layer.payload) : "");
   const base = parseBundle({
-    base64Signature: a[SIGNATURE_ANNOTATION] ?? "",
+    base64Signature: signature,
     ...(a[CERTIFICATE_ANNOTATION] ? { cert: a[CERTIFICATE_ANNOTATION] } : {}),
     ...(rekorBundle === undefined ? {} : { rekorBundle }),
   });
@@ -123,12 +127,13 @@ export function keylessLayerCheck(options: KeylessLayerOptions): LayerSignatureC
     if (bundle.verificationMaterial.type !== "certificate") {
       throw new CosignError("CERTIFICATE_MISSING", "no certificate on the signature");
     }
+    // A signature is over the layer; an envelope's subjects are checked by the caller.
     const r = await verifyBundle(
       bundle,
       { bytes: layer.payload },
       options.trustedRoot,
       { certificate: options.policy },
-      { ignoreTlog: options.ignoreTlog },
+      { ignoreTlog: options.ignoreTlog, checkClaims: false },
     );
     return r.certificate!;
   };
