@@ -4,10 +4,13 @@
 #      distribution) on a free loopback port;
 #   2. generates a cosign key pair; signs and verifies a release file, cross-checked by openssl;
 #   3. publishes an installer script to the registry, signs it, and runs it through
-#      `sget --key cosign.pub ... | sh`, which hands over the bytes only once verified;
+#      `sget --key cosign.pub ... | sh`, which hands over the bytes only once verified (the
+#      demo runs no Rekor, so the log check is skipped with --insecure-ignore-tlog);
 #   4. signs a container image, verifies it, saves it with its signature to disk, stops the
 #      registry, and verifies the saved copy offline;
-#   5. shows that tampering is caught.
+#   5. verifies a real keyless Sigstore bundle (certificate chain, SCT, identity, Rekor proof)
+#      offline with the network denied, from ../shared's conformance fixtures when present;
+#   6. shows that tampering is caught.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
@@ -50,8 +53,8 @@ INSTALLER=$(cosign upload blob -f install.sh "$REG/tools/install:v1")
 echo "$INSTALLER"
 cosign sign --key cosign.key --tlog-upload=false "$INSTALLER"
 
-step "sget --key cosign.pub $REG/tools/install:v1 | sh"
-sget --key cosign.pub "$REG/tools/install:v1" | sh
+step "sget --key cosign.pub --insecure-ignore-tlog $REG/tools/install:v1 | sh"
+sget --key cosign.pub --insecure-ignore-tlog "$REG/tools/install:v1" | sh
 
 step "an image: upload, sign with an annotation, verify"
 IMAGE=$(cosign upload blob -f release.tar.gz "$REG/app/release:v1")
@@ -63,6 +66,16 @@ step "cosign save, stop the registry, verify the saved copy offline"
 cosign save "$IMAGE" --dir saved
 kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true; REG_PID=""
 cosign verify --key cosign.pub --insecure-ignore-tlog --local-image saved
+
+CONF="$ROOT/../shared/fixtures/conformance"
+if [ -d "$CONF" ]; then
+  step "verify a keyless Sigstore bundle from the public-good instance, network denied"
+  deno run --quiet --allow-read --allow-env --deny-net --config "$ROOT/deno.json" "$ROOT/cli.ts" \
+    cosign verify-blob --bundle "$CONF/public/happy-path-v0.3/bundle.sigstore.json" \
+    --certificate-identity "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main" \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+    --trusted-root "$CONF/trusted_root.production.json" "$CONF/public/a.txt"
+fi
 
 step "tamper with one byte of the release file and verify again (must fail)"
 printf 'X' | dd of=release.tar.gz bs=1 seek=1000 conv=notrunc status=none

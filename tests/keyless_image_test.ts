@@ -10,7 +10,7 @@ import { createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { certificatePem, createKeylessTrust } from "./harness/fulcio.ts";
 import { startRekor } from "./harness/rekor.ts";
-import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosign, run, tempDir } from "./helpers.ts";
 
 const ID = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
 const ISSUER = "https://token.actions.githubusercontent.com";
@@ -223,6 +223,40 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
     { env },
   );
   assertFails(wrong, 1, /someone@example\.com/);
+  // sget: a blob image signed with the certificate, fetched keylessly.
+  await Deno.writeTextFile(`${p}/tool.sh`, "echo tool\n");
+  const up = await cosign(["upload", "blob", "-f", `${p}/tool.sh`, `${reg.host}/tools/t:v1`], {
+    env,
+  });
+  assertEquals(up.code, 0, up.stderr);
+  const st = await cosign(
+    ["sign", "--key", `${p}/k.key`, ...withCert, "--rekor-url", rekor.url, up.out.trim()],
+    { env },
+  );
+  assertEquals(st.code, 0, st.stderr);
+  const got = await run(
+    ["sget", "--trusted-root", `${p}/root.json`, ...identity, `${reg.host}/tools/t:v1`],
+    { env },
+  );
+  assertEquals(got.code, 0, got.stderr);
+  assertEquals(got.out, "echo tool\n");
+  assert(got.stderr.includes("code-signing certificate was verified"), got.stderr);
+  const notMine = await run(
+    [
+      "sget",
+      "--trusted-root",
+      `${p}/root.json`,
+      "--certificate-identity",
+      "https://github.com/evil/x/.github/workflows/y.yml@refs/heads/main",
+      "--certificate-oidc-issuer",
+      ISSUER,
+      `${reg.host}/tools/t:v1`,
+    ],
+    { env },
+  );
+  assertFails(notMine, 12, /evil/);
+  assertEquals(notMine.stdout.length, 0, "nothing on stdout");
+
   // A trusted root without the Rekor key: the log entry is untrusted.
   await Deno.writeTextFile(`${p}/nolog.json`, JSON.stringify(trust.trustedRoot()));
   const noLog = await cosign(["verify", "--trusted-root", `${p}/nolog.json`, ...identity, ref], {

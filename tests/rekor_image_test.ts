@@ -97,6 +97,18 @@ Deno.test("rekor: sget checks each signature's log entry when given trust materi
   assertEquals(ok.code, 0, ok.stderr);
   assertEquals(ok.out, "echo installed\n");
   assert(ok.stderr.includes("transparency log was verified offline"), ok.stderr);
+  // Without trust material the log cannot be checked: refused unless --insecure-ignore-tlog.
+  const untrusted = await run(["sget", "--key", `${p}/k.pub`, `${reg.host}/tools/i:v1`], {
+    env: { ...env, SIGSTORE_REKOR_PUBLIC_KEY: "" },
+  });
+  assertFails(untrusted, 2, /--trusted-root .*--insecure-ignore-tlog/);
+  assertEquals(untrusted.stdout.length, 0, "nothing on stdout");
+  const skipped = await run(
+    ["sget", "--key", `${p}/k.pub`, "--insecure-ignore-tlog", `${reg.host}/tools/i:v1`],
+    { env },
+  );
+  assertEquals(skipped.code, 0, skipped.stderr);
+  assert(skipped.stderr.includes("WARNING: Skipping tlog verification"), skipped.stderr);
   const refused = await sget(stranger.trustedRootPath);
   assertFails(refused, 12, /transparency log/);
   assertEquals(refused.stdout.length, 0, "nothing on stdout");

@@ -1,8 +1,10 @@
 /**
  * The `sget` program: downloads an artifact from an OCI registry and hands over its bytes only
  * after everything checked out (cosign-spec §10). The download is spooled to a private
- * temporary file (0600) while its digest is checked; signatures are verified with `--key`
- * (required for tags) before the download starts. Only then do the bytes go to stdout, or is
+ * temporary file (0600) while its digest is checked; signatures are verified with `--key`, or
+ * keylessly with `--certificate-identity`/`--certificate-oidc-issuer` (one of them is required
+ * for tags), each with its transparency-log entry checked offline unless
+ * `--insecure-ignore-tlog`, before the download starts. Only then do the bytes go to stdout, or is
  * the file renamed into place for `-o`. On any failure or interruption (SIGINT, SIGTERM, a
  * closed pipe) stdout has received nothing, `-o FILE` is untouched, and the spool is removed.
  * @module
@@ -11,11 +13,17 @@
 import { UsageError } from "../errors.ts";
 import { locateArtifact } from "../cosign/artifact.ts";
 import { fileChunks } from "../cosign/blob.ts";
-import { verifyImage } from "../cosign/image_signatures.ts";
+import { verifyImage, type VerifyImageOptions } from "../cosign/image_signatures.ts";
+import type { Verifier } from "../crypto/signer.ts";
 import { loadVerifier } from "../cosign/keyref.ts";
 import { outputPayload } from "../cosign/verify_signatures.ts";
 import { parseReference, referenceName, withDigest } from "../oci/reference.ts";
-import { bool, str } from "./args.ts";
+import { bool, type FlagValues, str } from "./args.ts";
+import {
+  CERTIFICATE_VERIFY_FLAGS,
+  certificatePolicyFromFlags,
+  hasIdentityFlags,
+} from "./certificate_flags.ts";
 import type { Command } from "./command.ts";
 import { VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, writeAll } from "./io.ts";
@@ -120,12 +128,61 @@ class Spool {
   }
 }
 
+/** How the artifact's signatures are checked: with a key or keylessly, and the log offline. */
+interface SignatureCheck {
+  readonly verifier: Verifier | undefined;
+  readonly options: VerifyImageOptions;
+  readonly tlogChecked: boolean;
+}
+
+/**
+ * The signature check the flags ask for, or undefined when none is asked (a digest reference
+ * is then enough). A transparency-log proof is required unless `--insecure-ignore-tlog`.
+ */
+async function signatureCheck(
+  flags: FlagValues,
+  keyRef: string | undefined,
+  keyless: boolean,
+): Promise<SignatureCheck | undefined> {
+  if (!keyRef && !keyless) return undefined;
+  const ignoreTlog = bool(flags, "insecure-ignore-tlog");
+  const trustedRoot = await loadTrustedRoot(flags);
+  if (ignoreTlog) {
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
+    );
+  } else if (!trustedRoot) {
+    throw new UsageError(
+      "checking the signatures' transparency-log entries needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY); pass --insecure-ignore-tlog to skip the log",
+    );
+  }
+  if (keyRef) {
+    return {
+      verifier: await loadVerifier(keyRef),
+      options: !ignoreTlog && trustedRoot ? { trustedRoot } : {},
+      tlogChecked: !ignoreTlog,
+    };
+  }
+  const policy = await certificatePolicyFromFlags(flags);
+  if (!trustedRoot || trustedRoot.certificateAuthorities.length === 0) {
+    throw new UsageError(
+      "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",
+    );
+  }
+  return {
+    verifier: undefined,
+    options: { keyless: { policy, trustedRoot, ignoreTlog } },
+    tlogChecked: !ignoreTlog,
+  };
+}
+
 const fetchCommand: Command = {
   spec: {
     name: "fetch",
     summary:
       "Downloads an artifact from an OCI registry, handing over its bytes only once verified.",
-    usage: "[--key KEYREF] [-o FILE] REF",
+    usage:
+      "[--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL] [--trusted-root FILE | --insecure-ignore-tlog] [-o FILE] REF",
     args: [1, 1],
     flags: {
       key: {
@@ -145,45 +202,46 @@ const fetchCommand: Command = {
         description: "trusted_root.json: the transparency-log keys for offline checks",
       },
       ...VERIFY_TLOG_FLAGS,
+      ...CERTIFICATE_VERIFY_FLAGS,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const ref = parseReference(positionals[0]!);
     const keyRef = str(flags, "key");
+    const keyless = hasIdentityFlags(flags);
     const outFile = str(flags, "outfile");
-    if (!ref.digest && !keyRef) {
+    if (keyRef && keyless) {
+      throw new UsageError(
+        "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
+      );
+    }
+    if (!ref.digest && !keyRef && !keyless) {
       throw new UsageError(
         "public key must be specified when fetching by tag, you must fetch by digest or supply a public key",
       );
     }
-    const verifier = keyRef ? await loadVerifier(keyRef) : undefined;
+    const signer = await signatureCheck(flags, keyRef, keyless);
     await withRegistry(flags, async (client) => {
       const where = await locateArtifact(client, ref);
-      if (verifier) {
-        const trustedRoot = bool(flags, "insecure-ignore-tlog")
-          ? undefined
-          : await loadTrustedRoot(flags);
-        if (!trustedRoot && !bool(flags, "insecure-ignore-tlog")) {
-          await info(
-            "WARNING: the transparency log was not checked: pass --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to check it offline",
-          );
-        }
+      if (signer) {
         const r = await verifyImage(
           client,
           withDigest(ref, where.digest),
-          verifier,
-          trustedRoot ? { trustedRoot } : {},
+          signer.verifier,
+          signer.options,
         );
         await info(
           `\nVerification for ${
             referenceName(ref)
           } --\nThe following checks were performed on each of these signatures:\n` +
             `  - The cosign claims were validated\n` +
-            (trustedRoot
+            (signer.tlogChecked
               ? "  - Existence of the claims in the transparency log was verified offline\n"
               : "") +
-            `  - The signatures were verified against the specified public key\n` +
+            (signer.verifier
+              ? "  - The signatures were verified against the specified public key\n"
+              : "  - The code-signing certificate was verified using trusted certificate authority certificates\n") +
             r.verified.map((v) => outputPayload(v.payload)).join("\n"),
         );
       }
