@@ -10,7 +10,7 @@ import { bundleV03Json } from "../lib/cosign/bundle_writer.ts";
 import { hashedRekordEntry, RekorClient, type RekorEntry } from "../lib/tlog/rekor.ts";
 import { certificatePem, createKeylessTrust, type KeylessTrust } from "./harness/fulcio.ts";
 import { type Rekor, startRekor } from "./harness/rekor.ts";
-import { assert, assertEquals, assertFails, cosignOffline, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosignOffline, FIXTURES, tempDir } from "./helpers.ts";
 
 const ID = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3";
 const ISSUER = "https://token.actions.githubusercontent.com";
@@ -262,4 +262,43 @@ Deno.test("keyless: an RFC 3161 timestamp is the signing time when the log is sk
     1,
     /imprint/,
   );
+});
+
+Deno.test("keyless: verify-blob-attestation checks a real keyless DSSE bundle offline", async () => {
+  const c = `${FIXTURES}conformance/public/intoto-with-custom-trust-root/`;
+  const base = [
+    "verify-blob-attestation",
+    "--bundle",
+    `${c}bundle.sigstore.json`,
+    "--trusted-root",
+    `${c}trusted_root.json`,
+    "--type",
+    "https://slsa.dev/provenance/v1",
+  ];
+  const beacon =
+    "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+  const id = ["--certificate-identity", beacon, "--certificate-oidc-issuer", ISSUER];
+  const ok = await cosignOffline([...base, ...id, `${c}artifact`]);
+  assertEquals(ok.code, 0, ok.stderr);
+  assert(ok.stderr.includes("verified offline"), ok.stderr);
+  // Another file: no subject names it.
+  const other = await cosignOffline([...base, ...id, `${FIXTURES}conformance/public/a.txt`]);
+  assertFails(other, 1, /no matching subject/);
+  const wrong = await cosignOffline([
+    ...base,
+    "--certificate-identity",
+    "https://github.com/acme/app/.github/workflows/x.yml@refs/heads/main",
+    "--certificate-oidc-issuer",
+    ISSUER,
+    `${c}artifact`,
+  ]);
+  assertFails(wrong, 1, /acme\/app/);
+  const both = await cosignOffline([
+    ...base,
+    ...id,
+    "--key",
+    `${c}trusted_root.json`,
+    `${c}artifact`,
+  ]);
+  assertFails(both, 2, /exclusive/);
 });

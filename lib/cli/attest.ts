@@ -27,7 +27,13 @@ import {
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
 import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
-import { SIGNER_CERTIFICATE_FLAGS, signerCertificate } from "./certificate_flags.ts";
+import {
+  CERTIFICATE_VERIFY_FLAGS,
+  certificatePolicyFromFlags,
+  hasIdentityFlags,
+  SIGNER_CERTIFICATE_FLAGS,
+  signerCertificate,
+} from "./certificate_flags.ts";
 import {
   INTOTO_PAYLOAD_TYPE,
   parseEnvelope,
@@ -585,9 +591,9 @@ const DIGEST_ALGS = ["sha256", "sha384", "sha512"];
 export const verifyBlobAttestationCommand: Command = {
   spec: {
     name: "verify-blob-attestation",
-    summary: "Verifies a file's attestation with a public key; prints Verified OK.",
+    summary: "Verifies a file's attestation with a public key or keylessly; prints Verified OK.",
     usage:
-      "--key KEYREF (--bundle F --trusted-root FILE | --signature F --insecure-ignore-tlog) [--type TYPE] [--digest HEX --digestAlg sha256] [FILE]",
+      "(--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL) (--bundle F --trusted-root FILE | --signature F --insecure-ignore-tlog) [--type TYPE] [--digest HEX --digestAlg sha256] [FILE]",
     args: [0, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
@@ -629,21 +635,31 @@ export const verifyBlobAttestationCommand: Command = {
         description: "trusted_root.json with the transparency-log keys for --bundle (no network)",
       },
       ...VERIFY_TLOG_FLAGS,
+      ...CERTIFICATE_VERIFY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = str(flags, "key");
-    if (!keyRef) {
+    const keyless = hasIdentityFlags(flags);
+    if (keyRef && keyless) {
       throw new UsageError(
-        "--key is required (certificate-based verification is not supported by this version yet)",
+        "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
       );
     }
+    if (!keyRef && !keyless) {
+      throw new UsageError(
+        "--key, or --bundle with --certificate-identity and --certificate-oidc-issuer, is required",
+      );
+    }
+    const policy = keyless ? await certificatePolicyFromFlags(flags) : undefined;
     const alg = str(flags, "digestAlg") ?? "sha256";
     if (!DIGEST_ALGS.includes(alg)) {
       throw new UsageError(`invalid --digestAlg "${alg}" (sha256, sha384 or sha512)`);
     }
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const trustedRoot = await blobAttestationTrust(flags);
+    const trustedRoot = policy
+      ? await keylessBlobAttestationTrust(flags)
+      : await blobAttestationTrust(flags);
     const { envelope: envelopeBytes, bundle } = await envelopeFromFlags(flags);
     const checkClaims = bool(flags, "check-claims");
     let claims: { alg: string; hex: string } | undefined;
@@ -661,10 +677,21 @@ export const verifyBlobAttestationCommand: Command = {
         };
       } else throw new UsageError("pass the file, or --digest, to check the attestation's subject");
     }
-    const verifier = await loadVerifier(keyRef);
     const env = parseEnvelope(envelopeBytes);
     let tlogVerified = false;
-    if (trustedRoot) {
+    if (policy) {
+      // Keyless: the bundle's certificate, envelope signature, log entry and timestamps.
+      const { parseBundle, verifyBundle } = await import("../cosign/bundle.ts");
+      const r = await verifyBundle(
+        parseBundle(bundle),
+        NO_ARTIFACT,
+        trustedRoot,
+        { certificate: policy },
+        { checkClaims: false, ignoreTlog: bool(flags, "insecure-ignore-tlog") },
+      );
+      tlogVerified = r.tlogVerifiedOffline;
+    } else if (trustedRoot) {
+      const verifier = await loadVerifier(keyRef!);
       // The bundle's envelope signature, then its log entry, offline (cosign-spec §6.7).
       const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
       const r = await verifyBundleWithKey(parseBundle(bundle), NO_ARTIFACT, verifier, trustedRoot, {
@@ -672,7 +699,7 @@ export const verifyBlobAttestationCommand: Command = {
       });
       tlogVerified = r.tlogVerifiedOffline;
     } else {
-      await verifyEnvelope(env, verifier);
+      await verifyEnvelope(env, await loadVerifier(keyRef!));
     }
     const st = parseStatement(env.payload);
     if (st.predicateType !== wanted) {
@@ -697,6 +724,24 @@ export const verifyBlobAttestationCommand: Command = {
     await info("Verified OK");
   },
 };
+
+/**
+ * The trust material of a keyless verify-blob-attestation: the bundle's certificate needs the
+ * Fulcio CAs (and, unless `--insecure-ignore-tlog`, its log entry the Rekor keys).
+ */
+async function keylessBlobAttestationTrust(flags: FlagValues): Promise<TrustedRoot> {
+  if (!str(flags, "bundle")) {
+    throw new UsageError("keyless verification needs --bundle (the certificate is in it)");
+  }
+  if (bool(flags, "insecure-ignore-tlog")) await info(TLOG_WARNING);
+  const root = await loadTrustedRoot(flags);
+  if (!root || root.certificateAuthorities.length === 0) {
+    throw new UsageError(
+      "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",
+    );
+  }
+  return root;
+}
 
 /**
  * The trust material verify-blob-attestation checks the bundle's log entry against; undefined
