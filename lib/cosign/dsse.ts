@@ -101,7 +101,7 @@ export async function verifyEnvelope(env: Envelope, verifier: Verifier): Promise
       } on envelope. Expected ${INTOTO_PAYLOAD_TYPE}`,
     );
   }
-  if (env.signatures.length === 0) throw invalid("the envelope has no signatures");
+  if (env.signatures.length === 0) throw invalid("The envelope has no signatures");
   const message = pae(env.payloadType, env.payload);
   for (const s of env.signatures) {
     try {
@@ -110,5 +110,5 @@ export async function verifyEnvelope(env: Envelope, verifier: Verifier): Promise
       if (!(e instanceof CosignError)) throw e;
     }
   }
-  throw invalid("the envelope's signature does not match the key");
+  throw invalid("The envelope's signature does not match the key");
 }
