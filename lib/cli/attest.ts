@@ -70,7 +70,7 @@ import {
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import { parseReference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
-import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { bundleOutput, type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
@@ -462,14 +462,7 @@ export const attestBlobCommand: Command = {
     const keyRef = required(flags, "key");
     const predicate = await readFileBytes(required(flags, "predicate"), "predicate file");
     const kind = entryType(flags);
-    const bundlePath = str(flags, "bundle");
-    const newBundle = bool(flags, "new-bundle-format");
-    if (newBundle && !bundlePath) {
-      throw new UsageError(
-        "--new-bundle-format needs --bundle FILE to write the Sigstore bundle to",
-      );
-    }
-    const writer = newBundle ? await import("../cosign/bundle_writer.ts") : undefined;
+    const { path: bundlePath, writer } = await bundleOutput(flags);
     const type = str(flags, "type") ?? "custom";
     const path = positionals[0]!;
     let hex = str(flags, "hash");

@@ -25,7 +25,7 @@ import {
   certificatePolicyFromFlags,
   hasIdentityFlags,
 } from "./certificate_flags.ts";
-import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { bundleOutput, type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
@@ -83,15 +83,7 @@ export const signBlobCommand: Command = {
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const path = positionals[0]!;
-    const bundlePath = str(flags, "bundle");
-    const newBundle = bool(flags, "new-bundle-format");
-    if (newBundle && !bundlePath) {
-      // cosign v3 cannot write the Sigstore bundle without a path either (v2 ignored the flag).
-      throw new UsageError(
-        "--new-bundle-format needs --bundle FILE to write the Sigstore bundle to",
-      );
-    }
-    const writer = newBundle ? await import("../cosign/bundle_writer.ts") : undefined;
+    const { path: bundlePath, writer } = await bundleOutput(flags);
     const signer = await loadSigner(keyRef, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
     });

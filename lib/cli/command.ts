@@ -3,8 +3,8 @@
  * @module
  */
 
-import { CosignError } from "../errors.ts";
-import { bool, type CommandSpec, type FlagValues, type ParsedCommand } from "./args.ts";
+import { CosignError, UsageError } from "../errors.ts";
+import { bool, type CommandSpec, type FlagValues, type ParsedCommand, str } from "./args.ts";
 
 /** A command: its flags, and what it does with them. Returns the exit code (default 0). */
 export interface Command {
@@ -45,4 +45,26 @@ export function requireIgnoreTlog(flags: FlagValues): void {
       "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
     );
   }
+}
+
+/** `--bundle FILE` of sign-blob and attest-blob, and the Sigstore writer with `--new-bundle-format`. */
+export interface BundleOutput {
+  /** Where to write the bundle; undefined without `--bundle`. */
+  readonly path: string | undefined;
+  /** The v0.3 writer with `--new-bundle-format` (loaded only then); else cosign's bundle. */
+  readonly writer: typeof import("../cosign/bundle_writer.ts") | undefined;
+}
+
+/**
+ * Reads `--bundle` and `--new-bundle-format`.
+ * @throws {UsageError} `--new-bundle-format` without `--bundle` (cosign v3 cannot write the
+ *   Sigstore bundle without a path either; v2 ignored the flag)
+ */
+export async function bundleOutput(flags: FlagValues): Promise<BundleOutput> {
+  const path = str(flags, "bundle");
+  if (!bool(flags, "new-bundle-format")) return { path, writer: undefined };
+  if (!path) {
+    throw new UsageError("--new-bundle-format needs --bundle FILE to write the Sigstore bundle to");
+  }
+  return { path, writer: await import("../cosign/bundle_writer.ts") };
 }
