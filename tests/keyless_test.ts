@@ -302,3 +302,44 @@ Deno.test("keyless: verify-blob-attestation checks a real keyless DSSE bundle of
   ]);
   assertFails(both, 2, /exclusive/);
 });
+
+Deno.test("keyless: cosign's real OCI attestation bundle (public-good Rekor v1, dsse entry)", async () => {
+  const b = `${FIXTURES}bundles/`;
+  const base = [
+    "verify-blob-attestation",
+    "--bundle",
+    `${b}oci-attestation.sigstore.json`,
+    "--trusted-root",
+    `${b}trusted_root_pgi.json`,
+  ];
+  const who = [
+    "--certificate-identity",
+    "cody@soyland.com",
+    "--certificate-oidc-issuer",
+    "https://github.com/login/oauth",
+  ];
+  // The subject is the image whose manifest is empty-image/manifest.json.
+  const ok = await cosignOffline([...base, ...who, `${b}empty-image/manifest.json`]);
+  assertEquals(ok.code, 0, ok.stderr);
+  const any = await cosignOffline([
+    ...base,
+    "--certificate-identity-regexp",
+    ".*",
+    "--certificate-oidc-issuer-regexp",
+    ".*",
+    "--digest",
+    "732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4",
+  ]);
+  assertEquals(any.code, 0, any.stderr);
+  const wrong = await cosignOffline([
+    ...base,
+    "--certificate-identity-regexp",
+    "wrong",
+    "--certificate-oidc-issuer-regexp",
+    ".*",
+    `${b}empty-image/manifest.json`,
+  ]);
+  assertFails(wrong, 1, /cody@soyland\.com/);
+  const otherImage = await cosignOffline([...base, ...who, `${b}empty-image/config.json`]);
+  assertFails(otherImage, 1, /no matching subject digest/);
+});
