@@ -10,7 +10,15 @@ import { bundleV03Json } from "../lib/cosign/bundle_writer.ts";
 import { hashedRekordEntry, RekorClient, type RekorEntry } from "../lib/tlog/rekor.ts";
 import { certificatePem, createKeylessTrust, type KeylessTrust } from "./harness/fulcio.ts";
 import { type Rekor, startRekor } from "./harness/rekor.ts";
-import { assert, assertEquals, assertFails, cosignOffline, FIXTURES, tempDir } from "./helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertFails,
+  cosign,
+  cosignOffline,
+  FIXTURES,
+  tempDir,
+} from "./helpers.ts";
 
 const ID = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3";
 const ISSUER = "https://token.actions.githubusercontent.com";
@@ -342,4 +350,82 @@ Deno.test("keyless: cosign's real OCI attestation bundle (public-good Rekor v1, 
   assertFails(wrong, 1, /cody@soyland\.com/);
   const otherImage = await cosignOffline([...base, ...who, `${b}empty-image/config.json`]);
   assertFails(otherImage, 1, /no matching subject digest/);
+});
+
+Deno.test("keyless: verify-blob --certificate --signature finds the entry in Rekor", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using rekor = await startRekor();
+  const trust = await createKeylessTrust();
+  await setUp(p, trust, rekor);
+  const signed = await signKeyless(trust, rekor);
+  await Deno.writeTextFile(`${p}/cert.pem`, certificatePem(signed.certDer));
+  await Deno.writeTextFile(`${p}/chain.pem`, certificatePem(trust.rootDer));
+  await Deno.writeTextFile(`${p}/blob.sig`, signed.signature.toBase64());
+  const base = [
+    "verify-blob",
+    "--certificate",
+    `${p}/cert.pem`,
+    "--certificate-chain",
+    `${p}/chain.pem`,
+    "--signature",
+    `${p}/blob.sig`,
+    "--trusted-root",
+    `${p}/root.json`,
+    "--rekor-url",
+    rekor.url,
+  ];
+  const online = (extra: string[]) => cosign([...base, ...extra, `${p}/blob`]);
+  const ok = await online(IDENTITY);
+  assertEquals(ok.code, 0, ok.stderr);
+  assert(ok.stderr.includes("The claims were present in the transparency log"), ok.stderr);
+  assertFails(
+    await online(["--certificate-identity", "x@example.com", "--certificate-oidc-issuer", ISSUER]),
+    1,
+    /x@example\.com/,
+  );
+  assertFails(await online([...IDENTITY, "--offline"]), 1, /offline/);
+  // Another blob: the log has no entry for it.
+  await Deno.writeTextFile(`${p}/other`, "other\n");
+  assertFails(
+    await cosign([...base, ...IDENTITY, `${p}/other`]),
+    1,
+    /not found in the transparency log/,
+  );
+  // Without the log: the certificate is checked now, or at an RFC 3161 timestamp.
+  const skip = await cosign([...base, ...IDENTITY, "--insecure-ignore-tlog", `${p}/blob`]);
+  assertEquals(skip.code, 0, skip.stderr);
+  await Deno.writeFile(`${p}/ts.der`, await trust.timestamp(signed.signature));
+  const stamped = await cosign([
+    ...base,
+    ...IDENTITY,
+    "--insecure-ignore-tlog",
+    "--rfc3161-timestamp",
+    `${p}/ts.der`,
+    `${p}/blob`,
+  ]);
+  assertEquals(stamped.code, 0, stamped.stderr);
+});
+
+Deno.test("keyless: verify-blob --certificate without the log checks an expired certificate at now", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  const trust = await createKeylessTrust(new Date(Date.now() - 3600_000));
+  await setUp(p, trust, undefined);
+  const signed = await signKeyless(trust, undefined);
+  await Deno.writeTextFile(`${p}/cert.pem`, certificatePem(signed.certDer));
+  await Deno.writeTextFile(`${p}/blob.sig`, signed.signature.toBase64());
+  const r = await cosignOffline([
+    "verify-blob",
+    "--certificate",
+    `${p}/cert.pem`,
+    "--signature",
+    `${p}/blob.sig`,
+    "--trusted-root",
+    `${p}/root.json`,
+    "--insecure-ignore-tlog",
+    ...IDENTITY,
+    `${p}/blob`,
+  ]);
+  assertFails(r, 1, /expired/);
 });

@@ -13,6 +13,7 @@ import {
   loadVerifier,
   readFileBytes,
   readKeyRef,
+  readTextFile,
 } from "../cosign/keyref.ts";
 import type { BundleArtifact } from "../cosign/bundle.ts";
 import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
@@ -247,6 +248,21 @@ export const verifyBlobCommand: Command = {
       },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
+      certificate: {
+        type: "string",
+        value: "FILE",
+        description: "the signer's PEM certificate (keyless, without --bundle)",
+      },
+      "certificate-chain": {
+        type: "string",
+        value: "FILE",
+        description: "PEM intermediates (and root) of --certificate",
+      },
+      "rfc3161-timestamp": {
+        type: "string",
+        value: "FILE",
+        description: "a DER RFC 3161 timestamp over the signature (keyless, without --bundle)",
+      },
     },
   },
   async run({ flags, positionals }) {
@@ -263,9 +279,13 @@ export const verifyBlobCommand: Command = {
       await verifyBlobBundle(bundlePath, keyRef, positionals[0]!, flags);
       return;
     }
+    if (!keyRef && keyless && str(flags, "certificate")) {
+      await verifyBlobCertificate(positionals[0]!, flags);
+      return;
+    }
     if (!keyRef) {
       throw new UsageError(
-        "verify-blob needs --key, or --bundle with --certificate-identity and --certificate-oidc-issuer",
+        "verify-blob needs --key, or --certificate-identity and --certificate-oidc-issuer with --bundle or --certificate",
       );
     }
     const sigFlag = required(flags, "signature");
@@ -327,7 +347,7 @@ export const verifyBlobCommand: Command = {
       const found = await tlog.verifyBlobInRekor(rekor, trustedRoot!, {
         sha256Hex,
         signature: sig,
-        verifier,
+        signer: { key: verifier },
         artifact: kept
           ? { bytes: concatBytes(...kept) }
           : { digest: { alg: "sha256", hex: sha256Hex } },
@@ -338,6 +358,99 @@ export const verifyBlobCommand: Command = {
     await info("Verified OK");
   },
 };
+
+/**
+ * Keyless `verify-blob --certificate C [--certificate-chain F] --signature S`: the signature is
+ * checked with the certificate's key and the certificate at the signing time: the integrated
+ * time of the signature's entry, found in Rekor by the file's SHA-256, or the
+ * `--rfc3161-timestamp`; with `--insecure-ignore-tlog` and no timestamp, now.
+ */
+async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Promise<void> {
+  const [{ parseBundle, verifyBundle }, { parseCertificatePem }] = await Promise.all([
+    import("../cosign/bundle.ts"),
+    import("../x509/certificate.ts"),
+  ]);
+  const policy = await certificatePolicyFromFlags(flags);
+  const certPath = str(flags, "certificate")!;
+  const chainPath = str(flags, "certificate-chain");
+  const certificates = [
+    ...parseCertificatePem(await readTextFile(certPath, "certificate"), certPath).slice(0, 1),
+    ...(chainPath
+      ? parseCertificatePem(await readTextFile(chainPath, "certificate chain"), chainPath)
+        .filter((c) => !c.selfSigned)
+      : []),
+  ].map((c) => c.der);
+  const { sig } = await readSignature(required(flags, "signature"));
+  const tsPath = str(flags, "rfc3161-timestamp");
+  const timestamps = tsPath ? [await readFileBytes(tsPath, "RFC 3161 timestamp")] : [];
+  const ignoreTlog = bool(flags, "insecure-ignore-tlog");
+  if (ignoreTlog) {
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
+    );
+  } else if (bool(flags, "offline")) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "offline verification failed: without --bundle the transparency log must be searched " +
+        "online; pass --bundle FILE, or --insecure-ignore-tlog",
+    );
+  }
+  const h = createHash("sha256");
+  for await (const c of await openBlob(artifactArg)) h.update(c);
+  const sha256Hex = h.digest("hex");
+  const artifact: BundleArtifact = { digest: { alg: "sha256", hex: sha256Hex } };
+  const signer = { certificate: policy };
+  if (!ignoreTlog) {
+    const rekor = new RekorClient(str(flags, "rekor-url"));
+    try {
+      const tlog = await import("./tlog_online.ts");
+      const trustedRoot = await tlog.onlineTrustedRoot(flags, rekor);
+      const found = await tlog.verifyBlobInRekor(rekor, trustedRoot, {
+        sha256Hex,
+        signature: sig,
+        signer,
+        certificates,
+        artifact,
+      });
+      await info(`tlog entry verified with uuid: ${found.uuid} index: ${found.logIndex}`);
+      await info("The claims were present in the transparency log");
+    } finally {
+      rekor.close();
+    }
+  }
+  if (ignoreTlog || timestamps.length > 0) {
+    // Without the log, or with a timestamp to check as well: the same checks, no log entry.
+    const trustedRoot = await loadTrustedRoot(flags);
+    if (!trustedRoot) {
+      throw new UsageError(
+        "verifying a certificate needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio CAs",
+      );
+    }
+    await verifyBundle(
+      parseBundle({
+        mediaType: "application/vnd.dev.sigstore.bundle+json;version=0.2",
+        verificationMaterial: {
+          x509CertificateChain: {
+            certificates: certificates.map((c) => ({ rawBytes: toBase64(c) })),
+          },
+          tlogEntries: [],
+          timestampVerificationData: {
+            rfc3161Timestamps: timestamps.map((t) => ({ signedTimestamp: toBase64(t) })),
+          },
+        },
+        messageSignature: {
+          messageDigest: { algorithm: "SHA2_256", digest: toBase64(Uint8Array.fromHex(sha256Hex)) },
+          signature: toBase64(sig),
+        },
+      }),
+      artifact,
+      trustedRoot,
+      signer,
+      { ignoreTlog: true },
+    );
+  }
+  await info("Verified OK");
+}
 
 /**
  * `verify-blob --bundle`: the signature and the transparency-log proof come from the bundle and

@@ -16,8 +16,7 @@
 
 import { CosignError } from "../errors.ts";
 import { fromBase64, toBase64 } from "../crypto/encoding.ts";
-import type { Verifier } from "../crypto/signer.ts";
-import type { BundleArtifact } from "../cosign/bundle.ts";
+import type { BundleArtifact, BundleSigner } from "../cosign/bundle.ts";
 import type { RekorClient, RekorEntry } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import type { FlagValues } from "./args.ts";
@@ -78,8 +77,10 @@ export interface OnlineTlogQuery {
   readonly sha256Hex: string;
   /** The signature bytes the entry must hold. */
   readonly signature: Uint8Array;
-  /** The key the signature verifies with; the entry must name it. */
-  readonly verifier: Verifier;
+  /** The key the signature verifies with, or a certificate policy; the entry must name the key. */
+  readonly signer: BundleSigner;
+  /** For a certificate policy: the signing certificate and its chain, DER, leaf first. */
+  readonly certificates?: readonly Uint8Array[];
   /** The blob (bytes for Ed25519 keys, else its digest) the entry's signature is checked over. */
   readonly artifact: BundleArtifact;
 }
@@ -108,7 +109,13 @@ function bundleForEntry(entry: RekorEntry, query: OnlineTlogQuery): Record<strin
       entry.signedEntryTimestamp ? "0.1" : "0.2"
     }`,
     verificationMaterial: {
-      publicKey: {},
+      ...(query.certificates
+        ? {
+          x509CertificateChain: {
+            certificates: query.certificates.map((c) => ({ rawBytes: toBase64(c) })),
+          },
+        }
+        : { publicKey: {} }),
       tlogEntries: [{
         logIndex: String(entry.logIndex),
         logId: { keyId: hex(entry.logID) },
@@ -157,7 +164,7 @@ export async function verifyBlobInRekor(
       `Signature not found in the transparency log ${rekor.url}: no entry for sha256:${query.sha256Hex}`,
     );
   }
-  const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
+  const { parseBundle, verifyBundle } = await import("../cosign/bundle.ts");
   const failures: CosignError[] = [];
   let holding = 0;
   for (let i = 0; i < uuids.length; i += FETCH_BATCH) {
@@ -175,11 +182,11 @@ export async function verifyBlobInRekor(
       if (!sig.every((b, j) => b === query.signature[j])) continue;
       holding++;
       try {
-        const r = await verifyBundleWithKey(
+        const r = await verifyBundle(
           parseBundle(bundleForEntry(entry, query)),
           query.artifact,
-          query.verifier,
           trustedRoot,
+          query.signer,
         );
         const check = r.tlogEntries[0]!;
         return {
