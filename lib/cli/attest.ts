@@ -330,10 +330,7 @@ export const verifyAttestationCommand: Command = {
     flags: { ...VERIFY_FLAGS, type: TYPE_FLAG },
   },
   async run({ flags, positionals }) {
-    const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, {
-      tlog: true,
-      keyless: true,
-    });
+    const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, { keyless: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
     const verifier = keyless ?? await loadVerifier(keyRef);
     await withRegistry(flags, async (client) => {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { CosignError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { bool, type CommandSpec, type FlagValues, type ParsedCommand, str } from "./args.ts";
 
 /** A command: its flags, and what it does with them. Returns the exit code (default 0). */
@@ -36,16 +36,6 @@ export const VERIFY_TLOG_FLAGS = {
   },
   "rekor-url": SIGN_TLOG_FLAGS["rekor-url"],
 } as const;
-
-/** Requires `--insecure-ignore-tlog` where a command cannot check the transparency log. */
-export function requireIgnoreTlog(flags: FlagValues): void {
-  if (!bool(flags, "insecure-ignore-tlog")) {
-    throw new CosignError(
-      "TLOG_UNAVAILABLE",
-      "Verifying against the transparency log (Rekor) is not supported by this version yet; pass --insecure-ignore-tlog",
-    );
-  }
-}
 
 /** `--bundle FILE` of sign-blob and attest-blob, and the Sigstore writer with `--new-bundle-format`. */
 export interface BundleOutput {

@@ -19,7 +19,7 @@ import { outputPayload } from "../cosign/verify_signatures.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
-import { type Command, requireIgnoreTlog, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
@@ -361,12 +361,12 @@ export const VERIFY_FLAGS = {
 
 /**
  * Checks the flags every verify command shares. The transparency log is checked offline
- * against `--trusted-root` (or `SIGSTORE_REKOR_PUBLIC_KEY`) where the command supports it;
- * `--insecure-ignore-tlog` skips it with cosign's warning.
+ * against `--trusted-root` (or `SIGSTORE_REKOR_PUBLIC_KEY`); `--insecure-ignore-tlog` skips it
+ * with cosign's warning. With `keyless`, identity flags may stand in for `--key`.
  */
 export async function checkVerifyFlags(
   flags: FlagValues,
-  options: { tlog?: boolean; keyless?: boolean } = {},
+  options: { keyless?: boolean } = {},
 ): Promise<VerifyContext> {
   const keyRef = str(flags, "key");
   const out = str(flags, "output");
@@ -392,17 +392,12 @@ export async function checkVerifyFlags(
     );
     return { keyRef };
   }
-  if (!options.tlog) {
-    requireIgnoreTlog(flags);
-    return { keyRef };
-  }
   const trustedRoot = await loadTrustedRoot(flags);
   if (!trustedRoot) {
     throw new CosignError(
       "TLOG_UNAVAILABLE",
       "Checking the transparency log needs --trusted-root (or SIGSTORE_REKOR_PUBLIC_KEY) to verify " +
-        "each signature's log entry offline (online log searches are not supported yet); " +
-        "or pass --insecure-ignore-tlog",
+        "each signature's log entry offline, or pass --insecure-ignore-tlog",
     );
   }
   return { keyRef, trustedRoot };
@@ -419,7 +414,7 @@ export const verifyCommand: Command = {
     flags: VERIFY_FLAGS,
   },
   async run({ flags, positionals }) {
-    const ctx = await checkVerifyFlags(flags, { tlog: true, keyless: true });
+    const ctx = await checkVerifyFlags(flags, { keyless: true });
     if (bool(flags, "local-image")) {
       const { verifyLocalImages } = await import("./local_image.ts");
       await verifyLocalImages(positionals, flags, ctx);
