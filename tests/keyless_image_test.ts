@@ -6,7 +6,8 @@
  * the certificate claims in the JSON output; and `sign`/`attest --certificate` with the entry in
  * a loopback Rekor, verified keylessly offline (`verify`, `verify-attestation`).
  */
-import { createPublicKey, generateKeyPairSync, sign } from "node:crypto";
+import { createHash, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
+import { hashedRekordEntry, RekorClient } from "../lib/tlog/rekor.ts";
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { certificatePem, createKeylessTrust } from "./harness/fulcio.ts";
 import { startRekor } from "./harness/rekor.ts";
@@ -256,6 +257,43 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
   );
   assertFails(notMine, 12, /evil/);
   assertEquals(notMine.stdout.length, 0, "nothing on stdout");
+
+  // A keyless signature without a bundle annotation is looked up in the log.
+  await pushImage(reg, "app/lookup:v1");
+  const lookup = `${reg.host}/app/lookup:v1`;
+  const unlogged = await cosign([
+    "sign",
+    "--key",
+    `${p}/k.key`,
+    ...withCert,
+    "--tlog-upload=false",
+    "--output-signature",
+    `${p}/lookup.sig`,
+    "--output-payload",
+    `${p}/lookup.payload`,
+    lookup,
+  ], { env });
+  assertEquals(unlogged.code, 0, unlogged.stderr);
+  const verifyLookup = () =>
+    cosign(
+      ["verify", "--trusted-root", `${p}/root.json`, "--rekor-url", rekor.url, ...identity, lookup],
+      { env },
+    );
+  assertFails(await verifyLookup(), 12, /not found in the transparency log/);
+  const payload = await Deno.readFile(`${p}/lookup.payload`);
+  const client = new RekorClient(rekor.url);
+  try {
+    await client.upload(hashedRekordEntry(
+      createHash("sha256").update(payload).digest("hex"),
+      Uint8Array.fromBase64((await Deno.readTextFile(`${p}/lookup.sig`)).trim()),
+      await Deno.readTextFile(`${p}/cert.pem`),
+    ));
+  } finally {
+    client.close();
+  }
+  const found = await verifyLookup();
+  assertEquals(found.code, 0, found.stderr);
+  assert(found.stderr.includes("The claims were present in the transparency log"), found.stderr);
 
   // A trusted root without the Rekor key: the log entry is untrusted.
   await Deno.writeTextFile(`${p}/nolog.json`, JSON.stringify(trust.trustedRoot()));

@@ -2,8 +2,11 @@
  * Image signatures in the transparency log: `sign` uploads a hashedrekord entry to a loopback
  * Rekor and stores cosign's bundle annotation on the layer; `verify --trusted-root` checks it
  * offline; a signature without an entry, or an entry from an untrusted log, is rejected (tampered
- * entries are covered by lib/cosign/bundle_test.ts).
+ * entries are covered by lib/cosign/bundle_test.ts); a signature without a bundle annotation is
+ * looked up in the log by its payload's digest, unless --offline.
  */
+import { createHash } from "node:crypto";
+import { hashedRekordEntry, RekorClient } from "../lib/tlog/rekor.ts";
 import { pushImage, skopeo, startRegistry } from "./harness/mod.ts";
 import { startRekor } from "./harness/rekor.ts";
 import { assert, assertEquals, assertFails, cosign, run, tempDir } from "./helpers.ts";
@@ -60,6 +63,7 @@ Deno.test("rekor: sign records each signature in the log; verify checks the bund
     `${p}/k.pub`,
     "--trusted-root",
     rekor.trustedRootPath,
+    "--offline",
     other2,
   ], {
     env,
@@ -112,4 +116,69 @@ Deno.test("rekor: sget checks each signature's log entry when given trust materi
   const refused = await sget(stranger.trustedRootPath);
   assertFails(refused, 12, /transparency log/);
   assertEquals(refused.stdout.length, 0, "nothing on stdout");
+});
+
+Deno.test("rekor: verify looks up a signature without a bundle annotation in the log", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using reg = await startRegistry();
+  await using rekor = await startRekor();
+  await pushImage(reg, "app/lookup:v1");
+  const env = { COSIGN_PASSWORD: "pw", HOME: p };
+  assertEquals(
+    (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
+    0,
+  );
+  const ref = `${reg.host}/app/lookup:v1`;
+  const verify = (extra: string[]) =>
+    cosign(
+      [
+        "verify",
+        "--key",
+        `${p}/k.pub`,
+        "--trusted-root",
+        rekor.trustedRootPath,
+        "--rekor-url",
+        rekor.url,
+        ...extra,
+        ref,
+      ],
+      { env },
+    );
+  // Signed without the log: nothing to find.
+  const s = await cosign([
+    "sign",
+    "--key",
+    `${p}/k.key`,
+    "--tlog-upload=false",
+    "--output-signature",
+    `${p}/sig`,
+    "--output-payload",
+    `${p}/payload`,
+    ref,
+  ], { env });
+  assertEquals(s.code, 0, s.stderr);
+  assertFails(await verify([]), 12, /not found in the transparency log/);
+
+  // The same signature logged afterwards (as another tool would): found by the payload's digest.
+  const payload = await Deno.readFile(`${p}/payload`);
+  const sig = Uint8Array.fromBase64((await Deno.readTextFile(`${p}/sig`)).trim());
+  const client = new RekorClient(rekor.url);
+  try {
+    await client.upload(
+      hashedRekordEntry(
+        createHash("sha256").update(payload).digest("hex"),
+        sig,
+        await Deno.readTextFile(`${p}/k.pub`),
+      ),
+    );
+  } finally {
+    client.close();
+  }
+  const ok = await verify([]);
+  assertEquals(ok.code, 0, ok.stderr);
+  assert(ok.stderr.includes("The claims were present in the transparency log"), ok.stderr);
+  assert(!ok.stderr.includes("verified offline"), ok.stderr);
+  // --offline: no look-up, so the signature has no proof.
+  assertFails(await verify(["--offline"]), 12, /no transparency-log entry/);
 });

@@ -16,6 +16,7 @@ import {
   readTextFile,
 } from "../cosign/keyref.ts";
 import type { BundleArtifact } from "../cosign/bundle.ts";
+import { findAndVerifyEntry } from "../cosign/tlog_search.ts";
 import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
 import { hashedRekordEntry, RekorClient, type RekorEntry } from "../tlog/rekor.ts";
 import type { HashName } from "../crypto/key_signer.ts";
@@ -344,7 +345,7 @@ export const verifyBlobCommand: Command = {
     }
     if (rekor) {
       const sha256Hex = hash.digest("hex");
-      const found = await tlog.verifyBlobInRekor(rekor, trustedRoot!, {
+      const found = await findAndVerifyEntry(rekor, trustedRoot!, {
         sha256Hex,
         signature: sig,
         signer: { key: verifier },
@@ -405,7 +406,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
     try {
       const tlog = await import("./tlog_online.ts");
       const trustedRoot = await tlog.onlineTrustedRoot(flags, rekor);
-      const found = await tlog.verifyBlobInRekor(rekor, trustedRoot, {
+      const found = await findAndVerifyEntry(rekor, trustedRoot, {
         sha256Hex,
         signature: sig,
         signer,

@@ -13,7 +13,7 @@ import {
 } from "../cosign/image_signatures.ts";
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
-import { maxAttachmentSize } from "../cosign/attachments.ts";
+import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
 import { attachmentRef } from "../cosign/tags.ts";
 import { outputPayload } from "../cosign/verify_signatures.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
@@ -190,7 +190,17 @@ async function printVerification(
     lines.push("  - The cosign claims were validated");
   }
   if (tlogChecked) {
-    lines.push("  - Existence of the claims in the transparency log was verified offline");
+    // A signature with a bundle annotation was checked offline; one without was found online.
+    const found = r.verified.map((v) => !!v.layer.annotations[BUNDLE_ANNOTATION]);
+    if (found.includes(true)) {
+      lines.push("  - Existence of the claims in the transparency log was verified offline");
+    }
+    if (found.includes(false)) {
+      lines.push("  - The claims were present in the transparency log");
+      lines.push(
+        "  - The signatures were integrated into the transparency log when the certificate was valid",
+      );
+    }
   }
   const keyless = r.verified.some((v) => v.certificate !== undefined);
   if (!keyless) lines.push("  - The signatures were verified against the specified public key");
@@ -299,6 +309,13 @@ export async function verifyRefs(
   const verifier = ctx.keyless
     ? undefined
     : await loadVerifier(ctx.keyRef, alg ? { hash: alg as HashName } : {});
+  // Signatures without a bundle annotation are looked up in the log, unless --offline.
+  const logChecked = ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot;
+  const rekor = logChecked && !bool(flags, "offline")
+    ? new RekorClient(str(flags, "rekor-url"))
+    : undefined;
+  await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
+  const keyless = ctx.keyless && rekor ? { ...ctx.keyless, rekor } : ctx.keyless;
   for (const [, ref] of refs) {
     const r = await verifyImage(store, ref, verifier, {
       annotations: parseAnnotations(flags.annotations as string[] | undefined),
@@ -307,14 +324,10 @@ export async function verifyRefs(
       maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
       ...(displayName ? {} : attachmentOptions(flags)),
       ...(ctx.trustedRoot ? { trustedRoot: ctx.trustedRoot } : {}),
-      ...(ctx.keyless ? { keyless: ctx.keyless } : {}),
+      ...(rekor ? { rekor } : {}),
+      ...(keyless ? { keyless } : {}),
     });
-    await printVerification(
-      displayName ?? referenceName(ref),
-      r,
-      flags,
-      ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot,
-    );
+    await printVerification(displayName ?? referenceName(ref), r, flags, logChecked);
   }
 }
 

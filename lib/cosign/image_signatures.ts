@@ -19,6 +19,7 @@ import { type Reference, referenceName, repositoryName, withDigest } from "../oc
 import type { Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { RekorClient } from "../tlog/rekor.ts";
 import {
   appendAttachments,
   BUNDLE_ANNOTATION,
@@ -201,6 +202,11 @@ export interface VerifyImageOptions extends AttachmentOptions {
    */
   trustedRoot?: TrustedRoot;
   /**
+   * With `trustedRoot`: where to search for the entry of a signature without a bundle
+   * annotation (cosign-spec §6.8); absent, such a signature is rejected.
+   */
+  rekor?: RekorClient;
+  /**
    * Keyless verification (pass `undefined` as the verifier): each signature's certificate is
    * checked against these CAs and this identity policy.
    */
@@ -272,7 +278,7 @@ export async function verifyImage(
     const { checkLayerBundle } = await import("./layer_bundle.ts");
     const kept = [];
     for (const v of r.verified) {
-      const reason = await checkLayerBundle(v.layer, verifier, options.trustedRoot);
+      const reason = await checkLayerBundle(v.layer, verifier, options.trustedRoot, options.rekor);
       if (reason) r.skipped.push({ digest: v.layer.descriptor.digest, reason });
       else kept.push(v);
     }

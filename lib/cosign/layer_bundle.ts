@@ -19,20 +19,69 @@ import {
   RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
 } from "./attachments.ts";
-import { type Bundle, parseBundle, verifyBundle, verifyBundleWithKey } from "./bundle.ts";
+import {
+  type Bundle,
+  type BundleSigner,
+  type BundleVerification,
+  parseBundle,
+  verifyBundle,
+  verifyBundleWithKey,
+} from "./bundle.ts";
+import type { RekorClient } from "../tlog/rekor.ts";
+import { createHash } from "node:crypto";
 import type { CertificatePolicy } from "./bundle_certificate.ts";
 import type { LayerSignatureCheck } from "./verify_signatures.ts";
 
-/** Returns undefined when the layer's log entry checks out, else the reason it does not. */
+/** The message of a layer without a bundle annotation when the log cannot be searched. */
+const NO_ENTRY = "no transparency-log entry (no dev.sigstore.cosign/bundle annotation); " +
+  "pass --insecure-ignore-tlog to accept signatures without one";
+
+/**
+ * Looks up the entry of a layer without a bundle annotation in Rekor (cosign-spec §6.8): by the
+ * SHA-256 of the payload, an entry holding this signature, verified offline.
+ */
+async function searchLayerEntry(
+  layer: AttachmentLayer,
+  rekor: RekorClient,
+  trustedRoot: TrustedRoot,
+  signer: BundleSigner,
+  certificates?: readonly Uint8Array[],
+): Promise<BundleVerification> {
+  const signature = fromBase64(layer.annotations[SIGNATURE_ANNOTATION] ?? "");
+  if (!signature || signature.length === 0) {
+    throw new CosignError("TLOG_MISSING", "no signature to look up in the transparency log");
+  }
+  const { findAndVerifyEntry } = await import("./tlog_search.ts");
+  const found = await findAndVerifyEntry(rekor, trustedRoot, {
+    sha256Hex: createHash("sha256").update(layer.payload).digest("hex"),
+    signature,
+    signer,
+    ...(certificates ? { certificates } : {}),
+    artifact: { bytes: layer.payload },
+  });
+  return found.verification;
+}
+
+/**
+ * Returns undefined when the layer's log entry checks out, else the reason it does not. Without
+ * a bundle annotation, the entry is searched for in `rekor` when given.
+ */
 export async function checkLayerBundle(
   layer: AttachmentLayer,
   verifier: Verifier,
   trustedRoot: TrustedRoot,
+  rekor?: RekorClient,
 ): Promise<string | undefined> {
   const annotation = layer.annotations[BUNDLE_ANNOTATION];
   if (!annotation) {
-    return "no transparency-log entry (no dev.sigstore.cosign/bundle annotation); " +
-      "pass --insecure-ignore-tlog to accept signatures without one";
+    if (!rekor) return NO_ENTRY;
+    try {
+      await searchLayerEntry(layer, rekor, trustedRoot, { key: verifier });
+      return undefined;
+    } catch (e) {
+      if (e instanceof CosignError) return `transparency log: ${e.message}`;
+      throw e;
+    }
   }
   let rekorBundle: unknown;
   try {
@@ -114,6 +163,8 @@ export interface KeylessLayerOptions {
   readonly trustedRoot: TrustedRoot;
   /** Skip the transparency log (the certificate is then checked at a timestamp or now). */
   readonly ignoreTlog: boolean;
+  /** Where to search for the entry of a signature without a bundle annotation. */
+  readonly rekor?: RekorClient;
 }
 
 /**
@@ -127,12 +178,26 @@ export function keylessLayerCheck(options: KeylessLayerOptions): LayerSignatureC
     if (bundle.verificationMaterial.type !== "certificate") {
       throw new CosignError("CERTIFICATE_MISSING", "no certificate on the signature");
     }
+    const signer = { certificate: options.policy };
+    if (
+      !options.ignoreTlog && options.rekor && bundle.tlogEntries.length === 0 &&
+      bundle.content.type === "messageSignature"
+    ) {
+      const r = await searchLayerEntry(
+        layer,
+        options.rekor,
+        options.trustedRoot,
+        signer,
+        bundle.verificationMaterial.certificates,
+      );
+      return r.certificate!;
+    }
     // A signature is over the layer; an envelope's subjects are checked by the caller.
     const r = await verifyBundle(
       bundle,
       { bytes: layer.payload },
       options.trustedRoot,
-      { certificate: options.policy },
+      signer,
       { ignoreTlog: options.ignoreTlog, checkClaims: false },
     );
     return r.certificate!;
