@@ -164,7 +164,16 @@ export type {
   TimestampHashAlgorithm,
   TimestampInfo,
 } from "./lib/tlog/timestamp.ts";
+export {
+  DEFAULT_REKOR_URL,
+  dsseEntry,
+  hashedRekordEntry,
+  intotoEntry,
+  RekorClient,
+} from "./lib/tlog/rekor.ts";
 export type { RekorEntry } from "./lib/tlog/rekor.ts";
+export { findAndVerifyEntry } from "./lib/cosign/tlog_search.ts";
+export type { OnlineTlogQuery, OnlineTlogResult } from "./lib/cosign/tlog_search.ts";
 export { parseCertificate, parseCertificatePem } from "./lib/x509/certificate.ts";
 export type {
   Certificate,
