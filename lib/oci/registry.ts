@@ -35,6 +35,7 @@ import {
   type BodyFactory,
   isPlainHttpServer,
   schemesFor,
+  shortCause,
   Transport,
   type TransportOptions,
 } from "./transport.ts";
@@ -238,6 +239,7 @@ export class RegistryClient implements ImageStore {
     auth: string | undefined,
   ): Promise<Response> {
     const candidates = h.scheme ? [h.scheme] : schemesFor(registry, this.#allowHttp);
+    let httpsError: unknown;
     for (let i = 0;; i++) {
       const scheme = candidates[i]!;
       const headers = { ...req.headers };
@@ -251,11 +253,31 @@ export class RegistryClient implements ImageStore {
           ...(req.body ? { body: req.body } : {}),
           ...(req.expect ? { expect: req.expect } : {}),
         });
+        if (httpsError !== undefined && scheme === "http" && res.status === 400) {
+          // The HTTP fallback reached a server that speaks HTTPS after all: the HTTPS attempt
+          // failed for another reason, which is the one to report.
+          const text = await res.clone().text().catch(() => "");
+          if (/HTTP request to an HTTPS server/i.test(text)) {
+            await res.body?.cancel();
+            throw new CosignError(
+              "REGISTRY_UNAVAILABLE",
+              `Cannot reach registry ${registry} over HTTPS: ${shortCause(httpsError)}`,
+            );
+          }
+        }
         if (!req.url) h.scheme = scheme;
         return res;
       } catch (e) {
         if (e instanceof CosignError) throw e;
-        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) continue;
+        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) {
+          // Ask once more over HTTPS before concluding the server speaks plain HTTP: a TLS
+          // server's handshake failure must not send the request over HTTP.
+          if (httpsError === undefined) {
+            httpsError = e;
+            i--;
+          }
+          continue;
+        }
         if (isPlainHttpServer(e)) {
           throw new CosignError(
             "REGISTRY_INSECURE",

@@ -94,3 +94,57 @@ Deno.test("transport: retries 429/5xx and network errors with backoff, never oth
   assertEquals(calls, 5);
   assertEquals(msg, "Cannot reach registry r.example: Connection refused (5 attempts)");
 });
+
+Deno.test("transport: an HTTPS failure that looks like plain HTTP is retried once before falling back", async () => {
+  const ref = { registry: "127.0.0.1:5000", repository: "x", tag: "t" };
+  const plain = () =>
+    Promise.reject(
+      new TypeError("fetch failed", {
+        cause: new Error("received corrupt message of type InvalidContentType"),
+      }),
+    );
+  // The second HTTPS attempt shows the real problem (an untrusted certificate): no HTTP at all.
+  let urls: string[] = [];
+  let httpsTries = 0;
+  const flaky = new RegistryClient({
+    fetch: ((input: RequestInfo | URL) => {
+      urls.push(String(input));
+      if (String(input).startsWith("http:")) {
+        return Promise.resolve(new Response("", { status: 404 }));
+      }
+      return ++httpsTries === 1 ? plain() : Promise.reject(
+        new TypeError("fetch failed", {
+          cause: new Error("invalid peer certificate: UnknownIssuer"),
+        }),
+      );
+    }) as typeof fetch,
+    keychain: () => Promise.resolve(undefined),
+  });
+  let err: unknown;
+  await flaky.getManifest(ref).catch((e) => err = e);
+  assertEquals(err instanceof CosignError && err.code === "REGISTRY_INSECURE", true, String(err));
+  assertEquals(urls.every((u) => u.startsWith("https:")), true, urls.join(" "));
+
+  // A server that answers HTTP with "you spoke HTTP to an HTTPS server": the HTTPS error is the one
+  // reported, not a confusing HTTP 400.
+  urls = [];
+  const tlsOnly = new RegistryClient({
+    fetch: ((input: RequestInfo | URL) => {
+      urls.push(String(input));
+      return String(input).startsWith("http:")
+        ? Promise.resolve(
+          new Response("Client sent an HTTP request to an HTTPS server.\n", { status: 400 }),
+        )
+        : plain();
+    }) as typeof fetch,
+    keychain: () => Promise.resolve(undefined),
+  });
+  await tlsOnly.getManifest(ref).catch((e) => err = e);
+  assertEquals(
+    err instanceof CosignError && err.code === "REGISTRY_UNAVAILABLE",
+    true,
+    String(err),
+  );
+  assertEquals(/over HTTPS: .*corrupt message/.test((err as Error).message), true, String(err));
+  assertEquals(urls.filter((u) => u.startsWith("https:")).length, 2, urls.join(" "));
+});
