@@ -35,7 +35,6 @@ import {
   type BodyFactory,
   isPlainHttpServer,
   schemesFor,
-  shortCause,
   Transport,
   type TransportOptions,
 } from "./transport.ts";
@@ -87,6 +86,10 @@ export interface RegistryClientOptions extends TransportOptions {
 
 interface HostState {
   scheme?: "https" | "http";
+  /** The scheme came from an earlier process and has not been used yet. */
+  remembered?: boolean;
+  /** The challenge came from an earlier process and has not been answered yet. */
+  challengeRemembered?: boolean;
   challenge?: Challenge;
   tokens: TokenCache;
   creds: Map<string, Promise<Credentials | undefined>>;
@@ -172,8 +175,14 @@ export class RegistryClient implements ImageStore {
     for (const [registry, known] of Object.entries(options.knownHosts ?? {})) {
       const h = this.#host(registry);
       // A remembered http scheme is only reused where http is allowed now.
-      if (schemesFor(registry, this.#allowHttp).includes(known.scheme)) h.scheme = known.scheme;
-      if (known.challenge && h.scheme) h.challenge = known.challenge;
+      if (schemesFor(registry, this.#allowHttp).includes(known.scheme)) {
+        h.scheme = known.scheme;
+        h.remembered = true;
+      }
+      if (known.challenge && h.scheme) {
+        h.challenge = known.challenge;
+        h.challengeRemembered = true;
+      }
     }
   }
 
@@ -238,8 +247,16 @@ export class RegistryClient implements ImageStore {
     req: Req,
     auth: string | undefined,
   ): Promise<Response> {
-    const candidates = h.scheme ? [h.scheme] : schemesFor(registry, this.#allowHttp);
-    let httpsError: unknown;
+    let candidates = h.scheme ? [h.scheme] : schemesFor(registry, this.#allowHttp);
+    // A scheme remembered from an earlier run may be stale (another server on the same port):
+    // when the server turns out to speak the other protocol, forget it and probe again.
+    const reprobe = (): boolean => {
+      if (!h.remembered || req.url) return false;
+      h.remembered = false;
+      delete h.scheme;
+      candidates = schemesFor(registry, this.#allowHttp);
+      return true;
+    };
     for (let i = 0;; i++) {
       const scheme = candidates[i]!;
       const headers = { ...req.headers };
@@ -253,31 +270,26 @@ export class RegistryClient implements ImageStore {
           ...(req.body ? { body: req.body } : {}),
           ...(req.expect ? { expect: req.expect } : {}),
         });
-        if (httpsError !== undefined && scheme === "http" && res.status === 400) {
-          // The HTTP fallback reached a server that speaks HTTPS after all: the HTTPS attempt
-          // failed for another reason, which is the one to report.
+        if (h.remembered && scheme === "http" && res.status === 400) {
           const text = await res.clone().text().catch(() => "");
-          if (/HTTP request to an HTTPS server/i.test(text)) {
+          if (/HTTP request to an HTTPS server/i.test(text) && reprobe()) {
             await res.body?.cancel();
-            throw new CosignError(
-              "REGISTRY_UNAVAILABLE",
-              `Cannot reach registry ${registry} over HTTPS: ${shortCause(httpsError)}`,
-            );
+            i = -1;
+            continue;
           }
         }
-        if (!req.url) h.scheme = scheme;
+        if (!req.url) {
+          h.scheme = scheme;
+          h.remembered = false;
+        }
         return res;
       } catch (e) {
         if (e instanceof CosignError) throw e;
-        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) {
-          // Ask once more over HTTPS before concluding the server speaks plain HTTP: a TLS
-          // server's handshake failure must not send the request over HTTP.
-          if (httpsError === undefined) {
-            httpsError = e;
-            i--;
-          }
+        if (isPlainHttpServer(e) && scheme === "https" && reprobe()) {
+          i = -1;
           continue;
         }
+        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) continue;
         if (isPlainHttpServer(e)) {
           throw new CosignError(
             "REGISTRY_INSECURE",
@@ -314,7 +326,16 @@ export class RegistryClient implements ImageStore {
     const creds = await this.#creds(h, repo);
     const asPush = push || this.#pushRepos.has(repositoryName(repo));
     let scopes = [repositoryScope(repo.repository, asPush), ...extraScopes];
-    let auth = await this.#authFor(h, scopes, creds);
+    let auth: string | undefined;
+    try {
+      auth = await this.#authFor(h, scopes, creds);
+    } catch (e) {
+      // A challenge remembered from an earlier run may name a token server that is gone: ask
+      // the registry again instead (its 401 says where to get a token now).
+      if (!h.challengeRemembered) throw e;
+      delete h.challenge;
+    }
+    h.challengeRemembered = false;
     let res = await this.#sendOnce(h, repo.registry, req, auth);
     for (let round = 0; res.status === 401 && round < 2; round++) {
       const header = res.headers.get("www-authenticate");

@@ -102,8 +102,7 @@ export function isPlainHttpServer(e: unknown): boolean {
     .test(errorChain(e));
 }
 
-/** The telling part of a network error's cause chain, for one-line messages. */
-export function shortCause(e: unknown): string {
+function shortCause(e: unknown): string {
   const m = errorChain(e);
   const known = m.match(
     /(Connection refused|connection reset|timed out|dns error[^:]*|invalid peer certificate: \w+|tcp connect error)/i,

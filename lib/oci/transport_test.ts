@@ -95,7 +95,7 @@ Deno.test("transport: retries 429/5xx and network errors with backoff, never oth
   assertEquals(msg, "Cannot reach registry r.example: Connection refused (5 attempts)");
 });
 
-Deno.test("transport: an HTTPS failure that looks like plain HTTP is retried once before falling back", async () => {
+Deno.test("transport: a scheme remembered from an earlier run is probed again when the server changed", async () => {
   const ref = { registry: "127.0.0.1:5000", repository: "x", tag: "t" };
   const plain = () =>
     Promise.reject(
@@ -103,48 +103,87 @@ Deno.test("transport: an HTTPS failure that looks like plain HTTP is retried onc
         cause: new Error("received corrupt message of type InvalidContentType"),
       }),
     );
-  // The second HTTPS attempt shows the real problem (an untrusted certificate): no HTTP at all.
+  const notFound = () => Promise.resolve(new Response("", { status: 404 }));
+  // Remembered http, but the port now has a TLS server: it says so over HTTP; HTTPS works.
   let urls: string[] = [];
-  let httpsTries = 0;
-  const flaky = new RegistryClient({
-    fetch: ((input: RequestInfo | URL) => {
-      urls.push(String(input));
-      if (String(input).startsWith("http:")) {
-        return Promise.resolve(new Response("", { status: 404 }));
-      }
-      return ++httpsTries === 1 ? plain() : Promise.reject(
-        new TypeError("fetch failed", {
-          cause: new Error("invalid peer certificate: UnknownIssuer"),
-        }),
-      );
-    }) as typeof fetch,
-    keychain: () => Promise.resolve(undefined),
-  });
-  let err: unknown;
-  await flaky.getManifest(ref).catch((e) => err = e);
-  assertEquals(err instanceof CosignError && err.code === "REGISTRY_INSECURE", true, String(err));
-  assertEquals(urls.every((u) => u.startsWith("https:")), true, urls.join(" "));
-
-  // A server that answers HTTP with "you spoke HTTP to an HTTPS server": the HTTPS error is the one
-  // reported, not a confusing HTTP 400.
-  urls = [];
-  const tlsOnly = new RegistryClient({
+  const nowTls = new RegistryClient({
     fetch: ((input: RequestInfo | URL) => {
       urls.push(String(input));
       return String(input).startsWith("http:")
         ? Promise.resolve(
           new Response("Client sent an HTTP request to an HTTPS server.\n", { status: 400 }),
         )
-        : plain();
+        : notFound();
     }) as typeof fetch,
     keychain: () => Promise.resolve(undefined),
+    knownHosts: { "127.0.0.1:5000": { scheme: "http" } },
   });
-  await tlsOnly.getManifest(ref).catch((e) => err = e);
-  assertEquals(
-    err instanceof CosignError && err.code === "REGISTRY_UNAVAILABLE",
-    true,
-    String(err),
+  let err: unknown;
+  await nowTls.getManifest(ref).catch((e) => err = e);
+  assertEquals(err instanceof CosignError && err.code === "MANIFEST_UNKNOWN", true, String(err));
+  assertEquals(urls.map((u) => u.split(":")[0]), ["http", "https"]);
+  assertEquals(nowTls.knownHosts()["127.0.0.1:5000"]?.scheme, "https");
+  // Remembered https, but the port now has a plain HTTP server: probed again, then HTTP.
+  urls = [];
+  const nowPlain = new RegistryClient({
+    fetch: ((input: RequestInfo | URL) => {
+      urls.push(String(input));
+      return String(input).startsWith("http:") ? notFound() : plain();
+    }) as typeof fetch,
+    keychain: () => Promise.resolve(undefined),
+    knownHosts: { "127.0.0.1:5000": { scheme: "https" } },
+  });
+  await nowPlain.getManifest(ref).catch((e) => err = e);
+  assertEquals(err instanceof CosignError && err.code === "MANIFEST_UNKNOWN", true, String(err));
+  assertEquals(urls.at(-1)!.startsWith("http://"), true, urls.join(" "));
+  assertEquals(nowPlain.knownHosts()["127.0.0.1:5000"]?.scheme, "http");
+  // A scheme learned in this process is trusted: no second probe.
+  urls = [];
+  await nowPlain.getManifest(ref).catch(() => {});
+  assertEquals(urls.map((u) => u.split(":")[0]), ["http"]);
+});
+
+Deno.test("transport: a challenge remembered from an earlier run whose token server is gone is learned again", async () => {
+  const urls: string[] = [];
+  const client = new RegistryClient({
+    fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
+      const url = String(input);
+      urls.push(url);
+      if (url.startsWith("http://127.0.0.1:1/")) {
+        return Promise.reject(
+          new TypeError("fetch failed", { cause: new Error("Connection refused") }),
+        );
+      }
+      if (url.startsWith("http://127.0.0.1:5000/token")) {
+        return Promise.resolve(Response.json({ token: "fresh" }));
+      }
+      const auth = new Headers(init?.headers).get("authorization");
+      return Promise.resolve(
+        auth === "Bearer fresh" ? new Response("", { status: 404 }) : new Response("", {
+          status: 401,
+          headers: {
+            "www-authenticate":
+              'Bearer realm="http://127.0.0.1:5000/token",service="reg",scope="repository:x:pull"',
+          },
+        }),
+      );
+    }) as typeof fetch,
+    keychain: () => Promise.resolve(undefined),
+    retry: { maxAttempts: 1 },
+    knownHosts: {
+      "127.0.0.1:5000": {
+        scheme: "http",
+        challenge: {
+          scheme: "bearer",
+          params: { realm: "http://127.0.0.1:1/token", service: "reg" },
+        },
+      },
+    },
+  });
+  let err: unknown;
+  await client.getManifest({ registry: "127.0.0.1:5000", repository: "x", tag: "t" }).catch((e) =>
+    err = e
   );
-  assertEquals(/over HTTPS: .*corrupt message/.test((err as Error).message), true, String(err));
-  assertEquals(urls.filter((u) => u.startsWith("https:")).length, 2, urls.join(" "));
+  assertEquals(err instanceof CosignError && err.code === "MANIFEST_UNKNOWN", true, String(err));
+  assertEquals(urls.some((u) => u.startsWith("http://127.0.0.1:5000/token")), true, urls.join(" "));
 });
