@@ -300,18 +300,7 @@ export const verifyBlobCommand: Command = {
     }
     // No bundle: the signature's entry is searched for in Rekor (--rekor-url) and verified
     // offline against the trusted root (lib/cli/tlog_online.ts), unless --insecure-ignore-tlog.
-    const ignoreTlog = bool(flags, "insecure-ignore-tlog");
-    if (ignoreTlog) {
-      await info(
-        "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
-      );
-    } else if (bool(flags, "offline")) {
-      throw new CosignError(
-        "TLOG_UNAVAILABLE",
-        "offline verification failed: without --bundle the transparency log must be searched " +
-          "online; pass --bundle FILE (sign-blob --bundle), or --insecure-ignore-tlog",
-      );
-    }
+    const ignoreTlog = await onlineTlogMode(flags);
     const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
     const { sig, from } = await readSignature(sigFlag);
     const tlog = await import("./tlog_online.ts");
@@ -361,6 +350,27 @@ export const verifyBlobCommand: Command = {
 };
 
 /**
+ * Without a bundle the log must be searched online: returns true with `--insecure-ignore-tlog`
+ * (after cosign's warning), and refuses `--offline`.
+ */
+async function onlineTlogMode(flags: FlagValues): Promise<boolean> {
+  if (bool(flags, "insecure-ignore-tlog")) {
+    await info(
+      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
+    );
+    return true;
+  }
+  if (bool(flags, "offline")) {
+    throw new CosignError(
+      "TLOG_UNAVAILABLE",
+      "offline verification failed: without --bundle the transparency log must be searched " +
+        "online; pass --bundle FILE (sign-blob --bundle), or --insecure-ignore-tlog",
+    );
+  }
+  return false;
+}
+
+/**
  * Keyless `verify-blob --certificate C [--certificate-chain F] --signature S`: the signature is
  * checked with the certificate's key and the certificate at the signing time: the integrated
  * time of the signature's entry, found in Rekor by the file's SHA-256, or the
@@ -384,18 +394,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
   const { sig } = await readSignature(required(flags, "signature"));
   const tsPath = str(flags, "rfc3161-timestamp");
   const timestamps = tsPath ? [await readFileBytes(tsPath, "RFC 3161 timestamp")] : [];
-  const ignoreTlog = bool(flags, "insecure-ignore-tlog");
-  if (ignoreTlog) {
-    await info(
-      "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.",
-    );
-  } else if (bool(flags, "offline")) {
-    throw new CosignError(
-      "TLOG_UNAVAILABLE",
-      "offline verification failed: without --bundle the transparency log must be searched " +
-        "online; pass --bundle FILE, or --insecure-ignore-tlog",
-    );
-  }
+  const ignoreTlog = await onlineTlogMode(flags);
   const h = createHash("sha256");
   for await (const c of await openBlob(artifactArg)) h.update(c);
   const sha256Hex = h.digest("hex");
