@@ -70,7 +70,13 @@ import {
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import { parseReference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
-import { bundleOutput, type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import {
+  bundleOutput,
+  type Command,
+  NEW_BUNDLE_FORMAT_FLAG,
+  SIGN_TLOG_FLAGS,
+  VERIFY_TLOG_FLAGS,
+} from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
@@ -440,11 +446,7 @@ export const attestBlobCommand: Command = {
         value: "FILE",
         description: "write cosign's bundle (envelope, key, transparency-log entry) here",
       },
-      "new-bundle-format": {
-        type: "boolean",
-        default: false,
-        description: "write --bundle as a Sigstore bundle v0.3 instead of cosign's legacy bundle",
-      },
+      "new-bundle-format": NEW_BUNDLE_FORMAT_FLAG,
       yes: {
         type: "boolean",
         short: "y",
@@ -618,11 +620,6 @@ export const verifyBlobAttestationCommand: Command = {
         type: "boolean",
         default: false,
         description: "the bundle is a Sigstore bundle",
-      },
-      "trusted-root": {
-        type: "string",
-        value: "FILE",
-        description: "trusted_root.json with the transparency-log keys for --bundle (no network)",
       },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,

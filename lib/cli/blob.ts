@@ -27,7 +27,13 @@ import {
   certificatePolicyFromFlags,
   hasIdentityFlags,
 } from "./certificate_flags.ts";
-import { bundleOutput, type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import {
+  bundleOutput,
+  type Command,
+  NEW_BUNDLE_FORMAT_FLAG,
+  SIGN_TLOG_FLAGS,
+  VERIFY_TLOG_FLAGS,
+} from "./command.ts";
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
@@ -68,11 +74,7 @@ export const signBlobCommand: Command = {
         value: "FILE",
         description: "write cosign's bundle (signature, key, transparency-log entry) here",
       },
-      "new-bundle-format": {
-        type: "boolean",
-        default: false,
-        description: "write --bundle as a Sigstore bundle v0.3 instead of cosign's legacy bundle",
-      },
+      "new-bundle-format": NEW_BUNDLE_FORMAT_FLAG,
       yes: {
         type: "boolean",
         short: "y",
@@ -242,11 +244,6 @@ export const verifyBlobCommand: Command = {
         default: false,
         description: "the bundle is a Sigstore bundle (detected either way)",
       },
-      "trusted-root": {
-        type: "string",
-        value: "FILE",
-        description: "trusted_root.json with the transparency-log keys for --bundle (no network)",
-      },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
       certificate: {
@@ -401,6 +398,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
   const artifact: BundleArtifact = { digest: { alg: "sha256", hex: sha256Hex } };
   const signer = { certificate: policy };
   if (!ignoreTlog) {
+    // The entry found in the log is verified together with the timestamps, as one bundle.
     const rekor = new RekorClient(str(flags, "rekor-url"));
     try {
       const tlog = await import("./tlog_online.ts");
@@ -410,6 +408,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
         signature: sig,
         signer,
         certificates,
+        timestamps,
         artifact,
       });
       await info(`tlog entry verified with uuid: ${found.uuid} index: ${found.logIndex}`);
@@ -417,9 +416,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
     } finally {
       rekor.close();
     }
-  }
-  if (ignoreTlog || timestamps.length > 0) {
-    // Without the log, or with a timestamp to check as well: the same checks, no log entry.
+  } else {
     const trustedRoot = await loadTrustedRoot(flags);
     if (!trustedRoot) {
       throw new UsageError(

@@ -35,6 +35,19 @@ export const VERIFY_TLOG_FLAGS = {
     description: "skip the transparency-log check (everything else is still verified)",
   },
   "rekor-url": SIGN_TLOG_FLAGS["rekor-url"],
+  "trusted-root": {
+    type: "string",
+    value: "FILE",
+    description:
+      "trusted_root.json: Rekor keys, Fulcio CAs, CT logs and TSAs for offline checks (no network)",
+  },
+} as const;
+
+/** `--new-bundle-format` of sign-blob and attest-blob (see {@link bundleOutput}). */
+export const NEW_BUNDLE_FORMAT_FLAG = {
+  type: "boolean",
+  default: false,
+  description: "write --bundle as a Sigstore bundle v0.3 instead of cosign's legacy bundle",
 } as const;
 
 /** `--bundle FILE` of sign-blob and attest-blob, and the Sigstore writer with `--new-bundle-format`. */

@@ -196,11 +196,6 @@ const fetchCommand: Command = {
         value: "FILE",
         description: "write to FILE instead of stdout",
       },
-      "trusted-root": {
-        type: "string",
-        value: "FILE",
-        description: "trusted_root.json: the transparency-log keys for offline checks",
-      },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
       ...REGISTRY_FLAGS,

@@ -361,11 +361,6 @@ export const VERIFY_FLAGS = {
     description: "message hash (default: the key's)",
   },
   offline: { type: "boolean", default: false, description: "make no transparency-log requests" },
-  "trusted-root": {
-    type: "string",
-    value: "FILE",
-    description: "trusted_root.json: the transparency-log keys for offline checks",
-  },
   ...VERIFY_TLOG_FLAGS,
   ...CERTIFICATE_VERIFY_FLAGS,
   ...ATTACHMENT_FLAGS,

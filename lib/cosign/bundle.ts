@@ -508,26 +508,3 @@ export function parseBundle(input: string | Uint8Array | unknown): Bundle {
   if ("base64Signature" in json) return parseLegacyBundle(json);
   invalid("neither a Sigstore bundle (no mediaType) nor a cosign bundle (no base64Signature)");
 }
-
-/**
- * Checks that the bundle can be verified the way the user asked: a bundle signed with a public
- * key needs a key (`--key`); a certificate-based bundle with a key is allowed (its certificate
- * must then hold that key, which {@link verifyBundleWithKey} checks).
- * @param bundle the parsed bundle
- * @param haveKey whether a verification key was given
- * @throws {CosignError} `BUNDLE_KEY_REQUIRED` for a key-signed bundle and no key
- */
-export function checkVerificationMaterial(bundle: Bundle, haveKey: boolean): void {
-  const vm = bundle.verificationMaterial;
-  if (!haveKey && vm.type === "publicKey") {
-    fail(
-      "BUNDLE_KEY_REQUIRED",
-      `The bundle is signed with a public key${
-        vm.hint === undefined ? "" : ` (hint ${vm.hint})`
-      }, but no key was given: verify it with --key`,
-    );
-  }
-  if (!haveKey && vm.type === "none") {
-    fail("BUNDLE_KEY_REQUIRED", "The bundle holds no certificate: verify it with --key");
-  }
-}

@@ -41,6 +41,8 @@ export interface OnlineTlogQuery {
   readonly signer: BundleSigner;
   /** For a certificate policy: the signing certificate and its chain, DER, leaf first. */
   readonly certificates?: readonly Uint8Array[];
+  /** RFC 3161 timestamps (DER) over the signature, verified along with the entry. */
+  readonly timestamps?: readonly Uint8Array[];
   /** The blob (bytes for Ed25519 keys, else its digest) the entry's signature is checked over. */
   readonly artifact: BundleArtifact;
 }
@@ -97,6 +99,13 @@ function bundleForEntry(entry: RekorEntry, query: OnlineTlogQuery): Record<strin
           : {}),
         canonicalizedBody: entry.body,
       }],
+      ...(query.timestamps?.length
+        ? {
+          timestampVerificationData: {
+            rfc3161Timestamps: query.timestamps.map((t) => ({ signedTimestamp: toBase64(t) })),
+          },
+        }
+        : {}),
     },
     messageSignature: {
       messageDigest: { algorithm: "SHA2_256", digest: hex(query.sha256Hex) },

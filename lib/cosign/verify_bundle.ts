@@ -20,7 +20,7 @@ import { bytesEqual } from "../tlog/bytes.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import { verifyEnvelope } from "./dsse.ts";
 import { hasSubjectDigest, parseStatement, type Statement } from "./intoto.ts";
-import type { Bundle, BundleContent, BundleFormat } from "./bundle.ts";
+import type { Bundle, BundleContent, BundleFormat, VerificationMaterial } from "./bundle.ts";
 import { at, type BodyContext, type TlogEntryCheck, verifyEntry } from "./bundle_tlog.ts";
 
 export type { TlogEntryCheck };
@@ -140,6 +140,31 @@ async function verifySignatureOver(
   }
 }
 
+/**
+ * Checks that the bundle can be verified the way the user asked: a bundle signed with a public
+ * key needs a key (`--key`); a certificate-based bundle with a key is allowed (its certificate
+ * must then hold that key, which {@link verifyBundleWithKey} checks).
+ * @param bundle the parsed bundle
+ * @param haveKey whether a verification key was given
+ * @throws {CosignError} `BUNDLE_KEY_REQUIRED` for a key-signed bundle and no key
+ */
+export function checkVerificationMaterial(bundle: Bundle, haveKey: boolean): void {
+  const vm = bundle.verificationMaterial;
+  if (!haveKey && vm.type !== "certificate") throw keyRequired(vm);
+}
+
+/** Why a bundle without a certificate cannot be verified without a key. */
+function keyRequired(vm: VerificationMaterial): CosignError {
+  return new CosignError(
+    "BUNDLE_KEY_REQUIRED",
+    vm.type === "publicKey"
+      ? `The bundle is signed with a public key${
+        vm.hint === undefined ? "" : ` (hint ${vm.hint})`
+      }, but no key was given: verify it with --key`
+      : "The bundle holds no certificate: verify it with --key",
+  );
+}
+
 /** Who must have signed: a public key, or a certificate meeting an identity policy. */
 export type BundleSigner =
   | {
@@ -177,17 +202,7 @@ interface SigningKey {
 async function signingKey(bundle: Bundle, signer: BundleSigner): Promise<SigningKey> {
   const vm = bundle.verificationMaterial;
   if ("certificate" in signer) {
-    if (vm.type === "publicKey") {
-      fail(
-        "BUNDLE_KEY_REQUIRED",
-        `The bundle is signed with a public key${
-          vm.hint === undefined ? "" : ` (hint ${vm.hint})`
-        }, not a certificate: verify it with --key`,
-      );
-    }
-    if (vm.type !== "certificate") {
-      fail("BUNDLE_KEY_REQUIRED", "The bundle holds no certificate: verify it with --key");
-    }
+    if (vm.type !== "certificate") throw keyRequired(vm);
     const certificates = parseBundleCertificates(vm.certificates);
     const key = certificates[0]!.publicKey;
     return {
