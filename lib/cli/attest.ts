@@ -27,6 +27,7 @@ import {
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
 import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
+import type { Bundle } from "../cosign/bundle.ts";
 import {
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
@@ -35,6 +36,7 @@ import {
   signerCertificate,
 } from "./certificate_flags.ts";
 import {
+  type Envelope,
   INTOTO_PAYLOAD_TYPE,
   parseEnvelope,
   signEnvelope,
@@ -56,7 +58,6 @@ import {
   readTextFile,
 } from "../cosign/keyref.ts";
 import { attachmentRef } from "../cosign/tags.ts";
-import { getMember } from "../cosign/verify_signatures.ts";
 import { fromBase64, toBase64, utf8 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { legacyBundleJson, rekorBundleJson } from "../cosign/legacy_bundle.ts";
@@ -246,25 +247,29 @@ const TLOG_CODES = new Set([
  * Verifies an attestation layer's envelope and, with a trusted root, its transparency-log entry
  * (the `dev.sigstore.cosign/bundle` annotation, cosign-spec §6.7): the entry must be a dsse or
  * intoto entry for these envelope bytes, payload, signature and key, with a SET from a trusted
- * log. The envelope signature is verified once either way.
+ * log. The envelope is the layer payload, as in Go cosign; the signature annotation is not read.
+ * Returns the verified envelope: the only source of the claims.
  */
 async function verifyLayer(
   layer: AttachmentLayer,
   verifier: Verifier | KeylessLayerOptions,
   trustedRoot: TrustedRoot | undefined,
-): Promise<void> {
+): Promise<Envelope> {
   if (!("verify" in verifier)) {
-    const { keylessLayerCheck } = await import("../cosign/layer_bundle.ts");
+    const { keylessLayerCheck, layerAsBundle } = await import("../cosign/layer_bundle.ts");
     if (!layer.annotations[CERTIFICATE_ANNOTATION]) {
       throw new CosignError("CERTIFICATE_MISSING", "no certificate on the attestation");
     }
-    await keylessLayerCheck(verifier)(layer);
-    return;
+    await keylessLayerCheck(verifier, "attestation")(layer);
+    const content = layerAsBundle(layer, "attestation").content;
+    if (content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
+    return content.envelope;
   }
   const annotation = layer.annotations[BUNDLE_ANNOTATION];
   if (trustedRoot === undefined || !annotation) {
-    await verifyEnvelope(parseEnvelope(layer.payload), verifier);
-    if (trustedRoot === undefined) return;
+    const envelope = parseEnvelope(layer.payload);
+    await verifyEnvelope(envelope, verifier);
+    if (trustedRoot === undefined) return envelope;
     throw new CosignError(
       "TLOG_MISSING",
       "no transparency-log entry (no dev.sigstore.cosign/bundle annotation); " +
@@ -281,8 +286,12 @@ async function verifyLayer(
   const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
   try {
     // A legacy bundle whose base64Signature is the envelope: checked as attest-blob's bundles.
-    const bundle = parseBundle({ base64Signature: toBase64(layer.payload), rekorBundle });
+    const bundle = parseBundle({ base64Signature: toBase64(layer.payload), rekorBundle }, {
+      content: "dsseEnvelope",
+    });
     await verifyBundleWithKey(bundle, NO_ARTIFACT, verifier, trustedRoot, { checkClaims: false });
+    if (bundle.content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
+    return bundle.content.envelope;
   } catch (e) {
     if (e instanceof CosignError && TLOG_CODES.has(e.code)) {
       throw new CosignError(e.code, `transparency log: ${e.message}`);
@@ -309,8 +318,8 @@ async function checkAttestation(
 ): Promise<Checked> {
   const envelope = layer.payload;
   try {
-    await verifyLayer(layer, verifier, trustedRoot);
-    const env = parseEnvelope(envelope);
+    // Subject and predicate come from the envelope whose signature was verified.
+    const env = await verifyLayer(layer, verifier, trustedRoot);
     const st = parseStatement(env.payload);
     if (claims && !hasSubjectDigest(st, claims.alg, claims.hex)) {
       return { ok: false, reason: "no matching subject digest found" };
@@ -535,12 +544,12 @@ async function sha256File(path: string, max?: number): Promise<string> {
 }
 
 /**
- * Reads `--signature` (an envelope, possibly base64-encoded) or `--bundle` (legacy or v0.3);
- * returns the envelope bytes and, for a bundle, its parsed JSON.
+ * Reads `--signature` (an envelope, possibly base64-encoded) or `--bundle` (legacy or v0.3, parsed
+ * strictly: one bundle holds one envelope, and no unknown or duplicated fields).
  */
 async function envelopeFromFlags(
   flags: FlagValues,
-): Promise<{ envelope: Uint8Array; bundle?: unknown }> {
+): Promise<{ envelope: Uint8Array; bundle?: undefined } | { bundle: Bundle }> {
   const sigPath = str(flags, "signature");
   const bundlePath = str(flags, "bundle");
   if (!!sigPath === !!bundlePath) {
@@ -551,30 +560,16 @@ async function envelopeFromFlags(
     const text = new TextDecoder().decode(raw).trim();
     return { envelope: text.startsWith("{") ? utf8(text) : (fromBase64(text) ?? raw) };
   }
-  const text = await readTextFile(bundlePath!, "bundle");
-  let b: unknown;
+  const bytes = await readFileBytes(bundlePath!, "bundle");
+  const { parseBundle } = await import("../cosign/bundle.ts");
   try {
-    b = JSON.parse(text);
-  } catch {
-    throw new CosignError("DSSE_INVALID", `Cannot read bundle ${bundlePath}: it is not JSON`);
-  }
-  const legacy = getMember(b, "base64Signature");
-  if (typeof legacy === "string") {
-    const env = fromBase64(legacy);
-    if (!env) {
-      throw new CosignError(
-        "DSSE_INVALID",
-        `Cannot read bundle ${bundlePath}: base64Signature is not base64`,
-      );
+    return { bundle: parseBundle(bytes, { content: "dsseEnvelope" }) };
+  } catch (e) {
+    if (e instanceof CosignError) {
+      throw new CosignError(e.code, `Cannot read bundle ${bundlePath}: ${e.message}`);
     }
-    return { envelope: env, bundle: b };
+    throw e;
   }
-  const dsse = getMember(b, "dsseEnvelope");
-  if (typeof dsse !== "object" || dsse === null) {
-    throw new CosignError("DSSE_INVALID", `Bundle ${bundlePath} holds no DSSE envelope`);
-  }
-  // A v0.3 bundle's envelope is protojson: same field names as the envelope JSON.
-  return { envelope: utf8(JSON.stringify(dsse)), bundle: b };
 }
 
 const DIGEST_ALGS = ["sha256", "sha384", "sha512"];
@@ -647,7 +642,7 @@ export const verifyBlobAttestationCommand: Command = {
     const trustedRoot = policy
       ? await keylessBlobAttestationTrust(flags)
       : await blobAttestationTrust(flags);
-    const { envelope: envelopeBytes, bundle } = await envelopeFromFlags(flags);
+    const input = await envelopeFromFlags(flags);
     const checkClaims = bool(flags, "check-claims");
     let claims: { alg: string; hex: string } | undefined;
     if (checkClaims) {
@@ -664,29 +659,31 @@ export const verifyBlobAttestationCommand: Command = {
         };
       } else throw new UsageError("pass the file, or --digest, to check the attestation's subject");
     }
-    const env = parseEnvelope(envelopeBytes);
+    // The claims below are read from `env`: the envelope whose signature was verified here (a
+    // bundle's own envelope, the one its log entry and timestamps cover), never another copy.
+    let env: Envelope;
     let tlogVerified = false;
-    if (policy) {
-      // Keyless: the bundle's certificate, envelope signature, log entry and timestamps.
-      const { parseBundle, verifyBundle } = await import("../cosign/bundle.ts");
+    if (input.bundle === undefined) {
+      env = parseEnvelope(input.envelope);
+      await verifyEnvelope(env, await loadVerifier(keyRef!));
+    } else {
+      const bundle = input.bundle;
+      if (bundle.content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
+      env = bundle.content.envelope;
+      const { verifyBundle } = await import("../cosign/bundle.ts");
+      // Keyless: the bundle's certificate; else the key. Then the envelope signature, log entry
+      // and timestamps, offline (cosign-spec §6.7); the log only with trust material.
       const r = await verifyBundle(
-        parseBundle(bundle),
+        bundle,
         NO_ARTIFACT,
         trustedRoot,
-        { certificate: policy },
-        { checkClaims: false, ignoreTlog: bool(flags, "insecure-ignore-tlog") },
+        policy ? { certificate: policy } : { key: await loadVerifier(keyRef!) },
+        {
+          checkClaims: false,
+          ignoreTlog: policy ? bool(flags, "insecure-ignore-tlog") : trustedRoot === undefined,
+        },
       );
       tlogVerified = r.tlogVerifiedOffline;
-    } else if (trustedRoot) {
-      const verifier = await loadVerifier(keyRef!);
-      // The bundle's envelope signature, then its log entry, offline (cosign-spec §6.7).
-      const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
-      const r = await verifyBundleWithKey(parseBundle(bundle), NO_ARTIFACT, verifier, trustedRoot, {
-        checkClaims: false,
-      });
-      tlogVerified = r.tlogVerifiedOffline;
-    } else {
-      await verifyEnvelope(env, await loadVerifier(keyRef!));
     }
     const st = parseStatement(env.payload);
     if (st.predicateType !== wanted) {

@@ -155,6 +155,90 @@ function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The fields of each protojson message of a bundle, as `[jsonName, protoName]`. Go's protojson,
+ * which sigstore-go parses bundles with, refuses unknown fields; so do we, and a field given under
+ * both of its names, so that no part of a bundle can say two things (a case-variant
+ * `DsseEnvelope` beside the signed `dsseEnvelope`, legacy fields beside Sigstore ones).
+ */
+const MESSAGE_FIELDS = {
+  bundle: [
+    ["mediaType", "media_type"],
+    ["verificationMaterial", "verification_material"],
+    ["messageSignature", "message_signature"],
+    ["dsseEnvelope", "dsse_envelope"],
+  ],
+  verificationMaterial: [
+    ["publicKey", "public_key"],
+    ["x509CertificateChain", "x509_certificate_chain"],
+    ["certificate", "certificate"],
+    ["tlogEntries", "tlog_entries"],
+    ["timestampVerificationData", "timestamp_verification_data"],
+  ],
+  publicKey: [["hint", "hint"]],
+  certificate: [["rawBytes", "raw_bytes"]],
+  certificateChain: [["certificates", "certificates"]],
+  tlogEntry: [
+    ["logIndex", "log_index"],
+    ["logId", "log_id"],
+    ["kindVersion", "kind_version"],
+    ["integratedTime", "integrated_time"],
+    ["inclusionPromise", "inclusion_promise"],
+    ["inclusionProof", "inclusion_proof"],
+    ["canonicalizedBody", "canonicalized_body"],
+  ],
+  logId: [["keyId", "key_id"]],
+  kindVersion: [["kind", "kind"], ["version", "version"]],
+  inclusionPromise: [["signedEntryTimestamp", "signed_entry_timestamp"]],
+  inclusionProof: [
+    ["logIndex", "log_index"],
+    ["rootHash", "root_hash"],
+    ["treeSize", "tree_size"],
+    ["hashes", "hashes"],
+    ["checkpoint", "checkpoint"],
+  ],
+  checkpoint: [["envelope", "envelope"]],
+  timestampVerificationData: [["rfc3161Timestamps", "rfc3161_timestamps"]],
+  rfc3161Timestamp: [["signedTimestamp", "signed_timestamp"]],
+  messageSignature: [["messageDigest", "message_digest"], ["signature", "signature"]],
+  hashOutput: [["algorithm", "algorithm"], ["digest", "digest"]],
+  envelope: [["payload", "payload"], ["payloadType", "payload_type"], [
+    "signatures",
+    "signatures",
+  ]],
+  signature: [["sig", "sig"], ["keyid", "keyid"]],
+  // cosign's LocalSignedPayload and its RekorBundle, as cosign writes them.
+  legacy: [["base64Signature", "base64Signature"], ["cert", "cert"], [
+    "rekorBundle",
+    "rekorBundle",
+  ]],
+  rekorBundle: [["SignedEntryTimestamp", "SignedEntryTimestamp"], ["Payload", "Payload"]],
+  rekorPayload: [
+    ["body", "body"],
+    ["integratedTime", "integratedTime"],
+    ["logIndex", "logIndex"],
+    ["logID", "logID"],
+  ],
+} as const satisfies Record<string, readonly (readonly [string, string])[]>;
+
+/**
+ * Refuses a member that is not a field of the message, and a field given under both its JSON
+ * and its proto name.
+ */
+function checkFields(obj: Json, where: string, message: keyof typeof MESSAGE_FIELDS): void {
+  const fields: readonly (readonly [string, string])[] = MESSAGE_FIELDS[message];
+  for (const key of Object.keys(obj)) {
+    if (!fields.some(([json, proto]) => key === json || key === proto)) {
+      invalid(`${where || "the bundle "}has an unknown field ${JSON.stringify(key)}`);
+    }
+  }
+  for (const [json, proto] of fields) {
+    if (json !== proto && json in obj && proto in obj) {
+      invalid(`${where}${json} is given twice (as ${json} and ${proto})`);
+    }
+  }
+}
+
 /** Reads a protojson field by JSON or proto name; `null` counts as absent. */
 function field(obj: Json, jsonName: string, protoName = jsonName): unknown {
   const v = obj[jsonName] ?? obj[protoName];
@@ -164,12 +248,14 @@ function field(obj: Json, jsonName: string, protoName = jsonName): unknown {
 function objectAt(
   obj: Json,
   where: string,
+  message: keyof typeof MESSAGE_FIELDS,
   jsonName: string,
   protoName?: string,
 ): Json | undefined {
   const v = field(obj, jsonName, protoName);
   if (v === undefined) return undefined;
   if (!isObject(v)) invalid(`${where}${jsonName} is not an object`);
+  checkFields(v, `${where}${jsonName}.`, message);
   return v;
 }
 
@@ -224,7 +310,7 @@ function parseJsonInput(input: unknown, what: string): unknown {
 
 function parseMessageSignature(ms: Json): MessageSignatureContent {
   const signature = bytesAt(ms, "messageSignature.", "signature");
-  const md = objectAt(ms, "messageSignature.", "messageDigest", "message_digest");
+  const md = objectAt(ms, "messageSignature.", "hashOutput", "messageDigest", "message_digest");
   let digest: Digest | undefined;
   if (md !== undefined) {
     const alg = stringAt(md, "messageSignature.messageDigest.", "algorithm");
@@ -252,6 +338,7 @@ function parseDsse(env: Json): DsseContent {
   if (payload === undefined) invalid("dsseEnvelope.payload is not base64");
   const signatures = arrayAt(env, "dsseEnvelope.", "signatures").map((s, i) => {
     if (!isObject(s)) invalid(`dsseEnvelope.signatures[${i}] is not an object`);
+    checkFields(s, `dsseEnvelope.signatures[${i}].`, "signature");
     return {
       keyid: stringAt(s, `dsseEnvelope.signatures[${i}].`, "keyid"),
       sig: bytesAt(s, `dsseEnvelope.signatures[${i}].`, "sig"),
@@ -266,11 +353,12 @@ function parseDsse(env: Json): DsseContent {
 }
 
 function parseMaterial(vm: Json, format: BundleFormat): VerificationMaterial {
-  const pk = objectAt(vm, "verificationMaterial.", "publicKey", "public_key");
-  const cert = objectAt(vm, "verificationMaterial.", "certificate");
+  const pk = objectAt(vm, "verificationMaterial.", "publicKey", "publicKey", "public_key");
+  const cert = objectAt(vm, "verificationMaterial.", "certificate", "certificate");
   const chain = objectAt(
     vm,
     "verificationMaterial.",
+    "certificateChain",
     "x509CertificateChain",
     "x509_certificate_chain",
   );
@@ -298,6 +386,7 @@ function parseMaterial(vm: Json, format: BundleFormat): VerificationMaterial {
   const certificates = list.map((c, i) => {
     const at = `verificationMaterial.x509CertificateChain.certificates[${i}].`;
     if (!isObject(c)) invalid(`${at.slice(0, -1)} is not an object`);
+    checkFields(c, at, "certificate");
     return bytesAt(c, at, "rawBytes", "raw_bytes");
   });
   return { type: "certificate", certificates, chain: true };
@@ -306,27 +395,28 @@ function parseMaterial(vm: Json, format: BundleFormat): VerificationMaterial {
 function parseTlogEntry(e: unknown, i: number, format: BundleFormat): BundleTlogEntry {
   const at = `verificationMaterial.tlogEntries[${i}].`;
   if (!isObject(e)) invalid(`${at.slice(0, -1)} is not an object`);
+  checkFields(e, at, "tlogEntry");
   const logIndex = int64At(e, at, "logIndex", "log_index") ?? 0n;
-  const logIdObj = objectAt(e, at, "logId", "log_id");
+  const logIdObj = objectAt(e, at, "logId", "logId", "log_id");
   if (logIdObj === undefined) invalid(`${at}logId is missing`);
   const logId = bytesAt(logIdObj, `${at}logId.`, "keyId", "key_id");
-  const kv = objectAt(e, at, "kindVersion", "kind_version");
+  const kv = objectAt(e, at, "kindVersion", "kindVersion", "kind_version");
   if (kv === undefined) invalid(`${at}kindVersion is missing`);
   const kind = stringAt(kv, `${at}kindVersion.`, "kind");
   const version = stringAt(kv, `${at}kindVersion.`, "version");
   if (kind === "" || version === "") invalid(`${at}kindVersion is incomplete`);
   const time = int64At(e, at, "integratedTime", "integrated_time");
-  const promise = objectAt(e, at, "inclusionPromise", "inclusion_promise");
+  const promise = objectAt(e, at, "inclusionPromise", "inclusionPromise", "inclusion_promise");
   const signedEntryTimestamp = promise === undefined
     ? undefined
     : bytesAt(promise, `${at}inclusionPromise.`, "signedEntryTimestamp", "signed_entry_timestamp");
-  const p = objectAt(e, at, "inclusionProof", "inclusion_proof");
+  const p = objectAt(e, at, "inclusionProof", "inclusionProof", "inclusion_proof");
   let inclusionProof: BundleInclusionProof | undefined;
   if (p !== undefined) {
     const pat = `${at}inclusionProof.`;
     const treeSize = int64At(p, pat, "treeSize", "tree_size");
     if (treeSize === undefined) invalid(`${pat}treeSize is missing`);
-    const cp = objectAt(p, pat, "checkpoint");
+    const cp = objectAt(p, pat, "checkpoint", "checkpoint");
     const envelope = cp === undefined ? "" : stringAt(cp, `${pat}checkpoint.`, "envelope");
     inclusionProof = {
       logIndex: int64At(p, pat, "logIndex", "log_index") ?? 0n,
@@ -359,23 +449,34 @@ function parseTlogEntry(e: unknown, i: number, format: BundleFormat): BundleTlog
   };
 }
 
-function parseSigstoreBundle(json: Json): Bundle {
+function parseSigstoreBundle(json: Json, expected: BundleContent["type"] | undefined): Bundle {
+  checkFields(json, "", "bundle");
   const mediaType = stringAt(json, "", "mediaType", "media_type");
   const format = BUNDLE_MEDIA_TYPES[mediaType];
   if (format === undefined) {
     invalid(`unsupported media type ${JSON.stringify(mediaType)}`);
   }
-  const vm = objectAt(json, "", "verificationMaterial", "verification_material");
+  const vm = objectAt(
+    json,
+    "",
+    "verificationMaterial",
+    "verificationMaterial",
+    "verification_material",
+  );
   if (vm === undefined) invalid("verificationMaterial is missing");
-  const ms = objectAt(json, "", "messageSignature", "message_signature");
-  const env = objectAt(json, "", "dsseEnvelope", "dsse_envelope");
+  const ms = objectAt(json, "", "messageSignature", "messageSignature", "message_signature");
+  const env = objectAt(json, "", "envelope", "dsseEnvelope", "dsse_envelope");
   if ((ms === undefined) === (env === undefined)) {
     invalid("expected exactly one of messageSignature and dsseEnvelope");
   }
   const content = ms !== undefined ? parseMessageSignature(ms) : parseDsse(env!);
+  if (expected !== undefined && content.type !== expected) {
+    unexpectedContent(content.type, expected);
+  }
   const tvd = objectAt(
     vm,
     "verificationMaterial.",
+    "timestampVerificationData",
     "timestampVerificationData",
     "timestamp_verification_data",
   );
@@ -385,6 +486,7 @@ function parseSigstoreBundle(json: Json): Bundle {
       (t, i) => {
         const at = `timestampVerificationData.rfc3161Timestamps[${i}].`;
         if (!isObject(t)) invalid(`${at.slice(0, -1)} is not an object`);
+        checkFields(t, at, "rfc3161Timestamp");
         return bytesAt(t, at, "signedTimestamp", "signed_timestamp");
       },
     );
@@ -430,26 +532,32 @@ function parseLegacyMaterial(cert: unknown): VerificationMaterial {
   return { type: "publicKey", hint: undefined, spki: spkiDer(key) };
 }
 
-function parseLegacyBundle(json: Json): Bundle {
+/** The content a log entry of this kind records. */
+const ENTRY_CONTENT: Readonly<Record<string, BundleContent["type"]>> = {
+  hashedrekord: "messageSignature",
+  dsse: "dsseEnvelope",
+  intoto: "dsseEnvelope",
+};
+
+function unexpectedContent(found: BundleContent["type"], expected: BundleContent["type"]): never {
+  return invalid(
+    found === "dsseEnvelope"
+      ? "it holds a DSSE envelope (an attestation), but a signature was expected"
+      : "it holds a signature, but a DSSE envelope (an attestation) was expected",
+  );
+}
+
+function parseLegacyBundle(json: Json, expected: BundleContent["type"] | undefined): Bundle {
+  checkFields(json, "", "legacy");
   const raw = stdBase64(json.base64Signature, "base64Signature");
-  let content: BundleContent;
-  if (raw[0] === 0x7b /* { */) {
-    let envelope: Envelope;
-    try {
-      envelope = parseEnvelope(raw);
-    } catch (e) {
-      invalid(`base64Signature holds JSON that is not a DSSE envelope (${(e as Error).message})`);
-    }
-    content = { type: "dsseEnvelope", envelope, envelopeBytes: raw };
-  } else {
-    content = { type: "messageSignature", digest: undefined, signature: raw };
-  }
   const tlogEntries: BundleTlogEntry[] = [];
   const rb = json.rekorBundle;
   if (rb !== undefined && rb !== null) {
     if (!isObject(rb)) invalid("rekorBundle is not an object");
+    checkFields(rb, "rekorBundle.", "rekorBundle");
     const payload = rb.Payload;
     if (!isObject(payload)) invalid("rekorBundle.Payload is missing");
+    checkFields(payload, "rekorBundle.Payload.", "rekorPayload");
     const body = stdBase64(payload.body, "rekorBundle.Payload.body");
     let parsed: unknown;
     try {
@@ -484,6 +592,25 @@ function parseLegacyBundle(json: Json): Bundle {
       canonicalizedBody: body,
     });
   }
+  // What base64Signature holds is decided by the caller (a signature for verify-blob, an
+  // envelope for verify-blob-attestation) and by the log entry's kind, never by its first byte:
+  // a signature may start with "{".
+  const recorded = tlogEntries.length === 0 ? undefined : ENTRY_CONTENT[tlogEntries[0]!.kind];
+  if (expected !== undefined && recorded !== undefined && recorded !== expected) {
+    unexpectedContent(recorded, expected);
+  }
+  let content: BundleContent;
+  if ((expected ?? recorded ?? "messageSignature") === "dsseEnvelope") {
+    let envelope: Envelope;
+    try {
+      envelope = parseEnvelope(raw);
+    } catch (e) {
+      invalid(`base64Signature is not a DSSE envelope (${(e as Error).message})`);
+    }
+    content = { type: "dsseEnvelope", envelope, envelopeBytes: raw };
+  } else {
+    content = { type: "messageSignature", digest: undefined, signature: raw };
+  }
   return {
     format: "legacy",
     mediaType: undefined,
@@ -494,17 +621,35 @@ function parseLegacyBundle(json: Json): Bundle {
   };
 }
 
+/** Options for {@link parseBundle}. */
+export interface ParseBundleOptions {
+  /**
+   * The content the caller verifies: `messageSignature` (a signature over the artifact) or
+   * `dsseEnvelope` (an attestation). A bundle holding the other is refused. A legacy cosign
+   * bundle's `base64Signature` is read as this; when absent, as what its log entry records
+   * (hashedrekord: a signature; dsse, intoto: an envelope), else as a signature.
+   */
+  readonly content?: BundleContent["type"];
+}
+
 /**
  * Parses a Sigstore bundle (v0.1–v0.3) or a legacy cosign bundle
- * (`{"base64Signature","cert"?,"rekorBundle"?}`) into one shape. A legacy bundle whose
- * `base64Signature` decodes to JSON is read as a DSSE envelope (`attest-blob --bundle`).
+ * (`{"base64Signature","cert"?,"rekorBundle"?}`) into one shape. As Go's protojson, unknown
+ * fields are refused, and so is a field given twice (JSON and proto name) or a mix of both
+ * formats: one bundle says one thing.
  * @param input the JSON text (string or bytes) or the parsed JSON value
- * @throws {CosignError} `BUNDLE_INVALID` naming the malformed or missing part
+ * @param options what the bundle must hold (see {@link ParseBundleOptions.content})
+ * @throws {CosignError} `BUNDLE_INVALID` naming the malformed, unknown or missing part
  */
-export function parseBundle(input: string | Uint8Array | unknown): Bundle {
+export function parseBundle(
+  input: string | Uint8Array | unknown,
+  options: ParseBundleOptions = {},
+): Bundle {
   const json = parseJsonInput(input, "bundle");
   if (!isObject(json)) invalid("expected a JSON object");
-  if (field(json, "mediaType", "media_type") !== undefined) return parseSigstoreBundle(json);
-  if ("base64Signature" in json) return parseLegacyBundle(json);
+  if ("mediaType" in json || "media_type" in json) {
+    return parseSigstoreBundle(json, options.content);
+  }
+  if ("base64Signature" in json) return parseLegacyBundle(json, options.content);
   invalid("neither a Sigstore bundle (no mediaType) nor a cosign bundle (no base64Signature)");
 }

@@ -90,10 +90,12 @@ export async function checkLayerBundle(
     return "the transparency-log bundle annotation is not JSON";
   }
   try {
+    // A `.sig` layer's signature annotation is a signature over the layer payload, never an
+    // envelope, whatever its bytes look like.
     const bundle = parseBundle({
       base64Signature: layer.annotations[SIGNATURE_ANNOTATION] ?? "",
       rekorBundle,
-    });
+    }, { content: "messageSignature" });
     await verifyBundleWithKey(bundle, { bytes: layer.payload }, verifier, trustedRoot);
     return undefined;
   } catch (e) {
@@ -102,14 +104,22 @@ export async function checkLayerBundle(
   }
 }
 
+/** What a layer holds: a `.sig` layer's signature, or a `.att` layer's DSSE envelope. */
+export type LayerKind = "signature" | "attestation";
+
 /**
- * A signature or attestation layer normalised into a bundle: its signature (for an attestation,
- * the DSSE envelope that is the layer), its certificate with the
- * intermediates of its chain annotation (self-signed roots are dropped: trust anchors come from
- * the trusted root only), its transparency-log entry and its RFC 3161 timestamp.
+ * A signature or attestation layer normalised into a bundle: its content, its certificate with
+ * the intermediates of its chain annotation (self-signed roots are dropped: trust anchors come
+ * from the trusted root only), its transparency-log entry and its RFC 3161 timestamp.
+ *
+ * The content is decided by `kind`, as Go cosign does, never by what the bytes look like:
+ * - `signature` (`.sig`): the `dev.cosignproject.cosign/signature` annotation is a signature
+ *   over the layer payload, which is what is verified and what the claims are read from;
+ * - `attestation` (`.att`): the layer payload is the DSSE envelope, the only thing verified and
+ *   read; the signature annotation (empty when cosign writes it) is not read.
  * @throws {CosignError} `BUNDLE_INVALID` naming the malformed annotation
  */
-export function layerAsBundle(layer: AttachmentLayer): Bundle {
+export function layerAsBundle(layer: AttachmentLayer, kind: LayerKind = "signature"): Bundle {
   const a = layer.annotations;
   let rekorBundle: unknown;
   if (a[BUNDLE_ANNOTATION]) {
@@ -119,14 +129,14 @@ export function layerAsBundle(layer: AttachmentLayer): Bundle {
       throw new CosignError("BUNDLE_INVALID", "the transparency-log bundle annotation is not JSON");
     }
   }
-  // Attestation layers carry an empty signature annotation: the layer is the DSSE envelope.
-  const signature = a[SIGNATURE_ANNOTATION] ||
-    (layer.payload[0] === 0x7b ? toBase64(layer.payload) : "");
+  const signature = kind === "attestation"
+    ? toBase64(layer.payload)
+    : (a[SIGNATURE_ANNOTATION] ?? "");
   const base = parseBundle({
     base64Signature: signature,
     ...(a[CERTIFICATE_ANNOTATION] ? { cert: a[CERTIFICATE_ANNOTATION] } : {}),
     ...(rekorBundle === undefined ? {} : { rekorBundle }),
-  });
+  }, { content: kind === "attestation" ? "dsseEnvelope" : "messageSignature" });
   let material = base.verificationMaterial;
   if (material.type === "certificate" && a[CHAIN_ANNOTATION]) {
     const chain = parseCertificatePem(a[CHAIN_ANNOTATION], "the certificate chain annotation")
@@ -168,13 +178,18 @@ export interface KeylessLayerOptions {
 }
 
 /**
- * The keyless check of a signature layer: the layer, normalised by {@link layerAsBundle}, is
- * verified like any bundle: signature with the certificate's key, log entry, timestamps, then
- * the certificate's chain, SCT and identity at the verified signing times.
+ * The keyless check of a signature or attestation layer: the layer, normalised by
+ * {@link layerAsBundle} for its `kind`, is verified like any bundle: signature with the
+ * certificate's key, log entry, timestamps, then the certificate's chain, SCT and identity at
+ * the verified signing times. The caller reads the claims from the verified bytes: a `.sig`
+ * layer's payload, or the statement of a `.att` layer's envelope (the layer payload).
  */
-export function keylessLayerCheck(options: KeylessLayerOptions): LayerSignatureCheck {
+export function keylessLayerCheck(
+  options: KeylessLayerOptions,
+  kind: LayerKind = "signature",
+): LayerSignatureCheck {
   return async (layer) => {
-    const bundle = layerAsBundle(layer);
+    const bundle = layerAsBundle(layer, kind);
     if (bundle.verificationMaterial.type !== "certificate") {
       throw new CosignError("CERTIFICATE_MISSING", "no certificate on the signature");
     }

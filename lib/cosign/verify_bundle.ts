@@ -252,7 +252,10 @@ function checkTimestampCount(timestamps: readonly Uint8Array[]): void {
   }
 }
 
-/** The bytes an RFC 3161 timestamp of this content imprints: the signature. */
+/**
+ * The bytes an RFC 3161 timestamp of this content imprints: the signature (for an envelope, its
+ * only signature: more are refused before this is called).
+ */
 function timestampedBytes(content: BundleContent): Uint8Array {
   return content.type === "messageSignature"
     ? content.signature
@@ -336,7 +339,19 @@ export async function verifyBundle(
       signing.certificates !== undefined,
     );
   } else {
+    // sigstore-go's rule: a bundle's envelope carries exactly one signature, the one its log
+    // entries and timestamps are checked against. With more, a timestamp over one signature
+    // could date another.
+    const count = content.envelope.signatures.length;
+    if (count !== 1) {
+      fail(
+        "DSSE_INVALID",
+        `The bundle's DSSE envelope has ${count} signatures; exactly one is required`,
+      );
+    }
     await verifyEnvelope(content.envelope, verifier);
+    // The claims (statement, subjects) are read from this envelope's payload: the bytes whose
+    // signature was just verified (PAE over payloadType and payload).
     try {
       statement = parseStatement(content.envelope.payload);
     } catch (e) {
