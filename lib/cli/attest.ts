@@ -50,13 +50,7 @@ import {
   parseStatement,
   predicateTypeFor,
 } from "../cosign/intoto.ts";
-import {
-  fileError,
-  loadSigner,
-  loadVerifier,
-  readFileBytes,
-  readTextFile,
-} from "../cosign/keyref.ts";
+import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
 import { attachmentRef } from "../cosign/tags.ts";
 import { fromBase64, toBase64, utf8 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";

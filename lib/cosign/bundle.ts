@@ -471,7 +471,7 @@ function parseSigstoreBundle(json: Json, expected: BundleContent["type"] | undef
   }
   const content = ms !== undefined ? parseMessageSignature(ms) : parseDsse(env!);
   if (expected !== undefined && content.type !== expected) {
-    unexpectedContent(content.type, expected);
+    unexpectedContent(content.type);
   }
   const tvd = objectAt(
     vm,
@@ -539,7 +539,8 @@ const ENTRY_CONTENT: Readonly<Record<string, BundleContent["type"]>> = {
   intoto: "dsseEnvelope",
 };
 
-function unexpectedContent(found: BundleContent["type"], expected: BundleContent["type"]): never {
+/** Refuses content of one kind where the caller verifies the other. */
+function unexpectedContent(found: BundleContent["type"]): never {
   return invalid(
     found === "dsseEnvelope"
       ? "it holds a DSSE envelope (an attestation), but a signature was expected"
@@ -597,7 +598,7 @@ function parseLegacyBundle(json: Json, expected: BundleContent["type"] | undefin
   // a signature may start with "{".
   const recorded = tlogEntries.length === 0 ? undefined : ENTRY_CONTENT[tlogEntries[0]!.kind];
   if (expected !== undefined && recorded !== undefined && recorded !== expected) {
-    unexpectedContent(recorded, expected);
+    unexpectedContent(recorded);
   }
   let content: BundleContent;
   if ((expected ?? recorded ?? "messageSignature") === "dsseEnvelope") {
