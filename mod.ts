@@ -79,7 +79,7 @@ export type {
   VerifyImageResult,
 } from "./lib/cosign/image_signatures.ts";
 export { simpleSigningPayload } from "./lib/cosign/payload.ts";
-export { verifySignatureLayers } from "./lib/cosign/verify_signatures.ts";
+export { checkSignatureLayers, verifySignatureLayers } from "./lib/cosign/verify_signatures.ts";
 export type {
   LayerSignatureCheck,
   VerifiedSignature,
@@ -102,6 +102,15 @@ export { copyAttachments, copyManifestTree } from "./lib/cosign/copy.ts";
 export type { CopiedAttachment, CopyTreeOptions } from "./lib/cosign/copy.ts";
 
 // Attestations.
+export {
+  verifyAttestationLayer,
+  verifyImageAttestations,
+} from "./lib/cosign/image_attestations.ts";
+export type {
+  VerifiedAttestation,
+  VerifyImageAttestationsOptions,
+  VerifyImageAttestationsResult,
+} from "./lib/cosign/image_attestations.ts";
 export {
   INTOTO_PAYLOAD_TYPE,
   pae,
@@ -140,6 +149,7 @@ export type {
   Digest,
   DsseContent,
   MessageSignatureContent,
+  ParseBundleOptions,
   VerificationMaterial,
 } from "./lib/cosign/bundle.ts";
 export { verifyBundle, verifyBundleWithKey } from "./lib/cosign/verify_bundle.ts";
@@ -151,8 +161,9 @@ export type {
   VerifyBundleOptions,
 } from "./lib/cosign/verify_bundle.ts";
 export type { CertificateCheck, CertificatePolicy } from "./lib/cosign/bundle_certificate.ts";
-export { keylessLayerCheck, layerAsBundle } from "./lib/cosign/layer_bundle.ts";
-export type { KeylessLayerOptions } from "./lib/cosign/layer_bundle.ts";
+export { layerAsBundle } from "./lib/cosign/layer_bundle.ts";
+export type { KeylessLayerOptions, LayerKind } from "./lib/cosign/layer_bundle.ts";
+export { checkCertificatePolicy } from "./lib/cosign/certificate_policy.ts";
 export { bundleV03Json } from "./lib/cosign/bundle_writer.ts";
 export type {
   BundleWriterContent,

@@ -16,17 +16,14 @@ import { createHash } from "node:crypto";
 import { CosignError, UsageError } from "../errors.ts";
 import {
   appendAttachments,
-  type AttachmentLayer,
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
   maxAttachmentSize,
-  readAttachments,
   SIGNATURE_ANNOTATION,
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
-import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
 import type { Bundle } from "../cosign/bundle.ts";
 import {
   CERTIFICATE_VERIFY_FLAGS,
@@ -43,6 +40,7 @@ import {
   verifyEnvelope,
 } from "../cosign/dsse.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
+import { verifyImageAttestations } from "../cosign/image_attestations.ts";
 import {
   buildStatement,
   checkPredicateShape,
@@ -52,8 +50,7 @@ import {
 } from "../cosign/intoto.ts";
 import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
 import { attachmentRef } from "../cosign/tags.ts";
-import { fromBase64, toBase64, utf8 } from "../crypto/encoding.ts";
-import type { Verifier } from "../crypto/signer.ts";
+import { fromBase64, utf8 } from "../crypto/encoding.ts";
 import { legacyBundleJson, rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import {
   ATTESTATION_ENTRY_TYPES,
@@ -63,7 +60,7 @@ import {
   type RekorEntry,
 } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
-import { parseReference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
+import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
 import {
   bundleOutput,
@@ -221,111 +218,11 @@ export const attestCommand: Command = {
   },
 };
 
-/** Outcome of checking one envelope. */
-type Checked = { ok: true; predicateType: string; envelope: Uint8Array } | {
-  ok: false;
-  reason: string;
-};
-
-/** Codes of failures that concern the log entry rather than the envelope. */
-const TLOG_CODES = new Set([
-  "BUNDLE_INVALID",
-  "TLOG_BODY_MISMATCH",
-  "TLOG_INVALID",
-  "TLOG_MISSING",
-  "TLOG_UNTRUSTED",
-  "TRUSTED_ROOT_MISSING",
-]);
-
 /**
- * Verifies an attestation layer's envelope and, with a trusted root, its transparency-log entry
- * (the `dev.sigstore.cosign/bundle` annotation, cosign-spec §6.7): the entry must be a dsse or
- * intoto entry for these envelope bytes, payload, signature and key, with a SET from a trusted
- * log. The envelope is the layer payload, as in Go cosign; the signature annotation is not read.
- * Returns the verified envelope: the only source of the claims.
- */
-async function verifyLayer(
-  layer: AttachmentLayer,
-  verifier: Verifier | KeylessLayerOptions,
-  trustedRoot: TrustedRoot | undefined,
-): Promise<Envelope> {
-  if (!("verify" in verifier)) {
-    const { keylessLayerCheck, layerAsBundle } = await import("../cosign/layer_bundle.ts");
-    if (!layer.annotations[CERTIFICATE_ANNOTATION]) {
-      throw new CosignError("CERTIFICATE_MISSING", "no certificate on the attestation");
-    }
-    await keylessLayerCheck(verifier, "attestation")(layer);
-    const content = layerAsBundle(layer, "attestation").content;
-    if (content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
-    return content.envelope;
-  }
-  const annotation = layer.annotations[BUNDLE_ANNOTATION];
-  if (trustedRoot === undefined || !annotation) {
-    const envelope = parseEnvelope(layer.payload);
-    await verifyEnvelope(envelope, verifier);
-    if (trustedRoot === undefined) return envelope;
-    throw new CosignError(
-      "TLOG_MISSING",
-      "no transparency-log entry (no dev.sigstore.cosign/bundle annotation); " +
-        "pass --insecure-ignore-tlog to accept attestations without one",
-    );
-  }
-  let rekorBundle: unknown;
-  try {
-    rekorBundle = JSON.parse(annotation);
-  } catch {
-    await verifyEnvelope(parseEnvelope(layer.payload), verifier);
-    throw new CosignError("TLOG_INVALID", "the transparency-log bundle annotation is not JSON");
-  }
-  const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
-  try {
-    // A legacy bundle whose base64Signature is the envelope: checked as attest-blob's bundles.
-    const bundle = parseBundle({ base64Signature: toBase64(layer.payload), rekorBundle }, {
-      content: "dsseEnvelope",
-    });
-    await verifyBundleWithKey(bundle, NO_ARTIFACT, verifier, trustedRoot, { checkClaims: false });
-    if (bundle.content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
-    return bundle.content.envelope;
-  } catch (e) {
-    if (e instanceof CosignError && TLOG_CODES.has(e.code)) {
-      throw new CosignError(e.code, `transparency log: ${e.message}`);
-    }
-    throw e;
-  }
-}
-
-/**
- * The artifact handed to `verifyBundleWithKey` for DSSE content with `checkClaims: false`: it is
- * not read (the subject is checked by the caller, with cosign's messages).
+ * The artifact handed to `verifyBundle` for DSSE content with `checkClaims: false`: it is not
+ * read (the subject is checked by the caller, with cosign's messages).
  */
 const NO_ARTIFACT = { bytes: new Uint8Array() } as const;
-
-/**
- * Checks one attestation layer: DSSE signature (and, with `trustedRoot`, its log entry), payload
- * type, then (with `claims`) that a subject names the digest, and the predicate's shape.
- */
-async function checkAttestation(
-  layer: AttachmentLayer,
-  verifier: Verifier | KeylessLayerOptions,
-  claims: { alg: string; hex: string } | undefined,
-  trustedRoot: TrustedRoot | undefined,
-): Promise<Checked> {
-  const envelope = layer.payload;
-  try {
-    // Subject and predicate come from the envelope whose signature was verified.
-    const env = await verifyLayer(layer, verifier, trustedRoot);
-    const st = parseStatement(env.payload);
-    if (claims && !hasSubjectDigest(st, claims.alg, claims.hex)) {
-      return { ok: false, reason: "no matching subject digest found" };
-    }
-    const shape = checkPredicateShape(st.predicateType, st.predicate);
-    if (shape) return { ok: false, reason: shape };
-    return { ok: true, predicateType: st.predicateType, envelope };
-  } catch (e) {
-    if (e instanceof CosignError) return { ok: false, reason: e.message };
-    throw e;
-  }
-}
 
 /** `cosign verify-attestation`. */
 export const verifyAttestationCommand: Command = {
@@ -341,55 +238,22 @@ export const verifyAttestationCommand: Command = {
   async run({ flags, positionals }) {
     const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, { keyless: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const verifier = keyless ?? await loadVerifier(keyRef);
+    const verifier = keyless ? undefined : await loadVerifier(keyRef);
+    const checkClaims = bool(flags, "check-claims");
     await withRegistry(flags, async (client) => {
       for (const text of positionals) {
         const ref = parseReference(text);
-        const digest = ref.digest ?? (await getImage(client, ref)).digest;
-        const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));
-        const read = await readAttachments(client, attRef, {
+        const r = await verifyImageAttestations(client, ref, verifier, {
+          predicateType: wanted,
+          checkClaims,
           maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
+          ...attachmentOptions(flags),
+          // With a key, no trusted root means --insecure-ignore-tlog (checkVerifyFlags).
+          ...(trustedRoot ? { trustedRoot } : { ignoreTlog: true }),
+          ...(keyless ? { keyless } : {}),
         });
-        const name = referenceName(withDigest(ref, digest));
-        if (read.layers.length === 0 && read.skipped.length === 0) {
-          throw new CosignError(
-            "NO_SIGNATURES",
-            `no matching attestations: none found for ${name}`,
-          );
-        }
-        const checkClaims = bool(flags, "check-claims");
-        const results = await Promise.all(
-          read.layers.map((l) =>
-            checkAttestation(
-              l,
-              verifier,
-              checkClaims ? { alg: "sha256", hex: digest.slice(7) } : undefined,
-              trustedRoot,
-            )
-          ),
-        );
-        const reasons = [...read.skipped.map((s) => s.reason)];
-        const verified = results.flatMap((r) => (r.ok ? [r] : (reasons.push(r.reason), [])));
-        const matching = verified.filter((r) => r.predicateType === wanted);
-        const others = verified.filter((r) => r.predicateType !== wanted).map((r) =>
-          r.predicateType
-        );
-        if (verified.length === 0) {
-          throw new CosignError(
-            "ATTESTATION_MISMATCH",
-            `no matching attestations for ${name}: ${reasons.join("; ")}`,
-          );
-        }
-        for (const t of others) {
+        for (const t of r.otherTypes) {
           await info(`Skipped a verified attestation of another type: ${t} (wanted ${wanted})`);
-        }
-        if (matching.length === 0) {
-          throw new CosignError(
-            "ATTESTATION_MISMATCH",
-            `none of the attestations matched the predicate type: ${wanted}, found: ${
-              [...new Set(others)].join(", ")
-            }`,
-          );
         }
         const lines = [
           "",
@@ -397,7 +261,7 @@ export const verifyAttestationCommand: Command = {
           "The following checks were performed on each of these signatures:",
         ];
         if (checkClaims) lines.push("  - The cosign claims were validated");
-        if (trustedRoot || (keyless && !keyless.ignoreTlog)) {
+        if (r.tlogVerified) {
           lines.push("  - Existence of the claims in the transparency log was verified offline");
         }
         lines.push(
@@ -406,12 +270,14 @@ export const verifyAttestationCommand: Command = {
             : "  - The signatures were verified against the specified public key",
         );
         await info(lines.join("\n"));
-        if (reasons.length) {
+        if (r.skipped.length) {
           await info(
-            `(${reasons.length} other attestation(s) did not verify: ${reasons.join("; ")})`,
+            `(${r.skipped.length} other attestation(s) did not verify: ${
+              r.skipped.map((s) => s.reason).join("; ")
+            })`,
           );
         }
-        for (const m of matching) await stdout(new Uint8Array([...m.envelope, 0x0a]));
+        for (const m of r.verified) await stdout(new Uint8Array([...m.envelope, 0x0a]));
       }
     });
   },

@@ -159,7 +159,7 @@ async function signatureCheck(
   if (keyRef) {
     return {
       verifier: await loadVerifier(keyRef),
-      options: !ignoreTlog && trustedRoot ? { trustedRoot } : {},
+      options: !ignoreTlog && trustedRoot ? { trustedRoot } : { ignoreTlog: true },
       tlogChecked: !ignoreTlog,
     };
   }

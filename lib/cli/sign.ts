@@ -323,7 +323,8 @@ export async function verifyRefs(
       concurrency: Number(str(flags, "max-workers") ?? 10) || 10,
       maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
       ...(displayName ? {} : attachmentOptions(flags)),
-      ...(ctx.trustedRoot ? { trustedRoot: ctx.trustedRoot } : {}),
+      // With a key, no trusted root means --insecure-ignore-tlog (checkVerifyFlags).
+      ...(ctx.trustedRoot ? { trustedRoot: ctx.trustedRoot } : { ignoreTlog: true }),
       ...(rekor ? { rekor } : {}),
       ...(keyless ? { keyless } : {}),
     });

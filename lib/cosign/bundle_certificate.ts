@@ -24,6 +24,12 @@ export interface CertificatePolicy {
   readonly identity: IdentityPolicy;
   /** Skip the SCT check (`--insecure-ignore-sct`). */
   readonly ignoreSct?: boolean;
+  /**
+   * Accept a certificate for any identity and issuer (`identity` may then be `{}`): sigstore-go's
+   * `WithoutIdentitiesUnsafe()`. Without it, verification refuses a policy that does not name
+   * both an identity and an issuer.
+   */
+  readonly withoutIdentitiesUnsafe?: boolean;
 }
 
 /** What was verified about the signing certificate. */

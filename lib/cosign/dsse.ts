@@ -89,8 +89,11 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
 }
 
 /**
- * Verifies an envelope with a key: the payload type must be in-toto and at least one signature
- * must verify over PAE (threshold 1).
+ * Verifies an envelope's signature with a key: the payload type must be in-toto and at least one
+ * signature must verify over PAE (threshold 1). It checks the signature only: nothing ties the
+ * envelope to an artifact, so image A's attestation passes while "checking" image B. To verify
+ * what an attestation says about an image or file, use `verifyImageAttestations` or
+ * `verifyBundle` (subjects, log entry, timestamps, and exactly one signature in a bundle).
  * @throws {CosignError} `DSSE_INVALID` with the reason
  */
 export async function verifyEnvelope(env: Envelope, verifier: Verifier): Promise<void> {

@@ -32,9 +32,9 @@ import {
 import { simpleSigningPayload } from "./payload.ts";
 import { attachmentRef } from "./tags.ts";
 import {
+  checkSignatureLayers,
   type LayerSignatureCheck,
   type VerifiedSignature,
-  verifySignatureLayers,
 } from "./verify_signatures.ts";
 import type { KeylessLayerOptions } from "./layer_bundle.ts";
 
@@ -197,10 +197,15 @@ export interface VerifyImageOptions extends AttachmentOptions {
   maxLayerBytes?: number;
   /**
    * Require each signature's transparency-log bundle annotation and verify it offline against
-   * these logs (SET and entry cross-checks). Absent: the log is not checked
-   * (`--insecure-ignore-tlog`).
+   * these logs (SET and entry cross-checks). Required with a key unless `ignoreTlog`.
    */
   trustedRoot?: TrustedRoot;
+  /**
+   * Skip the transparency log for key-signed images (`--insecure-ignore-tlog`): signatures are
+   * then accepted without any proof that they were logged. Must be said explicitly; without it
+   * and without `trustedRoot`, {@link verifyImage} throws. (Keyless: `keyless.ignoreTlog`.)
+   */
+  ignoreTlog?: boolean;
   /**
    * With `trustedRoot`: where to search for the entry of a signature without a bundle
    * annotation (cosign-spec §6.8); absent, such a signature is rejected.
@@ -223,12 +228,32 @@ export interface VerifyImageResult {
   verified: VerifiedSignature[];
   /** Signatures that did not verify, each with its reason. */
   skipped: { digest: string; reason: string }[];
+  /** Each verified signature's transparency-log entry was verified (false: the log was skipped). */
+  tlogVerified: boolean;
 }
 
 /**
- * Verifies an image's signatures with a key. Fails with cosign's exit codes: 10 when there are
- * no signatures, 11 when the image is not found, 12 when none of the signatures verifies. A
+ * Verifies an image's signatures with a key, or keylessly (`verifier` undefined and
+ * `options.keyless`). Safe by default: with a key, `trustedRoot` (to check each signature's
+ * transparency-log entry) or an explicit `ignoreTlog: true` is required; keylessly, the identity
+ * policy must name both an identity and an issuer. Fails with cosign's exit codes: 10 when there
+ * are no signatures, 11 when the image is not found, 12 when none of the signatures verifies. A
  * registry that cannot be reached is an error of its own (exit 1), never "no signatures".
+ * @example
+ * ```ts
+ * import { loadVerifier, parseReference, parseTrustedRoot, RegistryClient, verifyImage } from "../../mod.ts";
+ * const trustedRoot = parseTrustedRoot(await Deno.readFile("trusted_root.json"));
+ * const r = await verifyImage(
+ *   new RegistryClient(),
+ *   parseReference("localhost:5000/app:v1"),
+ *   await loadVerifier("cosign.pub"),
+ *   { trustedRoot },
+ * );
+ * console.log(r.digest, r.verified.length, r.tlogVerified);
+ * ```
+ * @throws {CosignError} `TRUSTED_ROOT_MISSING` (neither `trustedRoot` nor `ignoreTlog`),
+ *   `CERTIFICATE_POLICY_INCOMPLETE`, `NO_SIGNATURES`, `IMAGE_NOT_FOUND`,
+ *   `NO_MATCHING_SIGNATURES`, `CERTIFICATE_MISSING`
  */
 export async function verifyImage(
   store: ImageStore,
@@ -236,6 +261,17 @@ export async function verifyImage(
   verifier: Verifier | undefined,
   options: VerifyImageOptions = {},
 ): Promise<VerifyImageResult> {
+  if (verifier !== undefined && options.trustedRoot === undefined && options.ignoreTlog !== true) {
+    throw new CosignError(
+      "TRUSTED_ROOT_MISSING",
+      "verifyImage needs trustedRoot to check each signature's transparency-log entry, " +
+        "or ignoreTlog: true to accept signatures without one",
+    );
+  }
+  if (verifier === undefined && options.keyless !== undefined) {
+    const { checkCertificatePolicy } = await import("./certificate_policy.ts");
+    checkCertificatePolicy(options.keyless.policy);
+  }
   const digest = ref.digest ?? (await getImage(store, ref, EXIT_IMAGE_NOT_FOUND)).digest;
   const signatureRef = attachmentRef(ref, digest, "sig", {
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
@@ -268,12 +304,15 @@ export async function verifyImage(
   } else {
     throw new CosignError("USAGE", "verifyImage needs a verifier or keyless options");
   }
-  const r = await verifySignatureLayers(read.layers, check, {
+  const r = await checkSignatureLayers(read.layers, check, {
     digest,
     ...(options.checkClaims === false ? { checkClaims: false } : {}),
     ...(options.annotations ? { annotations: options.annotations } : {}),
   });
-  if (options.trustedRoot && verifier !== undefined) {
+  const tlogVerified = verifier !== undefined
+    ? options.ignoreTlog !== true
+    : options.keyless?.ignoreTlog === false;
+  if (verifier !== undefined && options.ignoreTlog !== true && options.trustedRoot) {
     // The log is checked only for signatures that verified; a missing or bad bundle rejects one.
     const { checkLayerBundle } = await import("./layer_bundle.ts");
     const kept = [];
@@ -292,5 +331,5 @@ export async function verifyImage(
       { exitCode: EXIT_NO_MATCHING },
     );
   }
-  return { digest, signatureRef, verified: r.verified, skipped };
+  return { digest, signatureRef, verified: r.verified, skipped, tlogVerified };
 }

@@ -30,6 +30,7 @@ import {
 import type { RekorClient } from "../tlog/rekor.ts";
 import { createHash } from "node:crypto";
 import type { CertificatePolicy } from "./bundle_certificate.ts";
+import { checkCertificatePolicy } from "./certificate_policy.ts";
 import type { LayerSignatureCheck } from "./verify_signatures.ts";
 
 /** The message of a layer without a bundle annotation when the log cannot be searched. */
@@ -188,6 +189,7 @@ export function keylessLayerCheck(
   options: KeylessLayerOptions,
   kind: LayerKind = "signature",
 ): LayerSignatureCheck {
+  checkCertificatePolicy(options.policy);
   return async (layer) => {
     const bundle = layerAsBundle(layer, kind);
     if (bundle.verificationMaterial.type !== "certificate") {

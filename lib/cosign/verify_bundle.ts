@@ -34,6 +34,7 @@ import {
 import { type TimestampCheck, verifyTimestamp } from "../tlog/timestamp.ts";
 import type { Certificate } from "../x509/certificate.ts";
 import { KeyVerifier } from "../crypto/key_signer.ts";
+import { checkCertificatePolicy } from "./certificate_policy.ts";
 
 function fail(code: ErrorCode, message: string): never {
   throw new CosignError(code, message);
@@ -302,6 +303,7 @@ export async function verifyBundle(
   signer: BundleSigner,
   options: VerifyBundleOptions = {},
 ): Promise<BundleVerification> {
+  if ("certificate" in signer) checkCertificatePolicy(signer.certificate);
   if ("certificate" in signer && trustedRoot === undefined) {
     fail(
       "TRUSTED_ROOT_MISSING",

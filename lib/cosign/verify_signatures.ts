@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CosignError } from "../errors.ts";
+import { CosignError, EXIT_NO_MATCHING } from "../errors.ts";
 import { fromBase64 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { type AttachmentLayer, SIGNATURE_ANNOTATION, type SkippedLayer } from "./attachments.ts";
@@ -97,8 +97,45 @@ export function checkClaims(payload: unknown, opts: VerifySignaturesOptions): st
   return undefined;
 }
 
-/** Verifies each distinct signature layer once. */
+/**
+ * Verifies the signature layers and throws when none verifies: a wrong key, another image's
+ * digest or missing annotations all end in `NO_MATCHING_SIGNATURES` (exit 12) naming each
+ * layer's reason. {@link checkSignatureLayers} inspects without throwing.
+ * @example
+ * ```ts
+ * import { loadVerifier, verifySignatureLayers } from "../../mod.ts";
+ * import type { AttachmentLayer } from "../../mod.ts";
+ * declare const layers: AttachmentLayer[];
+ * const { verified } = await verifySignatureLayers(layers, await loadVerifier("cosign.pub"), {
+ *   digest: "sha256:" + "ab".repeat(32),
+ * });
+ * console.log(verified.length);
+ * ```
+ * @throws {CosignError} `NO_MATCHING_SIGNATURES` when no layer verifies
+ */
 export async function verifySignatureLayers(
+  layers: AttachmentLayer[],
+  verifier: Verifier | LayerSignatureCheck,
+  opts: VerifySignaturesOptions,
+): Promise<VerifySignaturesResult> {
+  const r = await checkSignatureLayers(layers, verifier, opts);
+  if (r.verified.length === 0) {
+    throw new CosignError(
+      "NO_MATCHING_SIGNATURES",
+      `no matching signatures for ${opts.digest}: ${
+        r.skipped.map((s) => s.reason).join("; ") || "no signature layers"
+      }`,
+      { exitCode: EXIT_NO_MATCHING },
+    );
+  }
+  return r;
+}
+
+/**
+ * Checks each distinct signature layer once and reports, without throwing, which verified and
+ * why the others did not. Use {@link verifySignatureLayers} to require a verified signature.
+ */
+export async function checkSignatureLayers(
   layers: AttachmentLayer[],
   verifier: Verifier | LayerSignatureCheck,
   opts: VerifySignaturesOptions,
