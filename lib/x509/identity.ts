@@ -7,6 +7,7 @@
  */
 
 import { CosignError, UsageError } from "../errors.ts";
+import { compileRe2 } from "./re2.ts";
 import type { Certificate } from "./certificate.ts";
 import { DerError, readString, readWhole } from "./_der.ts";
 
@@ -159,37 +160,20 @@ export interface IdentityPolicy {
 }
 
 /**
- * Compiles a Go (RE2) regular expression as a JavaScript one, unanchored like Go's
- * `MatchString`. Leading inline flags `(?i)`, `(?s)`, `(?m)` become RegExp flags, `(?P<name>`
- * becomes `(?<name>`, and `\A` / `\z` become `^` / `$`.
+ * Compiles a Go (RE2) regular expression as a JavaScript one with the same meaning, unanchored
+ * like Go's `MatchString` (see {@link compileRe2}: `\A`, `\z`, flag groups, `\Q…\E`, Unicode
+ * and POSIX classes are translated; what RE2 refuses or JavaScript cannot express exactly is
+ * refused).
  * @param pattern the expression
  * @param flag the command-line flag it came from, for the error message
- * @throws {UsageError} when the expression does not compile
+ * @throws {UsageError} `Invalid <flag> "<pattern>": <reason>` naming the construct
  * @example
  * ```ts ignore
  * compileGoRegexp("(?i)^https://github\\.com/acme/", "--certificate-identity-regexp").test(san);
  * ```
  */
 export function compileGoRegexp(pattern: string, flag: string): RegExp {
-  let source = pattern;
-  let flags = "";
-  const inline = /^\(\?([ims]+)\)/.exec(source);
-  if (inline) {
-    flags = [...new Set(inline[1]!)].join("");
-    source = source.slice(inline[0].length);
-  }
-  source = source.replaceAll("(?P<", "(?<").replace(/^\\A/, "^").replace(/\\z$/, "$");
-  try {
-    return new RegExp(source, flags + "u");
-  } catch {
-    try {
-      return new RegExp(source, flags);
-    } catch (e) {
-      throw new UsageError(
-        `${flag}: invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`,
-      );
-    }
-  }
+  return compileRe2(pattern, flag);
 }
 
 /**

@@ -147,7 +147,7 @@ Deno.test("identity: regular expressions are unanchored, like Go's MatchString",
   assertThrowsCode(
     () => ok("(unclosed"),
     "USAGE",
-    /^--certificate-identity-regexp: invalid regular expression "\(unclosed"/,
+    /^Invalid --certificate-identity-regexp "\(unclosed": missing closing \)$/,
   );
 });
 
@@ -261,10 +261,50 @@ Deno.test("identity: the keyless policy needs an identity and an issuer (cosign'
   assertThrowsCode(
     () => checkIdentityPolicy({ identity: SA, issuerRegexp: "[" }),
     "USAGE",
-    /^--certificate-oidc-issuer-regexp: invalid regular expression "\["/,
+    /^Invalid --certificate-oidc-issuer-regexp "\[": missing closing \] in \[$/,
   );
   checkIdentityPolicy({ identity: SA, issuer: GOOGLE });
   checkIdentityPolicy({ identityRegexp: "^.*$", issuerRegexp: "(?i)google" });
+});
+
+Deno.test("identity: regexps have Go's RE2 meaning (issue 19: \\z inside an alternation)", () => {
+  const leafFor = (email: string) =>
+    parseCertificate(
+      testPki({
+        leaf: {
+          extensions: [
+            ext.keyUsage("digitalSignature"),
+            ext.subjectAltName(ext.email(email)),
+            ext.fulcio(8, GOOGLE),
+          ],
+        },
+      }).leaf,
+    );
+  const policy = {
+    identityRegexp: "^alice@acme\\.com\\z|^bob@acme\\.com\\z",
+    issuerRegexp: "\\Ahttps://accounts\\.google\\.com\\z",
+  };
+  // Before: \z there was the letter z, so this forged identity passed.
+  assertThrowsCode(
+    () => verifyIdentity(leafFor("alice@acme.comzebra.net"), policy),
+    "CERTIFICATE_IDENTITY_MISMATCH",
+    /got subjects \[alice@acme\.comzebra\.net\]/,
+  );
+  assertEquals(verifyIdentity(leafFor("bob@acme.com"), policy), {
+    subject: "bob@acme.com",
+    issuer: GOOGLE,
+  });
+  assertEquals(
+    verifyIdentity(leafFor("Bob@Acme.com"), { ...policy, identityRegexp: "(?i)^bob@acme\\.com$" })
+      .subject,
+    "Bob@Acme.com",
+  );
+  assertThrowsCode(
+    () =>
+      verifyIdentity(leafFor("bob@acme.com"), { ...policy, identityRegexp: "^bob@acme\\.com\\Z" }),
+    "USAGE",
+    /^Invalid --certificate-identity-regexp "\^bob@acme\\\.com\\Z": \\Z is not RE2 syntax/,
+  );
 });
 
 Deno.test("identity: Go regexp translation", () => {
@@ -272,5 +312,15 @@ Deno.test("identity: Go regexp translation", () => {
   assert(compileGoRegexp("(?s)a.b", "--x").test("a\nb"), "(?s)");
   assert(!compileGoRegexp("a.b", "--x").test("a\nb"), "no (?s)");
   assert(compileGoRegexp("\\-", "--x").test("-"), "escaped punctuation");
-  assertThrowsCode(() => compileGoRegexp("(?U)a+", "--x"), "USAGE", /^--x: /);
+  assert(compileGoRegexp("(?U)a+", "--x").test("aa"), "(?U)");
+  assertThrowsCode(
+    () => compileGoRegexp("(?=a)", "--x"),
+    "USAGE",
+    /^Invalid --x "\(\?=a\)": lookahead \(\?= is not RE2 syntax$/,
+  );
+  assertThrowsCode(
+    () => checkIdentityPolicy({ identityRegexp: "(a)\\1", issuer: GOOGLE }),
+    "USAGE",
+    /^Invalid --certificate-identity-regexp "\(a\)\\1": backreference \\1 is not RE2 syntax$/,
+  );
 });
