@@ -357,3 +357,43 @@ Deno.test("forgery: a signature whose first byte is '{' is a signature, not an e
   ], { env });
   assertEquals(bySignature.code, 0, bySignature.stderr);
 });
+
+Deno.test("forgery: verify-blob --bundle reads the signed messageSignature only; a second one in another case is refused", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  const conf = FIXTURES + "conformance/";
+  const bundle: Any = JSON.parse(
+    await Deno.readTextFile(`${conf}public/happy-path-v0.3/bundle.sigstore.json`),
+  );
+  await Deno.writeTextFile(`${p}/evil.txt`, "evil\n");
+  const evil = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode("evil\n")));
+  const verifyBlob = async (json: unknown, file: string) => {
+    await Deno.writeTextFile(`${p}/b.json`, JSON.stringify(json));
+    return cosign([
+      "verify-blob",
+      "--certificate-identity",
+      "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+      "--certificate-oidc-issuer",
+      "https://token.actions.githubusercontent.com",
+      "--trusted-root",
+      `${conf}trusted_root.production.json`,
+      "--bundle",
+      `${p}/b.json`,
+      file,
+    ], { env: { HOME: p } });
+  };
+  const ok = await verifyBlob(bundle, `${conf}public/a.txt`);
+  assertEquals(ok.code, 0, ok.stderr);
+  const second = {
+    ...bundle.messageSignature,
+    messageDigest: { algorithm: "SHA2_256", digest: evil.toBase64() },
+  };
+  for (const extra of [{ MessageSignature: second }, { message_signature: second }]) {
+    assertFails(
+      await verifyBlob({ ...bundle, ...extra }, `${p}/evil.txt`),
+      1,
+      /unknown field|given twice/,
+    );
+  }
+  assertFails(await verifyBlob(bundle, `${p}/evil.txt`), 1, /message digest|does not verify/);
+});

@@ -461,6 +461,9 @@ async function verifyBlobBundle(
   flags: FlagValues,
 ): Promise<void> {
   const { parseBundle, verifyBundle } = await import("../cosign/bundle.ts");
+  // Claims: the artifact digest is computed here from the file (or given as sha256:<hex>) and
+  // compared with the bundle's messageDigest, whose signature verifyBundle checks; a DSSE
+  // bundle's subjects come from its one envelope, the bytes whose signature is verified.
   const bundle = parseBundle(await readFileBytes(bundlePath, "bundle"));
   const trustedRoot = await loadTrustedRoot(flags);
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");

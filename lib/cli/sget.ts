@@ -240,6 +240,9 @@ const fetchCommand: Command = {
             r.verified.map((v) => outputPayload(v.payload)).join("\n"),
         );
       }
+      // The claim checked above is the image digest each verified payload names (read from the
+      // signed payload bytes); the blob is the one the manifest of that digest lists, and its
+      // bytes are checked against the blob digest while they stream into the spool.
       const spool = await Spool.create(outFile);
       try {
         const progress = new Progress(where.blob.size);
