@@ -399,17 +399,36 @@ export interface ComparisonBudget {
   comparisons: number;
 }
 
+/** One form's permitted and excluded subtrees. */
+interface FormConstraints {
+  permitted: NameConstraint[];
+  excluded: NameConstraint[];
+}
+
+const byFormCache = new WeakMap<NameConstraints, Record<ConstrainedForm, FormConstraints>>();
+
+/** The constraints split by form (computed once per extension). */
+function byForm(nc: NameConstraints): Record<ConstrainedForm, FormConstraints> {
+  let split = byFormCache.get(nc);
+  if (!split) {
+    const forms: ConstrainedForm[] = ["email", "dns", "uri", "ip"];
+    split = Object.fromEntries(forms.map((form) => [form, {
+      permitted: nc.permitted.filter((c) => c.form === form),
+      excluded: nc.excluded.filter((c) => c.form === form),
+    }])) as Record<ConstrainedForm, FormConstraints>;
+    byFormCache.set(nc, split);
+  }
+  return split;
+}
+
 function checkForm<T>(
-  nc: NameConstraints,
-  form: ConstrainedForm,
+  { permitted, excluded }: FormConstraints,
   kind: string,
   shown: string,
   name: T,
   matches: (c: NameConstraint, name: T, excluded: boolean) => boolean,
   budget: ComparisonBudget,
 ): string | undefined {
-  const permitted = nc.permitted.filter((c) => c.form === form);
-  const excluded = nc.excluded.filter((c) => c.form === form);
   budget.comparisons += permitted.length + excluded.length;
   if (budget.comparisons > MAX_CONSTRAINT_COMPARISONS) {
     return `checking name constraints needs more than ${MAX_CONSTRAINT_COMPARISONS} comparisons`;
@@ -441,16 +460,16 @@ export function nameConstraintViolation(
 ): string | undefined {
   const names = constrainedNames(cert);
   if (!names) return undefined;
+  const forms = byForm(nc);
   for (const ip of names.ips) {
     const shown = formatAddress(ip);
-    const problem = checkForm(nc, "ip", "IP address", shown, ip, ipMatches, budget);
+    const problem = checkForm(forms.ip, "IP address", shown, ip, ipMatches, budget);
     if (problem) return problem;
   }
   for (const dns of names.dns) {
     if (!domainValid(dns, false)) return `dNSName ${JSON.stringify(dns)} cannot be parsed`;
     const problem = checkForm(
-      nc,
-      "dns",
+      forms.dns,
       "DNS name",
       dns,
       dns,
@@ -465,8 +484,7 @@ export function nameConstraintViolation(
     const parsed = uriHost(uri);
     if ("problem" in parsed) return parsed.problem;
     const problem = checkForm(
-      nc,
-      "uri",
+      forms.uri,
       "URI",
       uri,
       parsed.host,
@@ -479,8 +497,7 @@ export function nameConstraintViolation(
     const mailbox = parseMailbox(email);
     if (!mailbox) return `rfc822Name ${JSON.stringify(email)} cannot be parsed`;
     const problem = checkForm(
-      nc,
-      "email",
+      forms.email,
       "email address",
       email,
       mailbox,

@@ -279,3 +279,33 @@ Deno.test("name constraints: RFC 2821 mailboxes as Go parses them", () => {
   ];
   for (const [text, want] of table) assertEquals(parseMailbox(text), want, text);
 });
+
+Deno.test("name constraints: parsed whether critical or not, with unhandled forms listed", () => {
+  const nc = ext.nameConstraints({
+    permitted: [ext.email(".acme.com"), ext.otherName(OID.fulcioOtherName, "x")],
+    excluded: [ext.ipRange([10, 1, 2, 3], [255, 255, 0, 0]), ext.uri("evil.com")],
+  }, false);
+  const pki = testPki({ intermediate: { extensions: [...CA_EXTENSIONS, nc] } });
+  const parsed = parseCertificate(pki.intermediate).nameConstraints!;
+  assertEquals(parsed.critical, false);
+  assertEquals(parsed.permitted.map((c) => [c.form, c.value]), [["email", ".acme.com"]]);
+  assertEquals(parsed.excluded.map((c) => [c.form, c.value]), [
+    ["ip", "10.1.0.0/16"],
+    ["uri", "evil.com"],
+  ]);
+  assertEquals(parsed.unhandledForms, ["otherName"]);
+  assertEquals(parseCertificate(pki.leaf).nameConstraints, undefined);
+});
+
+Deno.test("name constraints: the comparisons for one path are capped", () => {
+  const many = ext.nameConstraints({
+    permitted: Array.from({ length: 1000 }, (_, i) => ext.dns(`d${i}.example.com`)),
+  });
+  const names = (n: number) => Array.from({ length: n }, () => ext.dns("d999.example.com"));
+  assertEquals(verifyUnder(many, names(250)), undefined);
+  assertEquals(
+    verifyUnder(many, names(251)),
+    'the name constraints of the intermediate certificate "O=test, CN=test-intermediate" ' +
+      "refuse it: checking name constraints needs more than 250000 comparisons",
+  );
+});
