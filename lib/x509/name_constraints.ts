@@ -15,14 +15,15 @@
  * - rfc822Name: a full mailbox (`alice@example.com`: exact local part, case-insensitive
  *   domain), a host (`example.com`: exactly that host) or a domain (`.example.com`: hosts below
  *   it), RFC 5280's rules, as the current Go release applies them.
- * - URI: the URI's host (port removed, lower-cased) against host rules like rfc822Name's.
- *
- * As in Go, once a CA in the path has name constraints, every SAN name below it must be
- * readable for its form: a URI without a host or whose host is an IP address, a malformed
- * mailbox or DNS name is refused even when no constraint of its form exists.
+ * - URI: the URI's host (after the last `@` of the authority, port removed, lower-cased)
+ *   against host rules like rfc822Name's.
  * - iPAddress: the SAN address within the constraint's network, IPv4 and IPv6 apart.
  *
- * An empty constraint value matches every name of its form. No I/O.
+ * An empty constraint value matches every name of its form. As in Go, once a CA in the path
+ * has name constraints, every SAN name below it must be readable for its form: a URI without a
+ * host or whose host is an IP address, a malformed mailbox or DNS name is refused even when no
+ * constraint of its form exists. Work is capped at {@link MAX_CONSTRAINT_COMPARISONS}
+ * comparisons per path. No I/O.
  * @module
  */
 
@@ -62,7 +63,10 @@ export interface NameConstraints {
   readonly unhandledForms: readonly string[];
 }
 
-/** Most constraint-against-name comparisons for one path (Go's default `MaxConstraintComparisions`). */
+/**
+ * Most constraint-against-name comparisons for one path (the default of Go's
+ * `MaxConstraintComparisions`).
+ */
 export const MAX_CONSTRAINT_COMPARISONS = 250_000;
 
 const GENERAL_NAME_FORMS: Record<number, string> = {
@@ -97,8 +101,10 @@ function domainValid(name: string, constraint: boolean): boolean {
 }
 
 /** A mailbox split as RFC 2821 reads it; the local part unquoted and unescaped. */
-interface Mailbox {
+export interface Mailbox {
+  /** The local part, unquoted and unescaped. */
   readonly local: string;
+  /** The domain, as written. */
   readonly domain: string;
 }
 
@@ -107,6 +113,12 @@ const ATEXT = /[0-9A-Za-z!#$%&'*+\-/=?^_`{|}~.]/;
 /**
  * Parses an RFC 2821 mailbox as Go's `parseRFC2821Mailbox` does: a quoted string or a
  * dot-atom local part (backslash escapes accepted), `@`, and a domain of printable labels.
+ * @param text the mailbox, e.g. `alice@acme.com`
+ * @returns the parts, or undefined when `text` is not a mailbox
+ * @example
+ * ```ts ignore
+ * parseMailbox('"a b"@acme.com'); // { local: "a b", domain: "acme.com" }
+ * ```
  */
 export function parseMailbox(text: string): Mailbox | undefined {
   if (text.length === 0) return undefined;
