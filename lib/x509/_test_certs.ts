@@ -354,6 +354,8 @@ export interface CrossSignedWeb {
   leaf: Uint8Array;
   /** The intermediates: half named "A" issued by "B", half named "B" issued by "A". */
   intermediates: Uint8Array[];
+  /** The leaf's private key. */
+  leafKey: KeyObject;
 }
 
 /** Subject of the "A" side of a cross-signed web. */
@@ -401,5 +403,5 @@ export function crossSignedWeb(at: Date, n: number, distinctSans = true): CrossS
       ext.subjectAltName(ext.uri(LEAF_URI)),
     ],
   });
-  return { leaf, intermediates };
+  return { leaf, intermediates, leafKey: leafKey.privateKey };
 }
