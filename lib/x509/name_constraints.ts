@@ -14,9 +14,10 @@
  *   wildcard SAN that could expand into it (`*.example.com` against `a.example.com`).
  * - rfc822Name: a full mailbox (`alice@example.com`: exact local part, case-insensitive
  *   domain), a host (`example.com`: exactly that host) or a domain (`.example.com`: hosts below
- *   it), RFC 5280's rules, as the current Go release applies them.
+ *   it): RFC 5280's rules, which Go applies since golang/go#81280 (CVE-2026-78664; before, the
+ *   domain matched like a dNSName, subdomains included).
  * - URI: the URI's host (after the last `@` of the authority, port removed, lower-cased)
- *   against host rules like rfc822Name's.
+ *   against the same host rules (golang/go#81285, CVE-2026-78665).
  * - iPAddress: the SAN address within the constraint's network, IPv4 and IPv6 apart.
  *
  * An empty constraint value matches every name of its form. As in Go, once a CA in the path
