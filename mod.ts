@@ -191,6 +191,11 @@ export type {
   CertificateExtension,
   SubjectAlternativeName,
 } from "./lib/x509/certificate.ts";
+export type {
+  ConstrainedForm,
+  NameConstraint,
+  NameConstraints,
+} from "./lib/x509/name_constraints.ts";
 export type { FulcioExtensions, IdentityPolicy } from "./lib/x509/identity.ts";
 export type { SctCheck } from "./lib/x509/sct.ts";
 export type { DigestAlgorithm } from "./lib/crypto/prehashed.ts";

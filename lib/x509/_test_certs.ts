@@ -112,6 +112,28 @@ export const ext = {
   ip: (bytes: number[]): Uint8Array => encodeElement(0x87, new Uint8Array(bytes)),
   otherName: (typeOid: string, value: string): Uint8Array =>
     encodeElement(0xa0, concatBytes(oid(typeOid), encodeElement(0xa0, utf8String(value)))),
+  /** An iPAddress name-constraint subtree base: address bytes then mask bytes. */
+  ipRange: (address: number[], mask: number[]): Uint8Array =>
+    encodeElement(0x87, new Uint8Array([...address, ...mask])),
+  /** A directoryName GeneralName. */
+  directoryName: (parts: ReadonlyArray<readonly [string, string]>): Uint8Array =>
+    encodeElement(0xa4, name(parts)),
+  /**
+   * nameConstraints from GeneralNames (each becomes one subtree); `critical` defaults to true,
+   * as RFC 5280 asks.
+   */
+  nameConstraints(
+    subtrees: { permitted?: Uint8Array[]; excluded?: Uint8Array[] },
+    critical = true,
+  ): ExtensionSpec {
+    const list = (tag: number, names: Uint8Array[] | undefined): Uint8Array[] =>
+      names === undefined ? [] : [encodeElement(tag, concatBytes(...names.map((n) => seq(n))))];
+    return {
+      oid: OID.nameConstraints,
+      critical,
+      value: seq(...list(0xa0, subtrees.permitted), ...list(0xa1, subtrees.excluded)),
+    };
+  },
   /** A Fulcio extension: raw for `.1`–`.6`, DER UTF8String for `.8`+. */
   fulcio(n: number, value: string): ExtensionSpec {
     return {
@@ -325,3 +347,61 @@ export const CONFORMANCE_IDENTITY =
   "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 /** The default issuer of the conformance cases. */
 export const CONFORMANCE_ISSUER = "https://token.actions.githubusercontent.com";
+
+/** Certificates made to exhaust a path search (see {@link crossSignedWeb}). */
+export interface CrossSignedWeb {
+  /** A code-signing leaf issued by "A". */
+  leaf: Uint8Array;
+  /** The intermediates: half named "A" issued by "B", half named "B" issued by "A". */
+  intermediates: Uint8Array[];
+  /** The leaf's private key. */
+  leafKey: KeyObject;
+}
+
+/** Subject of the "A" side of a cross-signed web. */
+export const WEB_A = [["O", "web"], ["CN", "A"]] as const;
+/** Subject of the "B" side of a cross-signed web. */
+export const WEB_B = [["O", "web"], ["CN", "B"]] as const;
+
+/**
+ * `n` CA certificates that cross-sign each other (names A↔B, one key per name, so every "B"
+ * verifies as the issuer of every "A" and back), and a leaf under "A". None leads to a trust
+ * anchor. With `distinctSans` each carries its own subjectAltName, so no two are the same CA to
+ * Go's loop check, and the number of paths through them grows exponentially with `n`.
+ */
+export function crossSignedWeb(at: Date, n: number, distinctSans = true): CrossSignedWeb {
+  const a = ecKey(), b = ecKey(), leafKey = ecKey();
+  const intermediates: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const isA = i % 2 === 0;
+    intermediates.push(buildCertificate({
+      subject: isA ? WEB_A : WEB_B,
+      issuer: isA ? WEB_B : WEB_A,
+      notBefore: new Date(at.getTime() - 30 * DAY),
+      notAfter: new Date(at.getTime() + 30 * DAY),
+      publicKey: (isA ? a : b).publicKey,
+      signingKey: (isA ? b : a).privateKey,
+      serial: 100 + i,
+      extensions: [
+        ext.basicConstraints(true),
+        ext.keyUsage("keyCertSign"),
+        ...(distinctSans ? [ext.subjectAltName(ext.dns(`ca${i}.web.test`))] : []),
+      ],
+    }));
+  }
+  const leaf = buildCertificate({
+    subject: [],
+    issuer: WEB_A,
+    notBefore: new Date(at.getTime() - 5 * 60_000),
+    notAfter: new Date(at.getTime() + 5 * 60_000),
+    publicKey: leafKey.publicKey,
+    signingKey: a.privateKey,
+    serial: 99,
+    extensions: [
+      ext.keyUsage("digitalSignature"),
+      ext.extKeyUsage(OID.codeSigning),
+      ext.subjectAltName(ext.uri(LEAF_URI)),
+    ],
+  });
+  return { leaf, intermediates, leafKey: leafKey.privateKey };
+}

@@ -1,9 +1,9 @@
 /**
  * X.509 certificates as keyless verification needs them: a strict DER parser (RFC 5280
  * structure, no trailing bytes, v3 extensions with unknown critical ones refused), readable
- * names, validity, basic constraints, key usages, subject alternative names (including
- * Fulcio's otherName SAN), key identifiers, and signature checks of one certificate by
- * another (ECDSA P-256/P-384/P-521, RSA PKCS#1 v1.5 and PSS, Ed25519).
+ * names, validity, basic constraints, key usages, name constraints, subject alternative
+ * names (including Fulcio's otherName SAN), key identifiers, and signature checks of one
+ * certificate by another (ECDSA P-256/P-384/P-521, RSA PKCS#1 v1.5 and PSS, Ed25519).
  *
  * Parsing does no I/O and no network access; a certificate's self-signature is checked only
  * when its subject equals its issuer.
@@ -15,6 +15,7 @@ import { constants, createPublicKey, type KeyObject, verify } from "node:crypto"
 import { CosignError } from "../errors.ts";
 import { decodePem } from "../crypto/pem.ts";
 import { toHex } from "../crypto/encoding.ts";
+import { type NameConstraints, parseNameConstraints } from "./name_constraints.ts";
 import type { DerElement } from "../crypto/der.ts";
 import {
   ascii,
@@ -96,6 +97,11 @@ export interface Certificate {
   readonly subjectKeyId: Uint8Array | undefined;
   /** The authorityKeyIdentifier keyIdentifier, when present. */
   readonly authorityKeyId: Uint8Array | undefined;
+  /**
+   * The nameConstraints extension, critical or not, when present (enforced on CA certificates
+   * by path validation, see `name_constraints.ts`).
+   */
+  readonly nameConstraints: NameConstraints | undefined;
   /** True when subject equals issuer and the signature verifies with the certificate's own key. */
   readonly selfSigned: boolean;
 }
@@ -108,6 +114,7 @@ export const OID = {
   subjectAltName: "2.5.29.17",
   subjectKeyId: "2.5.29.14",
   authorityKeyId: "2.5.29.35",
+  nameConstraints: "2.5.29.30",
   /** RFC 6962 embedded SCT list. */
   sctList: "1.3.6.1.4.1.11129.2.4.2",
   /** Fulcio's otherName SAN type. */
@@ -128,6 +135,7 @@ const HANDLED_EXTENSIONS = new Set<string>([
   OID.subjectAltName,
   OID.subjectKeyId,
   OID.authorityKeyId,
+  OID.nameConstraints,
 ]);
 
 const KEY_USAGE_NAMES = [
@@ -298,6 +306,7 @@ interface ParsedExtensions {
   subjectAlternativeNames: SubjectAlternativeName[];
   subjectKeyId: Uint8Array | undefined;
   authorityKeyId: Uint8Array | undefined;
+  nameConstraints: NameConstraints | undefined;
 }
 
 function interpretExtensions(extensions: readonly CertificateExtension[]): ParsedExtensions {
@@ -309,6 +318,7 @@ function interpretExtensions(extensions: readonly CertificateExtension[]): Parse
     subjectAlternativeNames: [],
     subjectKeyId: undefined,
     authorityKeyId: undefined,
+    nameConstraints: undefined,
   };
   for (const ext of extensions) {
     const v = ext.value;
@@ -354,6 +364,9 @@ function interpretExtensions(extensions: readonly CertificateExtension[]): Parse
         if (keyId) out.authorityKeyId = content(v, keyId);
         break;
       }
+      case OID.nameConstraints:
+        out.nameConstraints = parseNameConstraints(v, ext.critical);
+        break;
     }
   }
   return out;
@@ -470,7 +483,8 @@ function parseDer(der: Uint8Array): Certificate {
 /**
  * Parses a DER X.509 certificate, strictly: malformed DER, trailing bytes, mismatched
  * signature algorithms, duplicate extensions and unknown critical extensions are refused
- * (a critical subjectAltName is understood, as Fulcio marks it critical).
+ * (a critical subjectAltName is understood, as Fulcio marks it critical; so are name
+ * constraints, critical or not, which path validation enforces).
  * @param der the certificate bytes
  * @param what a name for error messages (default "certificate")
  * @throws {CosignError} `CERTIFICATE_INVALID` naming `what` and the reason

@@ -2,12 +2,20 @@ import { assert, assertEquals } from "../../tests/helpers.ts";
 import { assertThrowsCode } from "../tlog/_fixtures.ts";
 import { parseTrustedRoot } from "../tlog/trusted_root.ts";
 import { OID, parseCertificate } from "./certificate.ts";
-import { checkBundleChain, verifyCertificateChain } from "./chain.ts";
+import {
+  checkBundleChain,
+  MAX_ISSUER_CANDIDATES,
+  MAX_PATH_LENGTH,
+  verifyCertificateChain,
+} from "./chain.ts";
 import {
   authority,
+  buildCertificate,
   bundleCertificates,
   bundleLeaf,
   CONFORMANCE,
+  crossSignedWeb,
+  ecKey,
   ext,
   INTERMEDIATE_NAME,
   testPki,
@@ -284,4 +292,148 @@ Deno.test("chain: a bundle chain holding a root certificate is refused", () => {
   assert(err.exitCode === 1, "a verification failure");
   checkBundleChain([certs[0]!, certs[2]!]); // leaf and intermediate: fine
   checkBundleChain(bundleCertificates("happy-path-v0.1").map((d) => parseCertificate(d)));
+});
+
+Deno.test("chain: cross-signed bundle intermediates (A↔B, n=20 and n=40) are refused at the search limit", () => {
+  const pki = testPki();
+  const honest = [authority([pki.intermediate, pki.root])];
+  for (const n of [20, 40]) {
+    for (const distinctSans of [true, false]) {
+      const web = crossSignedWeb(pki.at, n, distinctSans);
+      const stats = { issuerCandidates: 0 };
+      const err = assertThrowsCode(
+        () =>
+          verifyCertificateChain(
+            parseCertificate(web.leaf),
+            web.intermediates.map((d) => parseCertificate(d)),
+            honest,
+            pki.at,
+            { what: "signing certificate", stats },
+          ),
+        "CERTIFICATE_UNTRUSTED",
+        new RegExp(
+          `^Untrusted signing certificate: certificate path building stopped at its limit of ` +
+            `100 candidate issuer certificates without reaching a trusted certificate authority ` +
+            `\\(${n} intermediate certificate\\(s\\) supplied\\)$`,
+        ),
+        `n=${n}`,
+      );
+      assertEquals(err.exitCode, 1);
+      assertEquals(stats.issuerCandidates, MAX_ISSUER_CANDIDATES, `n=${n}`);
+    }
+  }
+});
+
+Deno.test("chain: a small cross-signed web ends without a loop (a CA already on the path is skipped)", () => {
+  const pki = testPki();
+  // Without distinct SANs, every "A" is the same CA to the loop check: leaf → A (2 candidates),
+  // each → B (2 candidates each), and no B may lead back to an A.
+  const web = crossSignedWeb(pki.at, 4, false);
+  const stats = { issuerCandidates: 0 };
+  assertThrowsCode(
+    () =>
+      verifyCertificateChain(
+        parseCertificate(web.leaf),
+        web.intermediates.map((d) => parseCertificate(d)),
+        [authority([pki.intermediate, pki.root])],
+        pki.at,
+        { stats },
+      ),
+    "CERTIFICATE_UNTRUSTED",
+    /no trusted certificate authority issued the certificate \(issuer O=web, CN=A\)/,
+  );
+  assertEquals(stats.issuerCandidates, 2 + 2 * 2);
+});
+
+Deno.test("chain: an honest chain still verifies beside a hostile web of intermediates", () => {
+  const pki = testPki();
+  const web = crossSignedWeb(pki.at, 40);
+  const junk = web.intermediates.map((d) => parseCertificate(d));
+  const leaf = parseCertificate(pki.leaf);
+  const intermediate = parseCertificate(pki.intermediate);
+  const stats = { issuerCandidates: 0 };
+  // The trusted root holds the intermediate.
+  const full = [authority([pki.intermediate, pki.root])];
+  assertEquals(verifyCertificateChain(leaf, junk, full, pki.at, { stats }).path.length, 3);
+  assertEquals(stats.issuerCandidates, 2);
+  // The bundle supplies it among the junk.
+  const rootOnly = [authority([pki.root])];
+  const { path } = verifyCertificateChain(leaf, [...junk, intermediate], rootOnly, pki.at, {
+    stats,
+  });
+  assertEquals(path.map((c) => c.subject), [
+    "",
+    "O=test, CN=test-intermediate",
+    "O=test, CN=test-root",
+  ]);
+  assertEquals(stats.issuerCandidates, 2);
+});
+
+/** A root, `depth` intermediates in a line below it, and a leaf under the last. */
+function linearChain(
+  depth: number,
+): { at: Date; leaf: Uint8Array; intermediates: Uint8Array[]; root: Uint8Array } {
+  const at = new Date("2030-06-01T12:00:00Z");
+  const day = 86_400_000;
+  const rootKey = ecKey();
+  const nameOf = (i: number) => i === 0 ? [["CN", "root"] as const] : [["CN", `ca${i}`] as const];
+  const root = buildCertificate({
+    subject: nameOf(0),
+    notBefore: new Date(at.getTime() - day),
+    notAfter: new Date(at.getTime() + day),
+    publicKey: rootKey.publicKey,
+    signingKey: rootKey.privateKey,
+    extensions: [ext.basicConstraints(true), ext.keyUsage("keyCertSign")],
+  });
+  const intermediates: Uint8Array[] = [];
+  let issuerKey = rootKey;
+  for (let i = 1; i <= depth; i++) {
+    const key = ecKey();
+    intermediates.unshift(buildCertificate({
+      subject: nameOf(i),
+      issuer: nameOf(i - 1),
+      notBefore: new Date(at.getTime() - day),
+      notAfter: new Date(at.getTime() + day),
+      publicKey: key.publicKey,
+      signingKey: issuerKey.privateKey,
+      serial: i + 1,
+      extensions: [ext.basicConstraints(true), ext.keyUsage("keyCertSign")],
+    }));
+    issuerKey = key;
+  }
+  const leafKey = ecKey();
+  const leaf = buildCertificate({
+    subject: [],
+    issuer: nameOf(depth),
+    notBefore: new Date(at.getTime() - day),
+    notAfter: new Date(at.getTime() + day),
+    publicKey: leafKey.publicKey,
+    signingKey: issuerKey.privateKey,
+    serial: 100,
+    extensions: [ext.extKeyUsage(OID.codeSigning), ext.subjectAltName(ext.email("a@acme.com"))],
+  });
+  return { at, leaf, intermediates, root };
+}
+
+Deno.test("chain: paths are at most MAX_PATH_LENGTH certificates long", () => {
+  const ok = linearChain(MAX_PATH_LENGTH - 2);
+  const { path } = verifyCertificateChain(
+    parseCertificate(ok.leaf),
+    ok.intermediates.map((d) => parseCertificate(d)),
+    [authority([ok.root])],
+    ok.at,
+  );
+  assertEquals(path.length, MAX_PATH_LENGTH);
+  const tooLong = linearChain(MAX_PATH_LENGTH - 1);
+  assertThrowsCode(
+    () =>
+      verifyCertificateChain(
+        parseCertificate(tooLong.leaf),
+        tooLong.intermediates.map((d) => parseCertificate(d)),
+        [authority([tooLong.root])],
+        tooLong.at,
+      ),
+    "CERTIFICATE_UNTRUSTED",
+    /no trusted certificate authority issued/,
+  );
 });

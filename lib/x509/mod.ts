@@ -21,8 +21,16 @@ export {
   type ChainOptions,
   type ChainResult,
   checkBundleChain,
+  MAX_ISSUER_CANDIDATES,
+  MAX_PATH_LENGTH,
   verifyCertificateChain,
 } from "./chain.ts";
+export {
+  type ConstrainedForm,
+  MAX_CONSTRAINT_COMPARISONS,
+  type NameConstraint,
+  type NameConstraints,
+} from "./name_constraints.ts";
 export {
   type EmbeddedSct,
   parseSctList,
