@@ -80,6 +80,11 @@ export interface TransportRequest {
   body?: BodyFactory;
   /** Statuses the caller handles itself (never retried even if retryable). */
   expect?: number[];
+  /**
+   * The body carries a secret (a refresh token): a redirect to another origin, which would
+   * receive the body again, is refused.
+   */
+  secretBody?: boolean;
 }
 
 /**
@@ -253,7 +258,16 @@ export class Transport {
             `pass --allow-http-registry to allow plain HTTP to other hosts`,
         );
       }
-      if (next.origin !== url.origin) headers.delete("authorization");
+      if (next.origin !== url.origin) {
+        if (req.secretBody && body !== null && (res.status === 307 || res.status === 308)) {
+          throw new CosignError(
+            "REGISTRY_AUTH",
+            `Refusing to follow ${first.host}'s redirect to ${next.origin}: ` +
+              `the request carries a secret that is only sent to ${first.origin}`,
+          );
+        }
+        headers.delete("authorization");
+      }
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
         method = "GET";
         body = null;
