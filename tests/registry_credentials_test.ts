@@ -5,7 +5,9 @@
  * - an HTTPS registry's `http://` upload Location, or a same-host 307 to `http://`, never
  *   produces a plaintext request (checked at the server's port, byte by byte);
  * - a realm learned under `--allow-insecure-registry` is not replayed against the genuine
- *   registry that later answers on the same port.
+ *   registry that later answers on the same port;
+ * - a credential helper planted in the current directory is not run through an empty, `.` or
+ *   relative PATH entry.
  */
 import {
   makeTls,
