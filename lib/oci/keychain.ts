@@ -231,8 +231,13 @@ async function runCredentialHelper(
     );
   }
   const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(serverUrl));
-  await w.close();
+  try {
+    await w.write(new TextEncoder().encode(serverUrl));
+    await w.close();
+  } catch (e) {
+    // A helper may exit without reading its input; its exit status and output still decide.
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
   const r = await child.output();
   const out = new TextDecoder().decode(r.stdout);
   if (r.code !== 0) {

@@ -117,3 +117,30 @@ Deno.test("keychain: helpers are found only through absolute PATH entries", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("keychain: a helper that exits without reading its input is answered by its output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/docker-credential-quick`,
+      `#!/bin/sh\nprintf '{"Username":"u","Secret":"s"}'\n`,
+    );
+    await Deno.chmod(`${dir}/docker-credential-quick`, 0o755);
+    const env: Record<string, string> = { HOME: dir, PATH: dir };
+    // A server name larger than a pipe's buffer: writing it waits for the helper, which exits
+    // without reading, so the write always fails.
+    const registry = "r".repeat(100_000) + ".example";
+    const kc = defaultKeychain({
+      getEnv: (n) => env[n],
+      readFile: (p) =>
+        Promise.resolve(
+          p === `${dir}/.docker/config.json`
+            ? JSON.stringify({ credHelpers: { [registry]: "quick" } })
+            : undefined,
+        ),
+    });
+    assertEquals(await kc(registry, "x"), { username: "u", password: "s" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
