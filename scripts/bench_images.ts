@@ -974,8 +974,9 @@ function markdown(mib: number, seconds: number, ran: Section[], env: string[]): 
     "- Commands run as users run them: `deno run --quiet --allow-all --config deno.json cli.ts " +
     "cosign|sget …`, each with its own HOME (and XDG folders) inside the bench's temporary " +
     "folder; Deno's module cache is shared, so nothing is downloaded. Cold = fresh HOME; warm " +
-    "= the same HOME again (the CLI remembers registry challenges in " +
-    "`$HOME/.cache/cosign-deno/registries.json`).",
+    "= the same HOME again (the CLI remembers each registry's scheme, and nothing else, in " +
+    "`$HOME/.cache/cosign-deno/registries.json`; no auth challenge is replayed, so on a " +
+    "token registry warm = cold).",
     `- ${MANY} signatures: one P-256 key from \`openssl genpkey\`; ${MANY} payloads that differ ` +
     "only by `optional.n`, each signed with `openssl dgst -sha256 -sign`, pushed as one " +
     "`.sig` image (one layer each) with plain HTTP requests. The 1-signature image is built " +

@@ -293,12 +293,25 @@ Deno.test("faults: malformed references are one-line usage-free errors", async (
   }
 });
 
-Deno.test("faults: a later run reuses the remembered challenge: one request fewer, no secrets cached", async () => {
+Deno.test("faults: a later run remembers the scheme only: credentials wait for this run's challenge; old cached realms are dropped", async () => {
   await using reg = await startRegistry({ mode: "token" });
   await pushImage(reg, "test/single:v1");
   await using proxy = await startFaultProxy(reg);
+  await using stale = await startRecordingServer();
   const home = await Deno.makeTempDir();
   try {
+    const path = `${home}/.cache/cosign-deno/registries.json`;
+    // What an older version wrote: a challenge whose realm now belongs to someone else.
+    await Deno.mkdir(`${home}/.cache/cosign-deno`, { recursive: true });
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({
+        [proxy.host]: {
+          scheme: "http",
+          challenge: { scheme: "bearer", params: { realm: `${stale.url}/token`, service: "x" } },
+        },
+      }),
+    );
     const run = () =>
       cosign(
         [
@@ -311,23 +324,23 @@ Deno.test("faults: a later run reuses the remembered challenge: one request fewe
         ],
         { env: { HOME: home } },
       );
-    const first = await run();
-    assertEquals(first.code, 0, first.stderr);
-    assertEquals(proxy.count("GET", /\/manifests\//), 2, "cold: 401, then with the token");
-    proxy.reset();
-    const second = await run();
-    assertEquals(second.code, 0, second.stderr);
-    assertEquals(second.out, first.out);
-    assertEquals(
-      proxy.count("GET", /\/manifests\//),
-      1,
-      "warm: the first request carries the token",
-    );
-    const path = `${home}/.cache/cosign-deno/registries.json`;
+    for (const which of ["first", "second"]) {
+      proxy.reset();
+      const r = await run();
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(
+        proxy.log.filter((l) => /\/manifests\//.test(l.path)).map((
+          l,
+        ) => [l.status, l.authorization]),
+        [[401, false], [200, true]],
+        `${which} run: anonymous first, then with the token from the realm the registry named`,
+      );
+    }
+    assertEquals(stale.requests.length, 0, "the remembered realm was never asked");
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
     const text = await Deno.readTextFile(path);
     assert(!/testpass|eyJ/.test(text), `no password or token in the cache: ${text}`);
-    assertEquals(JSON.parse(text)[proxy.host].challenge.scheme, "bearer");
+    assertEquals(JSON.parse(text), { [proxy.host]: { scheme: "http" } });
   } finally {
     await Deno.remove(home, { recursive: true });
   }

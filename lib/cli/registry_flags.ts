@@ -68,8 +68,9 @@ export function parseDuration(s: string): number {
 }
 
 /**
- * The file remembering each registry's scheme and auth challenge between runs (no secrets),
- * so the first request of a run already carries credentials. `COSIGN_DENO_NO_CACHE=1` turns it off.
+ * The file remembering each registry's scheme between runs (nothing else: no secrets, and no
+ * auth challenges, so credentials only ever go to a realm the registry named in this run).
+ * `COSIGN_DENO_NO_CACHE=1` turns it off.
  */
 export function knownHostsPath(): string | undefined {
   if (Deno.env.get("COSIGN_DENO_NO_CACHE") === "1") return undefined;
@@ -78,14 +79,26 @@ export function knownHostsPath(): string | undefined {
   return base ? `${base}/cosign-deno/registries.json` : undefined;
 }
 
-async function loadKnownHosts(path: string | undefined): Promise<Record<string, KnownHost>> {
-  if (!path) return {};
+/** The remembered hosts, and the file's text as read (to tell whether it needs rewriting). */
+async function loadKnownHosts(
+  path: string | undefined,
+): Promise<{ hosts: Record<string, KnownHost>; text: string }> {
+  let text = "";
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await Deno.readTextFile(path));
-    return typeof parsed === "object" && parsed !== null ? parsed : {};
+    if (path) text = await Deno.readTextFile(path);
+    parsed = JSON.parse(text);
   } catch {
-    return {}; // missing or unreadable: start afresh
+    return { hosts: {}, text }; // missing or unreadable: start afresh
   }
+  // Keep the schemes only: older versions also wrote auth challenges, which are never replayed.
+  const hosts: Record<string, KnownHost> = {};
+  if (typeof parsed !== "object" || parsed === null) return { hosts, text };
+  for (const [registry, entry] of Object.entries(parsed)) {
+    const scheme = (entry as { scheme?: unknown } | null)?.scheme;
+    if (scheme === "https" || scheme === "http") hosts[registry] = { scheme };
+  }
+  return { hosts, text };
 }
 
 async function saveKnownHosts(
@@ -114,8 +127,7 @@ export async function withRegistry<T>(
   fn: (c: RegistryClient) => Promise<T>,
 ): Promise<T> {
   const path = knownHostsPath();
-  const known = await loadKnownHosts(path);
-  const before = JSON.stringify(known);
+  const { hosts: known, text: before } = await loadKnownHosts(path);
   const client = await clientFromFlags(flags, known);
   try {
     return await fn(client);

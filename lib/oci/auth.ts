@@ -136,6 +136,7 @@ export class TokenCache {
         url: realm.href,
         headers: { "content-type": "application/x-www-form-urlencoded" },
         body: () => body,
+        secretBody: true,
       });
       if (res.status === 404 || res.status === 405) {
         await res.body?.cancel();

@@ -134,3 +134,27 @@ Deno.test("auth: malformed token responses and refusals are one-line REGISTRY_AU
   assertEquals(/plain HTTP/.test(got), true, got);
   assertEquals(urls.length, 0, "no credentials sent to a plain-HTTP realm");
 });
+
+Deno.test("auth: a refresh token is never re-sent to another origin by a token server's redirect", async () => {
+  const bodies: string[] = [];
+  const t = new Transport({
+    fetch: async (input, init) => {
+      const url = String(input);
+      bodies.push(`${url} ${init?.body ? await new Response(init.body).text() : ""}`);
+      return url.startsWith("https://auth.example/")
+        ? new Response(null, { status: 307, headers: { location: "https://evil.example/token" } })
+        : Response.json({ token: "t" });
+    },
+    retry: { maxAttempts: 1 },
+  });
+  const cache = new TokenCache("reg.example", t, false);
+  let err: unknown;
+  await cache.token(
+    { scheme: "bearer", params: { realm: "https://auth.example/token", service: "s" } },
+    ["repository:x:pull"],
+    { identityToken: "refresh-secret" },
+  ).catch((e) => err = e);
+  assertEquals(err instanceof CosignError && err.code === "REGISTRY_AUTH", true, String(err));
+  assertEquals(bodies.length, 1, bodies.join("\n"));
+  assertEquals(bodies.some((b) => b.startsWith("https://evil.example")), false);
+});

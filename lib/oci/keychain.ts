@@ -4,7 +4,10 @@
  * `credsStore`, then `auths` with `auth`, `username`/`password`, `identitytoken`,
  * `registrytoken`), then `$REGISTRY_AUTH_FILE`, then the containers `auth.json` locations.
  * Entries are looked up as `registry/repository` first, then `registry`; Docker Hub's key is
- * `https://index.docker.io/v1/`. Credential helpers run as `docker-credential-NAME get`.
+ * `https://index.docker.io/v1/`. Credential helpers run as `docker-credential-NAME get`, found
+ * only through absolute `PATH` entries: an empty, `.` or other relative entry would run a
+ * program from the current directory (a cloned repository, say), which Go refuses too
+ * (`exec.ErrDot`).
  * @module
  */
 
@@ -176,27 +179,65 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
-async function runCredentialHelper(name: string, serverUrl: string): Promise<string> {
+/**
+ * Finds an executable file named `program` in the absolute entries of `pathList` (a `PATH`
+ * value), in order. Empty, `.` and other relative entries are skipped: they name the current
+ * directory, whose contents the user did not choose to run.
+ * @returns its absolute path, or `undefined`
+ */
+export async function findOnAbsolutePath(
+  program: string,
+  pathList: string | undefined,
+): Promise<string | undefined> {
+  for (const dir of (pathList ?? "").split(":")) {
+    if (!dir.startsWith("/")) continue;
+    const candidate = `${dir.replace(/\/+$/, "")}/${program}`;
+    try {
+      const st = await Deno.stat(candidate);
+      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return candidate;
+    } catch { /* not there: try the next entry */ }
+  }
+  return undefined;
+}
+
+async function runCredentialHelper(
+  name: string,
+  serverUrl: string,
+  pathList: string | undefined,
+): Promise<string> {
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
     throw new CosignError("REGISTRY_AUTH", `Invalid credential helper name "${name}"`);
   }
+  const program = await findOnAbsolutePath(`docker-credential-${name}`, pathList);
+  if (!program) {
+    throw new CosignError(
+      "REGISTRY_AUTH",
+      `Credential helper docker-credential-${name} not found on PATH ` +
+        `(only absolute PATH entries are searched, never the current directory)`,
+    );
+  }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(`docker-credential-${name}`, {
+    child = new Deno.Command(program, {
       args: ["get"],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-  } catch {
+  } catch (e) {
     throw new CosignError(
       "REGISTRY_AUTH",
-      `Credential helper docker-credential-${name} not found on PATH`,
+      `Credential helper ${program} could not be run: ${(e as Error).message}`,
     );
   }
   const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(serverUrl));
-  await w.close();
+  try {
+    await w.write(new TextEncoder().encode(serverUrl));
+    await w.close();
+  } catch (e) {
+    // A helper may exit without reading its input; its exit status and output still decide.
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
   const r = await child.output();
   const out = new TextDecoder().decode(r.stdout);
   if (r.code !== 0) {
@@ -211,10 +252,12 @@ async function runCredentialHelper(name: string, serverUrl: string): Promise<str
 
 /** The default keychain, reading the real environment, files and helpers. */
 export function defaultKeychain(env: Partial<KeychainEnv> = {}): Keychain {
+  const getEnv = env.getEnv ?? ((n: string) => Deno.env.get(n));
   const full: KeychainEnv = {
-    getEnv: env.getEnv ?? ((n) => Deno.env.get(n)),
+    getEnv,
     readFile: env.readFile ?? readIfExists,
-    runHelper: env.runHelper ?? runCredentialHelper,
+    runHelper: env.runHelper ??
+      ((name, serverUrl) => runCredentialHelper(name, serverUrl, getEnv("PATH"))),
   };
   return async (registry, repository) => {
     for (const path of configPaths(full.getEnv)) {

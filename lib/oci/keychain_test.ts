@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/helpers.ts";
-import { configPaths, defaultKeychain } from "./keychain.ts";
+import { configPaths, defaultKeychain, findOnAbsolutePath } from "./keychain.ts";
 
 function keychain(
   files: Record<string, unknown>,
@@ -89,4 +89,58 @@ Deno.test("keychain: later files are consulted when the first has nothing; bad f
   let msg = "";
   await bad("x.io", "y").catch((e) => msg = e.message);
   assertEquals(/not JSON/.test(msg), true, msg);
+});
+
+Deno.test("keychain: helpers are found only through absolute PATH entries", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/docker-credential-x`, "#!/bin/sh\n");
+    await Deno.chmod(`${dir}/docker-credential-x`, 0o755);
+    await Deno.writeTextFile(`${dir}/docker-credential-noexec`, "#!/bin/sh\n");
+    await Deno.chmod(`${dir}/docker-credential-noexec`, 0o644);
+    const cwd = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      for (const path of ["", ":", ".", "./", "..", `.:${dir}/missing`, `:/nonexistent`]) {
+        assertEquals(await findOnAbsolutePath("docker-credential-x", path), undefined, path);
+      }
+    } finally {
+      Deno.chdir(cwd);
+    }
+    assertEquals(
+      await findOnAbsolutePath("docker-credential-x", `/nonexistent::${dir}/`),
+      `${dir}/docker-credential-x`,
+    );
+    assertEquals(await findOnAbsolutePath("docker-credential-noexec", dir), undefined);
+    assertEquals(await findOnAbsolutePath("docker-credential-x", undefined), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("keychain: a helper that exits without reading its input is answered by its output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/docker-credential-quick`,
+      `#!/bin/sh\nprintf '{"Username":"u","Secret":"s"}'\n`,
+    );
+    await Deno.chmod(`${dir}/docker-credential-quick`, 0o755);
+    const env: Record<string, string> = { HOME: dir, PATH: dir };
+    // A server name larger than a pipe's buffer: writing it waits for the helper, which exits
+    // without reading, so the write always fails.
+    const registry = "r".repeat(100_000) + ".example";
+    const kc = defaultKeychain({
+      getEnv: (n) => env[n],
+      readFile: (p) =>
+        Promise.resolve(
+          p === `${dir}/.docker/config.json`
+            ? JSON.stringify({ credHelpers: { [registry]: "quick" } })
+            : undefined,
+        ),
+    });
+    assertEquals(await kc(registry, "x"), { username: "u", password: "s" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

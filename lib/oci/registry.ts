@@ -34,6 +34,8 @@ import {
 import {
   type BodyFactory,
   isPlainHttpServer,
+  pinScheme,
+  redirectedOrigin,
   schemesFor,
   Transport,
   type TransportOptions,
@@ -61,19 +63,23 @@ export interface Manifest {
   json: Record<string, unknown>;
 }
 
-/** What is remembered about a registry between processes: nothing secret. */
+/**
+ * What is remembered about a registry between processes: its scheme, nothing else. Auth
+ * challenges are not remembered: credentials go only to a realm the registry named in this
+ * process (a realm remembered from a run under other TLS trust, or from a server that has since
+ * left the port, would otherwise receive them before the registry is asked).
+ */
 export interface KnownHost {
   /** The scheme the registry answered on. */
   scheme: "https" | "http";
-  /** The registry's auth challenge, when it sent one. */
-  challenge?: Challenge;
 }
 
 /** Client options. */
 export interface RegistryClientOptions extends TransportOptions {
   /**
-   * Schemes and auth challenges learned by earlier processes (see {@link RegistryClient.knownHosts}):
-   * with them, the first request already carries credentials and skips a 401 round trip.
+   * Schemes learned by earlier processes (see {@link RegistryClient.knownHosts}): with them, a
+   * loopback registry speaking plain HTTP is not probed over HTTPS first. Anything else in an
+   * entry (auth challenges written by older versions) is ignored.
    */
   knownHosts?: Record<string, KnownHost>;
   /** Where credentials come from. Default: docker config, REGISTRY_AUTH_FILE, containers auth.json. */
@@ -88,8 +94,7 @@ interface HostState {
   scheme?: "https" | "http";
   /** The scheme came from an earlier process and has not been used yet. */
   remembered?: boolean;
-  /** The challenge came from an earlier process and has not been answered yet. */
-  challengeRemembered?: boolean;
+  /** The challenge the registry sent from its own origin in this process. */
   challenge?: Challenge;
   tokens: TokenCache;
   creds: Map<string, Promise<Credentials | undefined>>;
@@ -179,10 +184,6 @@ export class RegistryClient implements ImageStore {
         h.scheme = known.scheme;
         h.remembered = true;
       }
-      if (known.challenge && h.scheme) {
-        h.challenge = known.challenge;
-        h.challengeRemembered = true;
-      }
     }
   }
 
@@ -195,14 +196,11 @@ export class RegistryClient implements ImageStore {
     this.#pushRepos.add(repositoryName(repo));
   }
 
-  /** Schemes and challenges learned so far, for the next process. */
+  /** Schemes learned so far, for the next process. */
   knownHosts(): Record<string, KnownHost> {
     const out: Record<string, KnownHost> = {};
     for (const [registry, h] of this.#hosts) {
-      if (!h.scheme) continue;
-      out[registry] = h.challenge
-        ? { scheme: h.scheme, challenge: h.challenge }
-        : { scheme: h.scheme };
+      if (h.scheme) out[registry] = { scheme: h.scheme };
     }
     return out;
   }
@@ -326,18 +324,10 @@ export class RegistryClient implements ImageStore {
     const creds = await this.#creds(h, repo);
     const asPush = push || this.#pushRepos.has(repositoryName(repo));
     let scopes = [repositoryScope(repo.repository, asPush), ...extraScopes];
-    let auth: string | undefined;
-    try {
-      auth = await this.#authFor(h, scopes, creds);
-    } catch (e) {
-      // A challenge remembered from an earlier run may name a token server that is gone: ask
-      // the registry again instead (its 401 says where to get a token now).
-      if (!h.challengeRemembered) throw e;
-      delete h.challenge;
-    }
-    h.challengeRemembered = false;
+    let auth = await this.#authFor(h, scopes, creds);
     let res = await this.#sendOnce(h, repo.registry, req, auth);
     for (let round = 0; res.status === 401 && round < 2; round++) {
+      await this.#refuseForeignChallenge(res, repo.registry);
       const header = res.headers.get("www-authenticate");
       await res.body?.cancel();
       if (!header) {
@@ -363,6 +353,7 @@ export class RegistryClient implements ImageStore {
       res = await this.#sendOnce(h, repo.registry, req, auth);
     }
     if (res.status === 401) {
+      await this.#refuseForeignChallenge(res, repo.registry);
       await res.body?.cancel();
       throw this.#rejected(repo.registry, creds);
     }
@@ -374,6 +365,22 @@ export class RegistryClient implements ImageStore {
       );
     }
     return res;
+  }
+
+  /**
+   * A 401 from an origin a redirect led to is not the registry's challenge: credentials go only
+   * to a realm the registry named from its own origin, and what is learned about the registry
+   * never changes because of another origin. Such a 401 ends the request.
+   */
+  async #refuseForeignChallenge(res: Response, registry: string): Promise<void> {
+    const origin = redirectedOrigin(res);
+    if (origin === undefined) return;
+    await res.body?.cancel();
+    throw new CosignError(
+      "REGISTRY_AUTH",
+      `Registry ${registry} redirected to ${origin}, which asks for authentication; ` +
+        `credentials are only sent to the registry itself, never to where it redirects`,
+    );
   }
 
   #noCreds(registry: string): CosignError {
@@ -591,9 +598,19 @@ export class RegistryClient implements ImageStore {
         "the registry sent no Location header",
       );
     }
-    const base = `${this.#host(repo.registry).scheme ?? "https"}://${repo.registry}/`;
-    const url = new URL(loc, base);
-    if (url.host !== repo.registry) {
+    const base = new URL(`${this.#host(repo.registry).scheme ?? "https"}://${repo.registry}/`);
+    // The registry's own host keeps the registry's scheme: a registry behind a TLS front end
+    // that omits X-Forwarded-Proto writes http:// Locations for itself.
+    let url: URL;
+    try {
+      url = pinScheme(new URL(loc, base), base);
+    } catch {
+      throw this.#unexpected(
+        `Upload to ${repositoryName(repo)} failed`,
+        "the registry sent an invalid Location header",
+      );
+    }
+    if (url.host !== base.host) {
       throw this.#unexpected(
         `Upload to ${repositoryName(repo)} failed`,
         `Location points at another host (${url.host})`,

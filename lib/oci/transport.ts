@@ -4,7 +4,15 @@
  * `--registry-cacert`, or no verification with `--allow-insecure-registry`), retries of 408,
  * 429, 5xx and connection errors with jittered exponential backoff that honours `Retry-After`
  * (bounded in attempts and total time; other 4xx are never retried), per-request timeouts, a
- * `User-Agent`, and redirects followed by hand so `Authorization` never crosses origins.
+ * `User-Agent`, and redirects followed by hand under three rules:
+ * - a request keeps the scheme it was sent with on the host it was sent to: a redirect from an
+ *   HTTPS registry to `http://` on its own host is followed over HTTPS (go-containerregistry pins
+ *   the scheme found at ping time the same way), so nothing goes there in cleartext;
+ * - a redirect to plain HTTP on another host is refused unless HTTP is allowed for that host
+ *   (loopback, or `--allow-http-registry`);
+ * - `Authorization` never crosses origins: once a redirect leaves the request's origin the rest
+ *   of the chain is anonymous, and the response says where it came from
+ *   ({@link redirectedOrigin}), so a challenge met there is not taken for the registry's own.
  * @module
  */
 
@@ -72,6 +80,11 @@ export interface TransportRequest {
   body?: BodyFactory;
   /** Statuses the caller handles itself (never retried even if retryable). */
   expect?: number[];
+  /**
+   * The body carries a secret (a refresh token): a redirect to another origin, which would
+   * receive the body again, is refused.
+   */
+  secretBody?: boolean;
 }
 
 /**
@@ -80,6 +93,44 @@ export interface TransportRequest {
  */
 export function schemesFor(registry: string, allowHttp: boolean): ("https" | "http")[] {
   return isLoopbackRegistry(registry) || allowHttp ? ["https", "http"] : ["https"];
+}
+
+/** The default port of a URL scheme (`https:` or `http:`). */
+function defaultPort(protocol: string): string {
+  return protocol === "http:" ? "80" : "443";
+}
+
+/**
+ * True when `url` points at the host and port of `origin`, where a port left out of `url` is
+ * read as the default port of `origin`'s scheme (so `http://reg/` is `reg`'s own host when
+ * `reg` speaks HTTPS, as go-containerregistry's `matchesHost` reads it).
+ */
+export function isSameHost(url: URL, origin: URL): boolean {
+  return url.hostname === origin.hostname &&
+    (url.port || defaultPort(origin.protocol)) === (origin.port || defaultPort(origin.protocol));
+}
+
+/**
+ * Pins `url` to the scheme of `origin` when it points at `origin`'s host: a request to a host
+ * always uses the scheme that host was found to speak. Other hosts are returned unchanged.
+ */
+export function pinScheme(url: URL, origin: URL): URL {
+  if (!isSameHost(url, origin) || url.protocol === origin.protocol) return url;
+  const pinned = new URL(url.href);
+  pinned.protocol = origin.protocol;
+  return pinned;
+}
+
+/** Where each response that a redirect took to another origin came from. */
+const CROSS_ORIGIN_RESPONSES = new WeakMap<Response, string>();
+
+/**
+ * The origin a response came from when redirects took its request away from the origin it was
+ * sent to (`undefined` for a response from the request's own origin). Such a response was
+ * fetched without credentials, and its challenges belong to that other origin.
+ */
+export function redirectedOrigin(res: Response): string | undefined {
+  return CROSS_ORIGIN_RESPONSES.get(res);
 }
 
 function errorChain(e: unknown): string {
@@ -153,9 +204,14 @@ export class Transport {
     this.#client = undefined;
   }
 
-  /** One attempt, with redirects followed by hand (Authorization dropped across origins). */
+  /**
+   * One attempt, with redirects followed by hand: the scheme stays pinned on the request's own
+   * host, plain HTTP elsewhere needs HTTP allowed for that host, and `Authorization` is dropped
+   * for good once the chain leaves the request's origin.
+   */
   async #once(req: TransportRequest, signal: AbortSignal): Promise<Response> {
-    let url = req.url;
+    const first = new URL(req.url);
+    let url = first;
     let method = req.method;
     let body = req.body?.() ?? null;
     const headers = new Headers(req.headers);
@@ -169,30 +225,56 @@ export class Transport {
         signal,
       };
       if (this.#client) init.client = this.#client;
-      const res = await this.#fetch(url, init);
+      const res = await this.#fetch(url.href, init);
       const location = res.headers.get("location");
       if (
         ![301, 302, 303, 307, 308].includes(res.status) || !location ||
         req.expect?.includes(res.status)
       ) {
+        if (url.origin !== first.origin) CROSS_ORIGIN_RESPONSES.set(res, url.origin);
         return res;
       }
       await res.body?.cancel();
       if (hop >= MAX_REDIRECTS) {
         throw new CosignError("REGISTRY_ERROR", `Too many redirects from ${req.url}`);
       }
-      const next = new URL(location, url);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new CosignError("REGISTRY_ERROR", `${first.host} sent an invalid redirect Location`);
+      }
       if (next.protocol !== "https:" && next.protocol !== "http:") {
         throw new CosignError("REGISTRY_ERROR", `Refusing redirect to ${next.protocol} URL`);
       }
-      if (next.origin !== new URL(url).origin) headers.delete("authorization");
+      next = pinScheme(next, first);
+      if (
+        next.protocol === "http:" && !isSameHost(next, first) &&
+        !schemesFor(next.host, this.options.allowHttp ?? false).includes("http")
+      ) {
+        throw new CosignError(
+          "REGISTRY_INSECURE",
+          `Refusing a redirect from ${first.host} to plain HTTP on ${next.host}; ` +
+            `pass --allow-http-registry to allow plain HTTP to other hosts`,
+        );
+      }
+      if (next.origin !== url.origin) {
+        if (req.secretBody && body !== null && (res.status === 307 || res.status === 308)) {
+          throw new CosignError(
+            "REGISTRY_AUTH",
+            `Refusing to follow ${first.host}'s redirect to ${next.origin}: ` +
+              `the request carries a secret that is only sent to ${first.origin}`,
+          );
+        }
+        headers.delete("authorization");
+      }
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
         method = "GET";
         body = null;
       } else if (body !== null) {
         body = req.body?.() ?? null;
       }
-      url = next.href;
+      url = next;
     }
   }
 

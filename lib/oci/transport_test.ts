@@ -1,7 +1,15 @@
 import { assertEquals } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
 import { RegistryClient } from "./registry.ts";
-import { retryAfterMs, schemesFor, Transport } from "./transport.ts";
+import type { KnownHost } from "./registry.ts";
+import {
+  isSameHost,
+  pinScheme,
+  redirectedOrigin,
+  retryAfterMs,
+  schemesFor,
+  Transport,
+} from "./transport.ts";
 
 Deno.test("transport: plain HTTP only for loopback hosts or with --allow-http-registry", () => {
   for (const h of ["localhost:5000", "127.0.0.1:5000", "[::1]:5000", "x.localhost"]) {
@@ -143,17 +151,12 @@ Deno.test("transport: a scheme remembered from an earlier run is probed again wh
   assertEquals(urls.map((u) => u.split(":")[0]), ["http"]);
 });
 
-Deno.test("transport: a challenge remembered from an earlier run whose token server is gone is learned again", async () => {
+Deno.test("transport: a challenge in the known-hosts entry (older versions wrote them) is never replayed", async () => {
   const urls: string[] = [];
   const client = new RegistryClient({
     fetch: ((input: RequestInfo | URL, init?: RequestInit) => {
       const url = String(input);
       urls.push(url);
-      if (url.startsWith("http://127.0.0.1:1/")) {
-        return Promise.reject(
-          new TypeError("fetch failed", { cause: new Error("Connection refused") }),
-        );
-      }
       if (url.startsWith("http://127.0.0.1:5000/token")) {
         return Promise.resolve(Response.json({ token: "fresh" }));
       }
@@ -168,7 +171,7 @@ Deno.test("transport: a challenge remembered from an earlier run whose token ser
         }),
       );
     }) as typeof fetch,
-    keychain: () => Promise.resolve(undefined),
+    keychain: () => Promise.resolve({ username: "u", password: "p" }),
     retry: { maxAttempts: 1 },
     knownHosts: {
       "127.0.0.1:5000": {
@@ -177,7 +180,7 @@ Deno.test("transport: a challenge remembered from an earlier run whose token ser
           scheme: "bearer",
           params: { realm: "http://127.0.0.1:1/token", service: "reg" },
         },
-      },
+      } as KnownHost,
     },
   });
   let err: unknown;
@@ -185,5 +188,104 @@ Deno.test("transport: a challenge remembered from an earlier run whose token ser
     err = e
   );
   assertEquals(err instanceof CosignError && err.code === "MANIFEST_UNKNOWN", true, String(err));
-  assertEquals(urls.some((u) => u.startsWith("http://127.0.0.1:5000/token")), true, urls.join(" "));
+  assertEquals(
+    urls.map((u) => u.replace(/\?.*/, "")),
+    [
+      "http://127.0.0.1:5000/v2/x/manifests/t",
+      "http://127.0.0.1:5000/token",
+      "http://127.0.0.1:5000/v2/x/manifests/t",
+    ],
+    "the first request goes to the registry without credentials; the remembered realm is never asked",
+  );
+  assertEquals(
+    client.knownHosts(),
+    { "127.0.0.1:5000": { scheme: "http" } },
+    "only the scheme is kept",
+  );
+});
+
+Deno.test("transport: scheme pinning compares hosts with the origin's default port", () => {
+  const reg = new URL("https://reg.example/");
+  assertEquals(pinScheme(new URL("http://reg.example/v2/x"), reg).href, "https://reg.example/v2/x");
+  assertEquals(
+    pinScheme(new URL("http://reg.example:443/v2/"), reg).href,
+    "https://reg.example/v2/",
+  );
+  assertEquals(
+    pinScheme(new URL("http://other.example/v2/"), reg).href,
+    "http://other.example/v2/",
+  );
+  assertEquals(
+    pinScheme(new URL("http://reg.example:8080/"), reg).href,
+    "http://reg.example:8080/",
+  );
+  const local = new URL("https://127.0.0.1:5000/");
+  assertEquals(
+    pinScheme(new URL("http://127.0.0.1:5000/u?a=1"), local).href,
+    "https://127.0.0.1:5000/u?a=1",
+  );
+  assertEquals(isSameHost(new URL("http://127.0.0.1:5001/"), local), false);
+  const plain = new URL("http://127.0.0.1:5000/");
+  assertEquals(
+    pinScheme(new URL("https://127.0.0.1:5000/x"), plain).href,
+    "http://127.0.0.1:5000/x",
+  );
+});
+
+Deno.test("transport: redirects keep the request's scheme on its host; plain HTTP elsewhere needs HTTP allowed there", async () => {
+  const seen: { url: string; auth: string | null }[] = [];
+  const routes: Record<string, Response | (() => Response)> = {};
+  const fake = ((input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input);
+    seen.push({ url, auth: new Headers(init?.headers).get("authorization") });
+    const r = routes[url];
+    return Promise.resolve(typeof r === "function" ? r() : r ?? new Response("", { status: 200 }));
+  }) as typeof fetch;
+  const redirect = (location: string) => () =>
+    new Response(null, { status: 307, headers: { location } });
+  const t = new Transport({ fetch: fake, retry: { maxAttempts: 1 } });
+  const headers = { authorization: "Bearer secret" };
+
+  // Same host, http:// Location: followed over https, credentials kept (same origin).
+  routes["https://reg.example/v2/x/manifests/t"] = redirect("http://reg.example/v2/x/manifests/d");
+  let res = await t.send({ method: "GET", url: "https://reg.example/v2/x/manifests/t", headers });
+  assertEquals(res.status, 200);
+  assertEquals(redirectedOrigin(res), undefined);
+  assertEquals(seen.map((s) => s.url), [
+    "https://reg.example/v2/x/manifests/t",
+    "https://reg.example/v2/x/manifests/d",
+  ]);
+  assertEquals(seen[1]!.auth, "Bearer secret");
+
+  // Another host over plain HTTP: refused before any request goes there.
+  seen.length = 0;
+  routes["https://reg.example/v2/x/blobs/b"] = redirect("http://cdn.example/b");
+  let err: unknown;
+  await t.send({ method: "GET", url: "https://reg.example/v2/x/blobs/b", headers }).catch((e) =>
+    err = e
+  );
+  assertEquals(err instanceof CosignError && err.code === "REGISTRY_INSECURE", true, String(err));
+  assertEquals(
+    /plain HTTP on cdn\.example.*--allow-http-registry/.test((err as Error).message),
+    true,
+  );
+  assertEquals(seen.map((s) => s.url), ["https://reg.example/v2/x/blobs/b"]);
+
+  // ...unless HTTP is allowed for it; then it is anonymous and marked as another origin's answer.
+  seen.length = 0;
+  const allowed = new Transport({ fetch: fake, allowHttp: true, retry: { maxAttempts: 1 } });
+  res = await allowed.send({ method: "GET", url: "https://reg.example/v2/x/blobs/b", headers });
+  assertEquals(seen.map((s) => [s.url, s.auth]), [
+    ["https://reg.example/v2/x/blobs/b", "Bearer secret"],
+    ["http://cdn.example/b", null],
+  ]);
+  assertEquals(redirectedOrigin(res), "http://cdn.example");
+
+  // HTTPS elsewhere: followed anonymously, and stays anonymous when it comes back.
+  seen.length = 0;
+  routes["https://reg.example/v2/x/blobs/c"] = redirect("https://cdn.example/c");
+  routes["https://cdn.example/c"] = redirect("https://reg.example/v2/x/blobs/c2");
+  res = await t.send({ method: "GET", url: "https://reg.example/v2/x/blobs/c", headers });
+  assertEquals(seen.map((s) => s.auth), ["Bearer secret", null, null]);
+  assertEquals(redirectedOrigin(res), undefined, "the answer came from the registry's origin");
 });

@@ -9,3 +9,4 @@ export * from "./token_server.ts";
 export * from "./images.ts";
 export * from "./fault_proxy.ts";
 export * from "./recording_server.ts";
+export * from "./scheme_recorder.ts";

@@ -61,7 +61,13 @@ export interface RegistryOptions {
 
 const LOG_CAP = 4 << 20;
 
-async function makeTls(root: string): Promise<{ caCert: string; cert: string; key: string }> {
+/**
+ * Makes a test CA and a server certificate it signs (SAN IP:127.0.0.1 and DNS:localhost) in
+ * `root/tls`; returns the PEM file paths.
+ */
+export async function makeTls(
+  root: string,
+): Promise<{ caCert: string; cert: string; key: string }> {
   const d = `${root}/tls`;
   await Deno.mkdir(d);
   const ca = `${d}/ca.crt`, caKey = `${d}/ca.key`, key = `${d}/tls.key`, csr = `${d}/tls.csr`;
