@@ -8,6 +8,7 @@
  */
 
 import { runProgram } from "./lib/cli/run.ts";
+import { escapeForTerminal } from "./lib/text/escape.ts";
 
 async function main(args: string[]): Promise<number> {
   const callerCwd = Deno.env.get("COSIGN_DENO_CALLER_CWD");
@@ -28,7 +29,7 @@ async function main(args: string[]): Promise<number> {
 if (import.meta.main) {
   globalThis.addEventListener("unhandledrejection", (ev) => {
     ev.preventDefault();
-    console.error(`Error: internal error: ${ev.reason}`);
+    console.error(`Error: internal error: ${escapeForTerminal(String(ev.reason))}`);
     Deno.exit(3);
   });
   Deno.exit(await main(Deno.args));

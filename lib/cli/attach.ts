@@ -33,6 +33,7 @@ import type { Command } from "./command.ts";
 import { info, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
+import { escapeForTerminal } from "../text/escape.ts";
 
 /** Reads `--signature`: a file (base64 or raw bytes) or the base64 text itself. */
 async function signatureArg(value: string): Promise<Uint8Array> {
@@ -438,7 +439,7 @@ export const downloadSbomCommand: Command = {
         ? m.json.layers as { digest: string; size: number; mediaType: string }[]
         : [];
       for (const l of layers) {
-        await info(`Found SBOM of media type: ${l.mediaType}`);
+        await info(`Found SBOM of media type: ${escapeForTerminal(String(l.mediaType))}`);
         const stream = await client.fetchBlob(sbomRef, l.digest, l.size);
         // Buffer the (capped) SBOM so nothing unverified reaches stdout.
         await stdout(new Uint8Array(await new Response(stream).arrayBuffer()));

@@ -7,6 +7,7 @@
 
 import { CosignError } from "../errors.ts";
 import { fileError } from "../cosign/keyref.ts";
+import { escapeForTerminal } from "../text/escape.ts";
 
 const enc = new TextEncoder();
 
@@ -24,9 +25,14 @@ export function stdout(data: string | Uint8Array): Promise<void> {
   return writeAll(Deno.stdout, typeof data === "string" ? enc.encode(data) : data);
 }
 
-/** Writes a line to stderr. */
+/**
+ * Writes a line (or the program's own lines, joined by `\n`) to stderr. As a last line of
+ * defence every other control character is escaped, so no server string that reached a message
+ * can drive the terminal; a server string that may hold a newline is escaped where it is
+ * inserted ({@link escapeForTerminal}).
+ */
 export function info(line: string): Promise<void> {
-  return writeAll(Deno.stderr, enc.encode(line + "\n"));
+  return writeAll(Deno.stderr, enc.encode(escapeForTerminal(line, { keepNewlines: true }) + "\n"));
 }
 
 /** Reads all of stdin. */

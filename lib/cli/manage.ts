@@ -14,6 +14,7 @@ import { bool, required, str } from "./args.ts";
 import type { Command } from "./command.ts";
 import { confirm, info, stdinIsTerminal, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { escapeForTerminal } from "../text/escape.ts";
 import { attachmentOptions } from "./sign.ts";
 
 const KINDS: Record<string, AttachmentKind> = { sig: "sig", att: "att", sbom: "sbom" };
@@ -267,7 +268,9 @@ export const treeCommand: Command = {
     const ref = parseReference(positionals[0]!);
     await withRegistry(flags, async (client) => {
       await stdout(
-        `📦 Supply Chain Security Related artifacts for an image: ${referenceName(ref)}\n`,
+        `📦 Supply Chain Security Related artifacts for an image: ${
+          escapeForTerminal(referenceName(ref))
+        }\n`,
       );
       const digest = (await getImage(client, ref)).digest;
       const titles: [AttachmentKind, string][] = [
@@ -279,8 +282,10 @@ export const treeCommand: Command = {
         const tag = attachmentRef(ref, digest, kind, attachmentOptions(flags));
         try {
           const m = await client.getManifest(tag);
+          // parseManifest has checked every layer digest; they are escaped all the same, as
+          // everything a registry sends is before it reaches the terminal.
           const layers = Array.isArray(m.json.layers) ? m.json.layers as { digest?: string }[] : [];
-          return { tag, layers: layers.map((l) => String(l.digest)) };
+          return { tag, layers: layers.map((l) => escapeForTerminal(String(l.digest))) };
         } catch (e) {
           if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") return { tag, layers: [] };
           throw e;
@@ -296,7 +301,7 @@ export const treeCommand: Command = {
       }
       for (const [i, f] of found.entries()) {
         if (f.layers.length === 0) continue;
-        await stdout(`└── ${titles[i]![1]}: ${referenceName(f.tag)}\n`);
+        await stdout(`└── ${titles[i]![1]}: ${escapeForTerminal(referenceName(f.tag))}\n`);
         for (const [j, d] of f.layers.entries()) {
           await stdout(`${j === f.layers.length - 1 ? "   └──" : "   ├──"} 🍒 ${d}\n`);
         }

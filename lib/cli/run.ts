@@ -2,7 +2,9 @@
  * The top of both executables: finds the command, parses its flags, runs it, and turns every
  * outcome into an exit code. User mistakes and failed verifications print one line
  * (`Error: …`); anything unexpected is reported as an internal error with exit code 3, never
- * as an uncaught exception.
+ * as an uncaught exception. An error's text often carries what a server sent (error bodies,
+ * media types, digests), so it is printed through the one sanitiser, {@link escapeForTerminal}:
+ * control characters show as `\x1b`, `\n`, … and never act on the terminal.
  * @module
  */
 
@@ -10,6 +12,7 @@ import { CosignError, EXIT_INTERNAL, EXIT_USAGE, UsageError } from "../errors.ts
 import { helpText, parseCommand } from "./args.ts";
 import type { Command } from "./command.ts";
 import { info, stdout } from "./io.ts";
+import { escapeForTerminal } from "../text/escape.ts";
 
 /** A program: a name and its commands, each loaded only when used. */
 export interface Program {
@@ -78,13 +81,15 @@ async function report(e: unknown, debug: boolean): Promise<number> {
   try {
     if (e instanceof Deno.errors.BrokenPipe) return 1; // the reader went away; nothing to say
     if (e instanceof CosignError) {
-      await info(`Error: ${e.message}`);
-      if (debug && e.stack) await info(e.stack);
+      await info(`Error: ${escapeForTerminal(e.message)}`);
+      if (debug && e.stack) await info(escapeForTerminal(e.stack, { keepNewlines: true }));
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    await info(`Error: internal error: ${msg.split("\n")[0]}`);
-    if (debug && e instanceof Error && e.stack) await info(e.stack);
+    await info(`Error: internal error: ${escapeForTerminal(msg.split("\n")[0]!)}`);
+    if (debug && e instanceof Error && e.stack) {
+      await info(escapeForTerminal(e.stack, { keepNewlines: true }));
+    }
     return EXIT_INTERNAL;
   } catch {
     return e instanceof CosignError ? e.exitCode : EXIT_INTERNAL;

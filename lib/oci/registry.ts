@@ -14,7 +14,13 @@ import {
   repositoryScope,
   TokenCache,
 } from "./auth.ts";
-import { sha256Digest, verifyingStream } from "./digest.ts";
+import {
+  checkDescriptorDigests,
+  checkDigest,
+  isValidDigest,
+  sha256Digest,
+  verifyingStream,
+} from "./digest.ts";
 import type { ImageStore } from "./store.ts";
 import { type Credentials, defaultKeychain, type Keychain } from "./keychain.ts";
 import {
@@ -432,8 +438,11 @@ export class RegistryClient implements ImageStore {
     const digest = sha256Digest(bytes);
     // By digest, the bytes must hash to it. By tag, ggcr trusts whatever arrives; we also hold
     // the bytes to the registry's own Docker-Content-Digest, which catches damage in transit.
-    const claimed = ref.digest ?? res.headers.get("docker-content-digest") ?? undefined;
-    if (claimed && claimed.startsWith("sha256:") && digest !== claimed) {
+    // A header that is not a sha256 digest is not compared (ggcr ignores it entirely) and,
+    // like every server string, never printed as received.
+    const header = res.headers.get("docker-content-digest");
+    const claimed = ref.digest ?? (isValidDigest(header) ? header : undefined);
+    if (claimed && digest !== claimed) {
       throw new CosignError(
         "DIGEST_MISMATCH",
         `Manifest ${name} does not match its digest ${claimed}: the content received has digest ${digest}`,
@@ -460,7 +469,12 @@ export class RegistryClient implements ImageStore {
     if (!res.ok) {
       throw this.#unexpected(`Cannot check manifest ${referenceName(ref)}`, `HTTP ${res.status}`);
     }
-    const digest = res.headers.get("docker-content-digest") ?? "";
+    const header = res.headers.get("docker-content-digest");
+    const digest = header === null ? "" : checkDigest(
+      header,
+      `The Docker-Content-Digest header for ${referenceName(ref)}`,
+      "REGISTRY_ERROR",
+    );
     return {
       mediaType: res.headers.get("content-type") ?? "",
       digest,
@@ -931,5 +945,6 @@ export function parseManifest(
       `Manifest ${name} has an unknown media type "${mediaType}"`,
     );
   }
+  checkDescriptorDigests(obj, name);
   return { bytes, digest, mediaType, json: obj };
 }
