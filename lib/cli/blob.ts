@@ -113,12 +113,20 @@ export const signBlobCommand: Command = {
     if (bool(flags, "tlog-upload")) {
       const rekor = new RekorClient(str(flags, "rekor-url"));
       try {
-        const proposed = hashedRekordEntry(toHex(digest), sig, publicKeyPem);
-        entry = await rekor.upload(
-          digestAlg === "sha256" ? proposed : withHashAlgorithm(proposed, digestAlg),
+        const trustedRoot = await (await import("./tlog_online.ts")).uploadTrustedRoot(
+          flags,
+          rekor,
         );
+        const hashed = hashedRekordEntry(toHex(digest), sig, publicKeyPem);
+        const proposed = digestAlg === "sha256" ? hashed : withHashAlgorithm(hashed, digestAlg);
+        entry = await rekor.upload(proposed, { trustedRoot });
         await info(`tlog entry created with index: ${entry.logIndex}`);
-        if (writer) entry = await writer.withInclusionProof(entry, (u) => rekor.getByUuid(u));
+        if (writer) {
+          entry = await writer.withInclusionProof(
+            entry,
+            (u) => rekor.getUploaded(u, proposed, { trustedRoot }),
+          );
+        }
       } finally {
         rekor.close();
       }
