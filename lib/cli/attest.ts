@@ -342,7 +342,7 @@ export const verifyAttestationCommand: Command = {
   async run({ flags, positionals }) {
     const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, { keyless: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const verifier = keyless ?? await loadVerifier(keyRef);
+    const verifier = keyless ?? await loadVerifier(keyRef, { onWarning: info });
     await withRegistry(flags, async (client) => {
       for (const text of positionals) {
         const ref = parseReference(text);
@@ -689,7 +689,7 @@ export const verifyBlobAttestationCommand: Command = {
       );
       tlogVerified = r.tlogVerifiedOffline;
     } else if (trustedRoot) {
-      const verifier = await loadVerifier(keyRef!);
+      const verifier = await loadVerifier(keyRef!, { onWarning: info });
       // The bundle's envelope signature, then its log entry, offline (cosign-spec §6.7).
       const { parseBundle, verifyBundleWithKey } = await import("../cosign/bundle.ts");
       const r = await verifyBundleWithKey(parseBundle(bundle), NO_ARTIFACT, verifier, trustedRoot, {
@@ -697,7 +697,7 @@ export const verifyBlobAttestationCommand: Command = {
       });
       tlogVerified = r.tlogVerifiedOffline;
     } else {
-      await verifyEnvelope(env, await loadVerifier(keyRef!));
+      await verifyEnvelope(env, await loadVerifier(keyRef!, { onWarning: info }));
     }
     const st = parseStatement(env.payload);
     if (st.predicateType !== wanted) {

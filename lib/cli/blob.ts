@@ -306,7 +306,10 @@ export const verifyBlobCommand: Command = {
     // No bundle: the signature's entry is searched for in Rekor (--rekor-url) and verified
     // offline against the trusted root (lib/cli/tlog_online.ts), unless --insecure-ignore-tlog.
     const ignoreTlog = await onlineTlogMode(flags);
-    const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
+    const verifier = await loadVerifier(keyRef, {
+      onWarning: info,
+      ...(alg ? { hash: alg as HashName } : {}),
+    });
     const { sig, from } = await readSignature(sigFlag);
     const tlog = await import("./tlog_online.ts");
     const rekor = ignoreTlog ? undefined : new RekorClient(str(flags, "rekor-url"));
@@ -478,7 +481,7 @@ async function verifyBlobBundle(
     checkVerificationMaterial(bundle, false);
   }
   const signer = keyRef !== undefined
-    ? { key: await loadVerifier(keyRef) }
+    ? { key: await loadVerifier(keyRef, { onWarning: info }) }
     : { certificate: await certificatePolicyFromFlags(flags) };
   if (!trustedRoot && (!ignoreTlog || "certificate" in signer)) {
     throw new UsageError(

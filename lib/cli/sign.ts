@@ -311,9 +311,10 @@ export async function verifyRefs(
   displayName?: string,
 ): Promise<void> {
   const alg = str(flags, "signature-digest-algorithm");
-  const verifier = ctx.keyless
-    ? undefined
-    : await loadVerifier(ctx.keyRef, alg ? { hash: alg as HashName } : {});
+  const verifier = ctx.keyless ? undefined : await loadVerifier(ctx.keyRef, {
+    onWarning: info,
+    ...(alg ? { hash: alg as HashName } : {}),
+  });
   // Signatures without a bundle annotation are looked up in the log, unless --offline.
   const logChecked = ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot;
   const rekor = logChecked && !bool(flags, "offline")
