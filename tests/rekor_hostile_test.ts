@@ -67,7 +67,7 @@ async function strangersEntry(rekor: Rekor): Promise<RekorEntry> {
 }
 
 /** A log in front of `rekor` that answers every upload according to `mode`. */
-async function startHostile(rekor: Rekor, mode: Mode, other: RekorEntry): Promise<Hostile> {
+function startHostile(rekor: Rekor, mode: Mode, other: RekorEntry): Hostile {
   const foreignHits: string[] = [];
   const foreign = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
     foreignHits.push(`${req.method} ${new URL(req.url).pathname}`);
@@ -147,7 +147,7 @@ Deno.test("rekor: a hostile log's answer fails sign-blob, sign, attest and attes
   const trust = ["--trusted-root", rekor.trustedRootPath];
 
   for (const mode of ["conflict-foreign", "other-body", "bad-set"] as const) {
-    await using hostile = await startHostile(rekor, mode, other);
+    await using hostile = startHostile(rekor, mode, other);
     const log = ["--rekor-url", hostile.url, ...trust];
     const out = (name: string) => `${p}/${mode}-${name}`;
     const runs: [string, Promise<RunResult>][] = [
@@ -224,7 +224,7 @@ Deno.test("rekor: a hostile log's answer fails sign-blob, sign, attest and attes
 
   // Without trust material the body is still checked (another body is refused), with a warning.
   {
-    await using hostile = await startHostile(rekor, "other-body", other);
+    await using hostile = startHostile(rekor, "other-body", other);
     const r = await cosign([
       "sign-blob",
       "--key",
