@@ -244,24 +244,29 @@ Deno.test("new bundle: no file is left when Rekor is down or answers without an 
   assertFails(down, 1, /transparency log/);
   assertEquals(await names(p), before);
 
-  // A log that answers without an inclusion proof, also when the entry is fetched again.
+  // A log that answers without an inclusion proof, also when the entry is fetched again. Its
+  // entry records the proposal (the client checks that before anything else).
   const requests: string[] = [];
-  const body = new TextEncoder().encode('{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{}}');
-  const leaf = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new Uint8Array([0, ...body])),
-  ).toHex();
-  const answer = {
-    [leaf]: {
-      body: body.toBase64(),
-      integratedTime: 1700000000,
-      logID: "00".repeat(32),
-      logIndex: 7,
-      verification: { signedEntryTimestamp: "MEUCIQ==" },
-    },
-  };
+  let leaf = "";
+  let answer: unknown;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    await req.body?.cancel();
+    const proposal = await req.text();
     requests.push(`${req.method} ${new URL(req.url).pathname}`);
+    if (req.method === "POST") {
+      const body = new TextEncoder().encode(proposal);
+      leaf = new Uint8Array(
+        await crypto.subtle.digest("SHA-256", new Uint8Array([0, ...body])),
+      ).toHex();
+      answer = {
+        [leaf]: {
+          body: body.toBase64(),
+          integratedTime: 1700000000,
+          logID: "00".repeat(32),
+          logIndex: 7,
+          verification: { signedEntryTimestamp: "MEUCIQ==" },
+        },
+      };
+    }
     return Response.json(answer, { status: req.method === "POST" ? 201 : 200 });
   });
   try {

@@ -60,6 +60,7 @@ import {
   type RekorEntry,
 } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import { uploadTrustedRoot } from "./tlog_online.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
 import {
@@ -105,10 +106,12 @@ async function uploadEnvelope(
   type: AttestationEntryType,
   envelope: Uint8Array,
   publicKeyPem: string,
-): Promise<RekorEntry> {
-  const entry = await rekor.upload(attestationEntry(type, envelope, publicKeyPem));
+  trustedRoot: TrustedRoot | undefined,
+): Promise<{ entry: RekorEntry; proposed: Record<string, unknown> }> {
+  const proposed = attestationEntry(type, envelope, publicKeyPem);
+  const entry = await rekor.upload(proposed, { trustedRoot });
   await info(`tlog entry created with index: ${entry.logIndex}`);
-  return entry;
+  return { entry, proposed };
 }
 
 const TLOG_WARNING =
@@ -172,6 +175,7 @@ export const attestCommand: Command = {
       ? new RekorClient(str(flags, "rekor-url"))
       : undefined;
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
+    const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     const certificate = await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
@@ -199,7 +203,7 @@ export const attestCommand: Command = {
           annotations[CHAIN_ANNOTATION] = certificate.chainPem;
         }
         if (rekor) {
-          const entry = await uploadEnvelope(rekor, kind, envelope, publicKeyPem);
+          const { entry } = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
           annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
         }
         await appendAttachments(client, attRef, [{
@@ -238,7 +242,7 @@ export const verifyAttestationCommand: Command = {
   async run({ flags, positionals }) {
     const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, { keyless: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const verifier = keyless ? undefined : await loadVerifier(keyRef);
+    const verifier = keyless ? undefined : await loadVerifier(keyRef, { onWarning: info });
     const checkClaims = bool(flags, "check-claims");
     await withRegistry(flags, async (client) => {
       for (const text of positionals) {
@@ -349,9 +353,16 @@ export const attestBlobCommand: Command = {
     if (bool(flags, "tlog-upload")) {
       const rekor = new RekorClient(str(flags, "rekor-url"));
       try {
-        entry = await uploadEnvelope(rekor, kind, envelope, publicKeyPem);
+        const trustedRoot = await uploadTrustedRoot(flags, rekor);
+        const uploaded = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
+        entry = uploaded.entry;
         // A v0.3 bundle needs the entry's inclusion proof: fetch it if the upload had none.
-        if (writer) entry = await writer.withInclusionProof(entry, (u) => rekor.getByUuid(u));
+        if (writer) {
+          entry = await writer.withInclusionProof(
+            entry,
+            (u) => rekor.getUploaded(u, uploaded.proposed, { trustedRoot }),
+          );
+        }
       } finally {
         rekor.close();
       }
@@ -525,7 +536,7 @@ export const verifyBlobAttestationCommand: Command = {
     let tlogVerified = false;
     if (input.bundle === undefined) {
       env = parseEnvelope(input.envelope);
-      await verifyEnvelope(env, await loadVerifier(keyRef!));
+      await verifyEnvelope(env, await loadVerifier(keyRef!, { onWarning: info }));
     } else {
       const bundle = input.bundle;
       if (bundle.content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
@@ -537,7 +548,9 @@ export const verifyBlobAttestationCommand: Command = {
         bundle,
         NO_ARTIFACT,
         trustedRoot,
-        policy ? { certificate: policy } : { key: await loadVerifier(keyRef!) },
+        policy
+          ? { certificate: policy }
+          : { key: await loadVerifier(keyRef!, { onWarning: info }) },
         {
           checkClaims: false,
           ignoreTlog: policy ? bool(flags, "insecure-ignore-tlog") : trustedRoot === undefined,

@@ -113,12 +113,20 @@ export const signBlobCommand: Command = {
     if (bool(flags, "tlog-upload")) {
       const rekor = new RekorClient(str(flags, "rekor-url"));
       try {
-        const proposed = hashedRekordEntry(toHex(digest), sig, publicKeyPem);
-        entry = await rekor.upload(
-          digestAlg === "sha256" ? proposed : withHashAlgorithm(proposed, digestAlg),
+        const trustedRoot = await (await import("./tlog_online.ts")).uploadTrustedRoot(
+          flags,
+          rekor,
         );
+        const hashed = hashedRekordEntry(toHex(digest), sig, publicKeyPem);
+        const proposed = digestAlg === "sha256" ? hashed : withHashAlgorithm(hashed, digestAlg);
+        entry = await rekor.upload(proposed, { trustedRoot });
         await info(`tlog entry created with index: ${entry.logIndex}`);
-        if (writer) entry = await writer.withInclusionProof(entry, (u) => rekor.getByUuid(u));
+        if (writer) {
+          entry = await writer.withInclusionProof(
+            entry,
+            (u) => rekor.getUploaded(u, proposed, { trustedRoot }),
+          );
+        }
       } finally {
         rekor.close();
       }
@@ -298,7 +306,10 @@ export const verifyBlobCommand: Command = {
     // No bundle: the signature's entry is searched for in Rekor (--rekor-url) and verified
     // offline against the trusted root (lib/cli/tlog_online.ts), unless --insecure-ignore-tlog.
     const ignoreTlog = await onlineTlogMode(flags);
-    const verifier = await loadVerifier(keyRef, alg ? { hash: alg as HashName } : {});
+    const verifier = await loadVerifier(keyRef, {
+      onWarning: info,
+      ...(alg ? { hash: alg as HashName } : {}),
+    });
     const { sig, from } = await readSignature(sigFlag);
     const tlog = await import("./tlog_online.ts");
     const rekor = ignoreTlog ? undefined : new RekorClient(str(flags, "rekor-url"));
@@ -473,7 +484,7 @@ async function verifyBlobBundle(
     checkVerificationMaterial(bundle, false);
   }
   const signer = keyRef !== undefined
-    ? { key: await loadVerifier(keyRef) }
+    ? { key: await loadVerifier(keyRef, { onWarning: info }) }
     : { certificate: await certificatePolicyFromFlags(flags) };
   if (!trustedRoot && (!ignoreTlog || "certificate" in signer)) {
     throw new UsageError(

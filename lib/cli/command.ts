@@ -25,6 +25,12 @@ export const SIGN_TLOG_FLAGS = {
     value: "URL",
     description: "address of the Rekor transparency log",
   },
+  "trusted-root": {
+    type: "string",
+    value: "FILE",
+    description:
+      "trusted_root.json whose Rekor keys must have signed the log's answer (or SIGSTORE_REKOR_PUBLIC_KEY)",
+  },
 } as const;
 
 /** Transparency-log flags shared by verifying commands. */

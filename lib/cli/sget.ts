@@ -158,7 +158,7 @@ async function signatureCheck(
   }
   if (keyRef) {
     return {
-      verifier: await loadVerifier(keyRef),
+      verifier: await loadVerifier(keyRef, { onWarning: info }),
       options: !ignoreTlog && trustedRoot ? { trustedRoot } : { ignoreTlog: true },
       tlogChecked: !ignoreTlog,
     };

@@ -36,6 +36,7 @@ import { createHash } from "node:crypto";
 import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import { hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import { uploadTrustedRoot } from "./tlog_online.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 /** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
@@ -130,11 +131,15 @@ export const signCommand: Command = {
     const rekor = bool(flags, "tlog-upload") && bool(flags, "upload")
       ? new RekorClient(str(flags, "rekor-url"))
       : undefined;
-    // Each signature is recorded in the log; its entry becomes the layer's bundle annotation.
+    const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
+    // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
+    // bundle annotation.
     const tlog = rekor
       ? async (payload: Uint8Array, signature: Uint8Array) => {
         const hex = createHash("sha256").update(payload).digest("hex");
-        const entry = await rekor.upload(hashedRekordEntry(hex, signature, publicKeyPem));
+        const entry = await rekor.upload(hashedRekordEntry(hex, signature, publicKeyPem), {
+          trustedRoot,
+        });
         await info(`tlog entry created with index: ${entry.logIndex}`);
         return rekorBundleJson(entry);
       }
@@ -306,9 +311,10 @@ export async function verifyRefs(
   displayName?: string,
 ): Promise<void> {
   const alg = str(flags, "signature-digest-algorithm");
-  const verifier = ctx.keyless
-    ? undefined
-    : await loadVerifier(ctx.keyRef, alg ? { hash: alg as HashName } : {});
+  const verifier = ctx.keyless ? undefined : await loadVerifier(ctx.keyRef, {
+    onWarning: info,
+    ...(alg ? { hash: alg as HashName } : {}),
+  });
   // Signatures without a bundle annotation are looked up in the log, unless --offline.
   const logChecked = ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot;
   const rekor = logChecked && !bool(flags, "offline")

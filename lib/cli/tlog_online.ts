@@ -50,3 +50,25 @@ export async function onlineTrustedRoot(
   const fromApi = parseTrustedRoot(json);
   return root ? { ...root, tlogs: [...root.tlogs, ...fromApi.tlogs] } : fromApi;
 }
+
+/**
+ * The trust material for checking what the log answers to an upload (issue 21.3): as
+ * {@link onlineTrustedRoot}, but when there is none the upload goes on and a one-line warning
+ * says its signed entry timestamp cannot be checked (the entry is still checked against what
+ * was sent).
+ */
+export async function uploadTrustedRoot(
+  flags: FlagValues,
+  rekor: RekorClient,
+): Promise<TrustedRoot | undefined> {
+  if (Deno.env.get(TRUST_REKOR_API_KEY_ENV)) return await onlineTrustedRoot(flags, rekor);
+  const root = await loadTrustedRoot(flags);
+  if (root === undefined) {
+    await info(
+      `WARNING: no trust material for the transparency log ${rekor.url} (--trusted-root or ` +
+        `SIGSTORE_REKOR_PUBLIC_KEY): its answer is checked against the entry sent, but its ` +
+        `signed entry timestamp is not verified`,
+    );
+  }
+  return root;
+}

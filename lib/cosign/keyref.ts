@@ -9,7 +9,7 @@
 import { CosignError } from "../errors.ts";
 import { decryptPrivateKey, type Password } from "../crypto/encrypted_key.ts";
 import { type HashName, KeySigner, KeyVerifier } from "../crypto/key_signer.ts";
-import { parsePkcs8PrivateKey, parsePublicKeyPem } from "../crypto/keys.ts";
+import { parsePkcs8PrivateKey, parsePublicKeyPem, weakKeyWarning } from "../crypto/keys.ts";
 
 /** KMS URI schemes cosign registers. */
 export const KMS_SCHEMES = ["awskms://", "gcpkms://", "azurekms://", "hashivault://", "openbao://"];
@@ -145,6 +145,11 @@ export async function loadSigner(ref: string, options: LoadSignerOptions): Promi
 export interface LoadVerifierOptions extends ReadKeyOptions {
   /** Overrides the key's default message hash (cosign's `--signature-digest-algorithm`). */
   hash?: HashName;
+  /**
+   * Receives a warning about a key that is accepted but weak (an RSA key under 2048 bits); the
+   * library prints nothing itself.
+   */
+  onWarning?: (message: string) => void | Promise<void>;
 }
 
 /**
@@ -164,5 +169,7 @@ export async function loadVerifier(
 ): Promise<KeyVerifier> {
   const pem = await readKeyRef(ref, options);
   const key = parsePublicKeyPem(pem, ref);
+  const warning = weakKeyWarning(key, ref);
+  if (warning !== undefined) await options.onWarning?.(warning);
   return new KeyVerifier(key, options.hash === undefined ? {} : { hash: options.hash });
 }

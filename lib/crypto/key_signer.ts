@@ -9,6 +9,7 @@
  */
 
 import {
+  createHash,
   createPublicKey,
   createSign,
   createVerify,
@@ -20,6 +21,7 @@ import { CosignError } from "../errors.ts";
 import { isDerEcdsaSignature } from "./der.ts";
 import { concatBytes } from "./encoding.ts";
 import { type KeyAlgorithm, keyAlgorithm, publicKeyPem } from "./keys.ts";
+import { LargeRsaPublicKey, verifyRsaPkcs1v15 } from "./rsa_large.ts";
 import type { MessageData, Signer, Verifier } from "./signer.ts";
 
 /** Hash names accepted for `hash` overrides (cosign's `--signature-digest-algorithm`). */
@@ -115,6 +117,11 @@ export class KeyVerifier implements Verifier {
         );
       }
       return verify(null, await collect(data), this.#key, signature);
+    }
+    if (this.#key instanceof LargeRsaPublicKey) {
+      const h = createHash(this.#hash);
+      for await (const c of chunks(data)) h.update(c);
+      return verifyRsaPkcs1v15(this.#key, this.#hash, new Uint8Array(h.digest()), signature);
     }
     const v = createVerify(this.#hash);
     for await (const c of chunks(data)) v.update(c);

@@ -14,6 +14,7 @@ import {
 import { CosignError } from "../errors.ts";
 import { certificateSpki } from "./der.ts";
 import { decodePem, encodePem } from "./pem.ts";
+import { MAX_RSA_BITS, parseLargeRsaPublicKey } from "./rsa_large.ts";
 
 /** The key types this implementation signs and verifies with. */
 export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "ecdsa-p521" | "rsa" | "ed25519";
@@ -28,6 +29,10 @@ const EC_CURVE_NAMES: Record<string, string> = {
   secp256k1: "secp256k1",
 };
 const RSA_SIZES = [2048, 3072, 4096];
+/** The smallest RSA modulus accepted for verification, in bits (Go ≥ 1.24 refuses smaller). */
+export const MIN_RSA_BITS = 1024;
+/** RSA moduli under this many bits are accepted with a warning ({@link weakKeyWarning}). */
+export const WEAK_RSA_BITS = 2048;
 
 /** Returns the algorithm of a key, or throws `KEY_UNSUPPORTED` naming what was found. */
 export function keyAlgorithm(key: KeyObject, what: string): KeyAlgorithm {
@@ -145,18 +150,28 @@ export function generateEcdsaP256(): KeyObject {
 export function parsePublicKeyPem(pem: string, what: string): KeyObject {
   const block = decodePem(pem, what);
   let key: KeyObject;
+  // The runtime loads RSA keys up to 4096 bits; larger ones (to 16384) are read here.
+  const load = (der: Uint8Array, type: "spki" | "pkcs1") => {
+    try {
+      return createPublicKey({ key: Buffer.from(der), format: "der", type });
+    } catch (e) {
+      const large = parseLargeRsaPublicKey(der, type, what);
+      if (large) return large;
+      throw e;
+    }
+  };
   try {
     switch (block.type) {
       case "PUBLIC KEY":
-        key = createPublicKey({ key: Buffer.from(block.bytes), format: "der", type: "spki" });
+        key = load(block.bytes, "spki");
         break;
       case "RSA PUBLIC KEY":
-        key = createPublicKey({ key: Buffer.from(block.bytes), format: "der", type: "pkcs1" });
+        key = load(block.bytes, "pkcs1");
         break;
       case "CERTIFICATE": {
         const spki = certificateSpki(block.bytes);
         if (!spki) throw new Error("not a certificate");
-        key = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
+        key = load(spki, "spki");
         break;
       }
       default:
@@ -169,6 +184,32 @@ export function parsePublicKeyPem(pem: string, what: string): KeyObject {
     if (e instanceof CosignError) throw e;
     throw new CosignError("KEY_PARSE", `Cannot parse ${what}: malformed ${block.type}`);
   }
-  keyAlgorithm(key, what);
+  if (keyAlgorithm(key, what) === "rsa") {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) {
+      throw new CosignError(
+        "KEY_UNSUPPORTED",
+        `Unsupported key in ${what}: RSA key size ${bits} is insecure (at least ${MIN_RSA_BITS} bits, as Go requires)`,
+      );
+    }
+    if (bits > MAX_RSA_BITS) {
+      throw new CosignError(
+        "KEY_UNSUPPORTED",
+        `Unsupported key in ${what}: RSA key size ${bits} is too large (at most ${MAX_RSA_BITS} bits)`,
+      );
+    }
+  }
   return key;
+}
+
+/**
+ * The warning to show for a verification key that is accepted but weak (an RSA key of 1024 to
+ * 2047 bits), or undefined. The library does not print it: callers pass it to their sink.
+ */
+export function weakKeyWarning(key: KeyObject, what: string): string | undefined {
+  if (key.asymmetricKeyType !== "rsa") return undefined;
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  return bits < WEAK_RSA_BITS
+    ? `WARNING: ${what} is a ${bits}-bit RSA key; keys under ${WEAK_RSA_BITS} bits are weak`
+    : undefined;
 }

@@ -12,6 +12,7 @@ import { CosignError } from "../errors.ts";
 import { isDerEcdsaSignature } from "./der.ts";
 import { p256, p384, p521 } from "./deps_curves.ts";
 import { concatBytes } from "./encoding.ts";
+import { LargeRsaPublicKey, verifyRsaPkcs1v15 } from "./rsa_large.ts";
 
 /** The digest algorithms a prehashed verification accepts. */
 export type DigestAlgorithm = "sha256" | "sha384" | "sha512";
@@ -85,6 +86,9 @@ export function verifyPrehashed(
     } catch {
       return false;
     }
+  }
+  if (key instanceof LargeRsaPublicKey) {
+    return verifyRsaPkcs1v15(key, algorithm, digest, signature);
   }
   if (key.asymmetricKeyType === "rsa") {
     let recovered: Uint8Array;

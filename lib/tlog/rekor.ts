@@ -1,9 +1,10 @@
 /**
  * A Rekor v1 client (cosign-spec §6.1–6.4): builds the proposed entries cosign submits
  * (`hashedrekord` 0.0.1 for signatures, `dsse` 0.0.1 or `intoto` 0.0.2 for attestations),
- * uploads them, and looks entries up by UUID, by log index and by hash. Entries are returned as
- * the server sent them; a looked-up entry must be the one asked for (its UUID is the RFC 6962
- * leaf hash of its body, as cosign checks). Requests go through the registry transport, so they
+ * uploads them, and looks entries up by UUID, by log index and by hash. A looked-up entry must be
+ * the one asked for (its UUID is the RFC 6962 leaf hash of its body, as cosign checks); an
+ * uploaded entry must also record what was sent and, given trust material, carry a SET from a
+ * trusted log (`upload_check.ts`). Requests go through the registry transport, so they
  * get the same retries, timeouts and User-Agent.
  * @module
  */
@@ -13,6 +14,9 @@ import { fromBase64, toBase64, toHex, utf8 } from "../crypto/encoding.ts";
 import { Transport, type TransportOptions } from "../oci/transport.ts";
 import { createHash } from "node:crypto";
 import { leafHash } from "./merkle.ts";
+import { checkUploadedEntry, type UploadCheckOptions } from "./upload_check.ts";
+
+export type { UploadCheckOptions } from "./upload_check.ts";
 
 /** The public-good Rekor instance, cosign's default `--rekor-url`. */
 export const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";
@@ -262,10 +266,23 @@ export class RekorClient {
   }
 
   /**
-   * Uploads a proposed entry; an identical entry already in the log (409) is fetched instead.
-   * @throws {CosignError} `TLOG_UNAVAILABLE` when the log refuses or cannot be reached
+   * Uploads a proposed entry and checks the answer before returning it (see
+   * {@link checkUploadedEntry}): the entry must record `proposed`, its UUID must be the leaf hash
+   * of its body, and with `options.trustedRoot` its SET (and any inclusion proof) must verify
+   * against a trusted log. For a 409 (the entry exists), as cosign does, only the UUID is taken
+   * from the `Location`; the entry is fetched from this log's URL, never from the `Location`'s
+   * origin, and checked the same way.
+   * @param proposed the proposed entry (e.g. {@link hashedRekordEntry})
+   * @param options trust material for the SET; without it the caller should say it was not
+   *   checked
+   * @throws {CosignError} `TLOG_UNAVAILABLE` when the log refuses or cannot be reached;
+   *   `TLOG_INVALID`, `TLOG_BODY_MISMATCH`, `TLOG_UNTRUSTED` when its answer is not our entry or
+   *   does not verify
    */
-  async upload(proposed: Record<string, unknown>): Promise<RekorEntry> {
+  async upload(
+    proposed: Record<string, unknown>,
+    options: UploadCheckOptions = {},
+  ): Promise<RekorEntry> {
     const res = await this.#send(
       "upload to",
       "POST",
@@ -276,21 +293,22 @@ export class RekorClient {
     if (res.status === 409) {
       await res.body?.cancel();
       const loc = res.headers.get("location");
-      if (!loc) {
+      // cosign: the UUID is the last path segment of the Location.
+      let uuid: string | undefined;
+      try {
+        uuid = loc ? new URL(loc, this.url + "/").pathname.split("/").at(-1) : undefined;
+      } catch {
+        uuid = undefined;
+      }
+      if (!uuid || !UUID_RE.test(uuid.toLowerCase())) {
         throw new CosignError(
-          "TLOG_UNAVAILABLE",
-          `Rekor at ${this.url} answered 409 without a Location`,
+          "TLOG_INVALID",
+          `Rekor at ${this.url} answered 409 without an entry UUID in its Location${
+            loc ? ` (${JSON.stringify(loc.slice(0, 200))})` : ""
+          }`,
         );
       }
-      const again = await this.#send("read", "GET", new URL(loc, this.url + "/").href);
-      if (!again.ok) {
-        await again.body?.cancel();
-        throw new CosignError(
-          "TLOG_UNAVAILABLE",
-          `Rekor at ${this.url}: HTTP ${again.status} fetching the existing entry`,
-        );
-      }
-      return parseEntries(await again.json(), this.url);
+      return await this.getUploaded(uuid, proposed, options);
     }
     if (res.status !== 201) {
       const text = (await res.text()).slice(0, 200).trim().split("\n")[0];
@@ -310,7 +328,32 @@ export class RekorClient {
         `Rekor at ${this.url} sent a response that is not JSON`,
       );
     }
-    return parseEntries(json, this.url);
+    const entry = parseEntries(json, this.url);
+    if (!UUID_RE.test(entry.uuid.toLowerCase())) {
+      throw new CosignError(
+        "TLOG_INVALID",
+        `Rekor at ${this.url} sent an unusable log entry: invalid UUID`,
+      );
+    }
+    checkLeafHash(entry, this.url);
+    checkUploadedEntry(proposed, entry, this.url, options);
+    return entry;
+  }
+
+  /**
+   * Fetches an entry of ours by UUID from this log ({@link getByUuid}) and checks it records
+   * `proposed` (see {@link upload}); for the existing entry after a 409, or to fetch an entry's
+   * inclusion proof after an upload.
+   * @throws {CosignError} as {@link getByUuid} and {@link checkUploadedEntry}
+   */
+  async getUploaded(
+    uuid: string,
+    proposed: Record<string, unknown>,
+    options: UploadCheckOptions = {},
+  ): Promise<RekorEntry> {
+    const entry = await this.getByUuid(uuid);
+    checkUploadedEntry(proposed, entry, this.url, options);
+    return entry;
   }
 
   /**
