@@ -85,7 +85,8 @@ export type ErrorCode =
   | "TIMESTAMP_UNTRUSTED"
   | "TIMESTAMP_MISSING"
   | "CERTIFICATE_MISSING"
-  | "TLOG_ENTRY_NOT_FOUND";
+  | "TLOG_ENTRY_NOT_FOUND"
+  | "WRITE_CONFLICT";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {
