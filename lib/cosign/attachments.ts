@@ -260,6 +260,8 @@ export async function readDescriptors(
 const WRITE_SPAN_REQUESTS = 6;
 /** Another host may be farther from the registry than this one. */
 const REMOTE_SAFETY = 1.25;
+/** Another writer's read-to-write span, judged from our longest one. */
+const SPAN_FACTOR = 3;
 /** The longest settle window, ms, however slow the registry looked. */
 const MAX_SETTLE_MS = 30_000;
 
@@ -268,7 +270,8 @@ const MAX_SETTLE_MS = 30_000;
  * derived: a writer elsewhere that read the attachment image before our write can only
  * overwrite it within its own read-to-write span, so re-reading for longer than that span
  * catches it. Its span is estimated from ours: the longest single request seen times the
- * requests of a write, and twice the longest read-to-write span seen.
+ * requests of a write, and three times the longest read-to-write span seen (a busy machine
+ * stretches another process's span well beyond the network's share).
  */
 export class LatencyTracker {
   #maxRequestMs = 0;
@@ -288,7 +291,7 @@ export class LatencyTracker {
   windowMs(floorMs: number): number {
     const estimate = Math.max(
       WRITE_SPAN_REQUESTS * REMOTE_SAFETY * this.#maxRequestMs,
-      2 * this.#maxSpanMs,
+      SPAN_FACTOR * this.#maxSpanMs,
     );
     return Math.min(MAX_SETTLE_MS, Math.max(floorMs, Math.ceil(estimate)));
   }
@@ -309,7 +312,7 @@ export function lockAttachment(ref: Reference): Promise<HeldLock> {
 export interface SettleOptions {
   /** The smallest settle window, ms. Default 150. */
   settleMs?: number;
-  /** Re-reads spread over the window. Default 3. */
+  /** Re-reads spread over the window (more while the tag keeps changing). Default 2. */
   rereads?: number;
   /** Sleep function (tests inject one). */
   sleep?: (ms: number) => Promise<void>;
@@ -331,23 +334,30 @@ export interface Settled {
 
 /**
  * Re-reads the attachment image at `ref` several times over one settle window (jittered),
- * stopping at the first read for which `holds` is false.
+ * stopping at the first read for which `holds` is false. With `quietSince`, the window starts
+ * over whenever the image changed between two reads (another writer is at work, so one that
+ * read before our write may still be on its way), up to four windows in all.
  */
 export async function settle(
   store: ImageStore,
   ref: Reference,
   holds: (current: DescriptorRead) => boolean,
-  options: SettleOptions = {},
+  options: SettleOptions & { quietSince?: string } = {},
 ): Promise<Settled> {
   const latency = options.latency ?? registryLatency;
   const sleep = options.sleep ?? defaultSleep;
-  const rereads = Math.max(1, options.rereads ?? 3);
+  const rereads = Math.max(1, options.rereads ?? 2);
   const window = latency.windowMs(options.settleMs ?? 150);
   let current: DescriptorRead = { found: false, layers: [] };
-  for (let i = 0; i < rereads; i++) {
+  let last = options.quietSince;
+  for (let calm = 0, reads = 0; calm < rereads && reads < 4 * rereads; reads++) {
     await sleep((window / rereads) * (0.85 + 0.3 * Math.random()));
     current = options.read ? await options.read() : await readDescriptors(store, ref, latency);
     if (!holds(current)) return { held: false, current };
+    if (options.quietSince !== undefined && current.digest !== last) {
+      calm = 0;
+      last = current.digest;
+    } else calm++;
   }
   return { held: true, current };
 }
@@ -491,6 +501,7 @@ async function merge(
         `Cannot add to ${referenceName(ref)}: it would have more than ${MAX_LAYERS} layers`,
       );
     }
+    let written = "";
     try {
       if (!current.found && options.writeWhenMissing && missing.length === wanted.length) {
         await options.writeWhenMissing();
@@ -502,7 +513,7 @@ async function merge(
         });
         await store.uploadBlob(ref, img.config);
         const putStarted = performance.now();
-        await store.putManifest(ref, img.manifest, img.manifestMediaType);
+        written = await store.putManifest(ref, img.manifest, img.manifestMediaType);
         latency.request(performance.now() - putStarted);
       }
     } catch (e) {
@@ -523,7 +534,7 @@ async function merge(
       store,
       ref,
       (now) => wanted.every((l) => now.layers.some((e) => sameLayer(e, l))),
-      { ...options, latency, sleep },
+      { ...options, latency, sleep, quietSince: written },
     );
     if (seen.held) {
       const digest = seen.current.digest;
