@@ -86,20 +86,35 @@ export type {
   VerifySignaturesOptions,
   VerifySignaturesResult,
 } from "./lib/cosign/verify_signatures.ts";
-export { appendAttachments, readAttachments } from "./lib/cosign/attachments.ts";
+export {
+  appendAttachments,
+  LatencyTracker,
+  mergeAttachmentLayers,
+  readAttachments,
+} from "./lib/cosign/attachments.ts";
 export type {
   AppendOptions,
   AppendResult,
   AttachmentLayer,
+  DescriptorRead,
+  MergeOptions,
   NewLayer,
   ReadAttachments,
+  SettleOptions,
   SkippedLayer,
   UploadedLayer,
 } from "./lib/cosign/attachments.ts";
+export { cleanAttachment } from "./lib/cosign/clean.ts";
+export type { CleanOptions, CleanResult } from "./lib/cosign/clean.ts";
 export { attachmentRef, attachmentTag } from "./lib/cosign/tags.ts";
 export type { AttachmentKind } from "./lib/cosign/tags.ts";
 export { copyAttachments, copyManifestTree } from "./lib/cosign/copy.ts";
-export type { CopiedAttachment, CopyTreeOptions } from "./lib/cosign/copy.ts";
+export type {
+  AttachmentWriteMode,
+  CopiedAttachment,
+  CopyAttachmentsOptions,
+  CopyTreeOptions,
+} from "./lib/cosign/copy.ts";
 
 // Attestations.
 export {

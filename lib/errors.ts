@@ -89,7 +89,8 @@ export type ErrorCode =
   | "CERTIFICATE_MISSING"
   | "TLOG_ENTRY_NOT_FOUND"
   | "LOCK_UNSAFE"
-  | "LOCK_TIMEOUT";
+  | "LOCK_TIMEOUT"
+  | "WRITE_CONFLICT";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

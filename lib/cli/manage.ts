@@ -4,18 +4,35 @@
  */
 
 import { CosignError, UsageError } from "../errors.ts";
-import { copyAttachments, copyManifestTree, LAYOUT_KIND, layoutImage } from "../cosign/copy.ts";
+import {
+  type AttachmentCopy,
+  checkSbomConflicts,
+  type CopiedAttachment,
+  copyAttachmentImages,
+  copyAttachments,
+  copyManifestTree,
+  LAYOUT_KIND,
+  layoutImage,
+  planAttachmentCopies,
+} from "../cosign/copy.ts";
+import { cleanAttachment } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
 import { type AttachmentKind, attachmentRef } from "../cosign/tags.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
-import { parseReference, referenceName, withDigest, withTag } from "../oci/reference.ts";
+import {
+  parseReference,
+  type Reference,
+  referenceName,
+  withDigest,
+  withTag,
+} from "../oci/reference.ts";
 import { bool, required, str } from "./args.ts";
 import type { Command } from "./command.ts";
 import { confirm, info, stdinIsTerminal, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { escapeForTerminal } from "../text/escape.ts";
-import { attachmentOptions } from "./sign.ts";
+import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
 
 const KINDS: Record<string, AttachmentKind> = { sig: "sig", att: "att", sbom: "sbom" };
 
@@ -25,7 +42,11 @@ function withAttachments(copied: { kind: string }[]): string {
   const kinds = [...new Set(copied.map((c) => c.kind))].join(", ");
   return ` with ${copied.length} attachment image${copied.length > 1 ? "s" : ""} (${kinds})`;
 }
-const ATTACHMENT_KINDS = { sig: LAYOUT_KIND.sig, att: LAYOUT_KIND.att, sbom: LAYOUT_KIND.sbom };
+const LAYOUT_ATTACHMENT_KINDS: Record<string, AttachmentKind> = {
+  [LAYOUT_KIND.sig]: "sig",
+  [LAYOUT_KIND.att]: "att",
+  [LAYOUT_KIND.sbom]: "sbom",
+};
 
 /** `cosign copy`. */
 export const copyCommand: Command = {
@@ -49,7 +70,9 @@ export const copyCommand: Command = {
         type: "boolean",
         short: "f",
         default: false,
-        description: "overwrite an existing destination tag",
+        description:
+          "overwrite the destination image and the attachment images copied (without it, " +
+          "signatures and attestations are merged into the destination's)",
       },
       ...REGISTRY_FLAGS,
     },
@@ -62,10 +85,13 @@ export const copyCommand: Command = {
     for (const k of kinds) {
       if (!KINDS[k]) throw new UsageError(`invalid --only "${k}" (sig, att or sbom)`);
     }
+    const force = bool(flags, "force");
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, src);
+      // Everything that could refuse is checked before anything is written.
+      let target: Reference | undefined;
       if (!bool(flags, "sig-only")) {
-        const target = dst.digest
+        target = dst.digest
           ? withDigest(dst, image.digest)
           : withTag(dst, dst.tag ?? src.tag ?? "latest");
         if (dst.digest && dst.digest !== image.digest) {
@@ -73,7 +99,7 @@ export const copyCommand: Command = {
             `destination digest ${dst.digest} is not the source's ${image.digest}`,
           );
         }
-        if (target.tag && !bool(flags, "force")) {
+        if (target.tag && !force) {
           const existing = await client.headManifest(target);
           if (existing && existing.digest !== image.digest) {
             throw new CosignError(
@@ -82,25 +108,44 @@ export const copyCommand: Command = {
             );
           }
         }
+      }
+      const copies: AttachmentCopy[] = [];
+      for (const digest of digestsToSign(image, true)) {
+        copies.push(
+          ...await planAttachmentCopies(client, src, dst, digest, kinds.map((k) => KINDS[k]!)),
+        );
+      }
+      if (!force) await checkSbomConflicts(client, copies);
+      if (target) {
         await copyManifestTree(client, src, client, target, { manifest: image });
         await info(`Copied ${referenceName(src)} to ${referenceName(target)}`);
       }
-      for (const digest of digestsToSign(image, true)) {
-        const copied = await copyAttachments(
-          client,
-          src,
-          client,
-          dst,
-          digest,
-          kinds.map((k) => KINDS[k]!),
-        );
-        for (const c of copied) {
-          await info(`Copied ${referenceName(c.from)} to ${referenceName(c.to)}`);
-        }
-      }
+      // Without -f, signatures and attestations already at the destination are kept: the
+      // source's are merged in. With -f, the attachment kinds copied are overwritten.
+      const copied = await copyAttachmentImages(client, client, copies, {
+        mode: force ? "replace" : "merge",
+        dockerMediaTypes: dockerMediaTypes(),
+      });
+      for (const c of copied) await info(copiedLine(c));
     });
   },
 };
+
+/** The line `copy` and `load` print for an attachment image. */
+function copiedLine(c: CopiedAttachment): string {
+  const from = referenceName(c.from), to = referenceName(c.to);
+  switch (c.outcome) {
+    case "merged":
+      return `Merged ${c.added} layer${c.added === 1 ? "" : "s"} of ${from} into ${to}, ` +
+        `keeping what was there`;
+    case "unchanged":
+      return `${to} already holds everything in ${from}`;
+    case "replaced":
+      return `Replaced ${to} with ${from}`;
+    default:
+      return `Copied ${from} to ${to}`;
+  }
+}
 
 /** `cosign save`. */
 export const saveCommand: Command = {
@@ -172,18 +217,27 @@ export const loadCommand: Command = {
     const local = { registry: "local", repository: "layout" };
     await withRegistry(flags, async (client) => {
       const target = dst.digest ? dst : withTag(dst, dst.tag ?? "latest");
-      await copyManifestTree(layout, withDigest(local, digest), client, target);
-      // Every attachment saved (of the image and of an index's children) goes back under its tag.
-      const attached = (await layout.index()).filter((e) =>
-        (Object.values(ATTACHMENT_KINDS) as string[]).includes(e.annotations?.kind ?? "") &&
-        e.annotations?.[REF_NAME_ANNOTATION]
-      );
-      const copied = [];
-      for (const e of attached) {
-        const tag = e.annotations![REF_NAME_ANNOTATION]!;
-        await copyManifestTree(layout, withTag(local, tag), client, withTag(dst, tag));
-        copied.push({ kind: tag.slice(tag.lastIndexOf(".") + 1) });
+      // Every attachment saved (of the image and of an index's children) goes back under its
+      // tag, merged into what the registry has now (signatures added after the save are kept).
+      const copies: AttachmentCopy[] = [];
+      for (const e of await layout.index()) {
+        const kind = LAYOUT_ATTACHMENT_KINDS[e.annotations?.kind ?? ""];
+        const tag = e.annotations?.[REF_NAME_ANNOTATION];
+        if (!kind || !tag) continue;
+        const from = withTag(local, tag);
+        copies.push({
+          kind,
+          from,
+          to: withTag(dst, tag),
+          manifest: await layout.getManifest(from),
+        });
       }
+      await checkSbomConflicts(client, copies);
+      await copyManifestTree(layout, withDigest(local, digest), client, target);
+      const copied = await copyAttachmentImages(layout, client, copies, {
+        dockerMediaTypes: dockerMediaTypes(),
+      });
+      for (const c of copied) if (c.outcome !== "copied") await info(copiedLine(c));
       await info(
         `Loaded ${referenceName(withDigest(dst, digest))}` +
           withAttachments(copied),
@@ -245,12 +299,32 @@ export const cleanCommand: Command = {
     }
     await withRegistry(flags, async (client) => {
       const digest = (await getImage(client, ref)).digest;
-      for (const kind of kinds) {
+      // Each tag under its writers' lock, then re-checked over the settle window (in parallel:
+      // the windows overlap); the lines are printed in order.
+      const done = await Promise.allSettled(kinds.map(async (kind) => {
         const tag = attachmentRef(ref, digest, kind, attachmentOptions(flags));
-        if (await client.deleteManifest(tag)) {
-          await info(`Removed ${referenceName(tag)} from ${positionals[0]}`);
-        }
+        const notes: string[] = [];
+        const r = await cleanAttachment(client, tag, {
+          dockerMediaTypes: dockerMediaTypes(),
+          onNote: (m) => notes.push(m),
+        });
+        return { tag, r, notes };
+      }));
+      for (const d of done) {
+        if (d.status === "rejected") continue;
+        const { tag, r, notes } = d.value;
+        if (!r.removed) continue;
+        await info(
+          `Removed ${referenceName(tag)} from ${positionals[0]}` +
+            (r.sharedWith
+              ? ` (the registry deletes only by digest and tag ${r.sharedWith} shares it: ` +
+                `that tag was left alone and this one now holds an empty image)`
+              : ""),
+        );
+        for (const n of notes) await info(n);
       }
+      const failed = done.find((d) => d.status === "rejected");
+      if (failed) throw failed.reason;
     });
   },
 };

@@ -3,7 +3,9 @@
  * layer per signature or attestation, the payload stored uncompressed, the signature and
  * friends in layer annotations. Reading fetches each distinct layer once, in parallel, and
  * reports layers it cannot use with a reason. Writing appends without losing concurrent
- * writers: a machine-wide lock, then re-reading over a settle window and re-merging.
+ * writers: a machine-wide lock for the writers of one machine; for writers elsewhere, several
+ * re-reads over a settle window sized from the round-trip times measured in this process, and
+ * re-merging until the image holds what was added for a whole window.
  * @module
  */
 
@@ -18,7 +20,7 @@ import {
 } from "../oci/media_types.ts";
 import { type Reference, referenceName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
-import { acquireLock } from "./lock.ts";
+import { acquireLock, type HeldLock } from "./lock.ts";
 
 /** Layer media type of simple-signing payloads. */
 export const SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -93,7 +95,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
-function layerDescriptors(json: Record<string, unknown>): LayerDescriptor[] {
+/** The layer descriptors of a parsed image manifest (missing fields become empty values). */
+export function layerDescriptors(json: Record<string, unknown>): LayerDescriptor[] {
   const layers = Array.isArray(json.layers) ? json.layers : [];
   return layers.map((l) => {
     const d = (typeof l === "object" && l !== null ? l : {}) as Record<string, unknown>;
@@ -206,29 +209,157 @@ async function readBlob(
 }
 
 /** The layer descriptors of an attachment image, without fetching any layer. */
-interface DescriptorRead {
+export interface DescriptorRead {
+  /** False when the tag does not exist. */
   found: boolean;
+  /** The manifest digest, when found. */
   digest?: string;
+  /** The manifest media type, when found. */
+  mediaType?: string;
+  /** The layer descriptors. */
   layers: LayerDescriptor[];
 }
 
-async function readDescriptors(store: ImageStore, ref: Reference): Promise<DescriptorRead> {
+/**
+ * Reads the layer descriptors of the attachment image at `ref` (one manifest GET, timed into
+ * `latency`); a missing tag is `found: false`.
+ * @throws {CosignError} `MANIFEST_INVALID` when the tag holds an index, and registry failures
+ */
+export async function readDescriptors(
+  store: ImageStore,
+  ref: Reference,
+  latency: LatencyTracker = registryLatency,
+): Promise<DescriptorRead> {
   let manifest;
+  const started = performance.now();
   try {
     manifest = await store.getManifest(ref);
   } catch (e) {
     if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
+      latency.request(performance.now() - started);
       return { found: false, layers: [] };
     }
     throw e;
   }
+  latency.request(performance.now() - started);
   if (!IMAGE_MANIFESTS.includes(manifest.mediaType)) {
     throw new CosignError(
       "MANIFEST_INVALID",
       `Cannot add to ${referenceName(ref)}: it is an index, not a signature image`,
     );
   }
-  return { found: true, digest: manifest.digest, layers: layerDescriptors(manifest.json) };
+  return {
+    found: true,
+    digest: manifest.digest,
+    mediaType: manifest.mediaType,
+    layers: layerDescriptors(manifest.json),
+  };
+}
+
+/** Requests in another writer's read-to-write span: manifest GET, config upload (HEAD, POST, PATCH, PUT), manifest PUT. */
+const WRITE_SPAN_REQUESTS = 6;
+/** Another host may be farther from the registry than this one. */
+const REMOTE_SAFETY = 1.25;
+/** Another writer's read-to-write span, judged from our longest one. */
+const SPAN_FACTOR = 3;
+/** The longest settle window, ms, however slow the registry looked. */
+const MAX_SETTLE_MS = 30_000;
+
+/**
+ * Round-trip times to registries measured in this process, from which the settle window is
+ * derived: a writer elsewhere that read the attachment image before our write can only
+ * overwrite it within its own read-to-write span, so re-reading for longer than that span
+ * catches it. Its span is estimated from ours: the longest single request seen times the
+ * requests of a write, and three times the longest read-to-write span seen (a busy machine
+ * stretches another process's span well beyond the network's share).
+ */
+export class LatencyTracker {
+  #maxRequestMs = 0;
+  #maxSpanMs = 0;
+
+  /** Records how long one registry request (a manifest GET, HEAD, PUT or DELETE) took. */
+  request(ms: number): void {
+    if (Number.isFinite(ms) && ms > this.#maxRequestMs) this.#maxRequestMs = ms;
+  }
+
+  /** Records how long one read-to-write span took (manifest read until its PUT was answered). */
+  span(ms: number): void {
+    if (Number.isFinite(ms) && ms > this.#maxSpanMs) this.#maxSpanMs = ms;
+  }
+
+  /** The settle window in ms: at least `floorMs`, at most 30 s. */
+  windowMs(floorMs: number): number {
+    const estimate = Math.max(
+      WRITE_SPAN_REQUESTS * REMOTE_SAFETY * this.#maxRequestMs,
+      SPAN_FACTOR * this.#maxSpanMs,
+    );
+    return Math.min(MAX_SETTLE_MS, Math.max(floorMs, Math.ceil(estimate)));
+  }
+}
+
+/** The round-trip times of this process, shared by every write (the default tracker). */
+export const registryLatency: LatencyTracker = new LatencyTracker();
+
+/**
+ * Takes the machine-wide lock of the attachment tag `ref`: the lock every writer of that tag
+ * (sign, attest, attach, copy, load, clean) holds while it reads, writes and settles.
+ */
+export function lockAttachment(ref: Reference): Promise<HeldLock> {
+  return acquireLock(`${ref.registry}/${ref.repository}:${ref.tag ?? ref.digest}`);
+}
+
+/** Options for {@link settle}. */
+export interface SettleOptions {
+  /** The smallest settle window, ms. Default 150. */
+  settleMs?: number;
+  /** Re-reads spread over the window (more while the tag keeps changing). Default 2. */
+  rereads?: number;
+  /** Sleep function (tests inject one). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Round-trip times measured so far (default: this process's {@link registryLatency}). */
+  latency?: LatencyTracker;
+  /** How to re-read (default {@link readDescriptors}). */
+  read?: () => Promise<DescriptorRead>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What {@link settle} saw. */
+export interface Settled {
+  /** True when every re-read held. */
+  held: boolean;
+  /** The last read: the first that did not hold, or the final one. */
+  current: DescriptorRead;
+}
+
+/**
+ * Re-reads the attachment image at `ref` several times over one settle window (jittered),
+ * stopping at the first read for which `holds` is false. With `quietSince`, the window starts
+ * over whenever the image changed between two reads (another writer is at work, so one that
+ * read before our write may still be on its way), up to four windows in all.
+ */
+export async function settle(
+  store: ImageStore,
+  ref: Reference,
+  holds: (current: DescriptorRead) => boolean,
+  options: SettleOptions & { quietSince?: string } = {},
+): Promise<Settled> {
+  const latency = options.latency ?? registryLatency;
+  const sleep = options.sleep ?? defaultSleep;
+  const rereads = Math.max(1, options.rereads ?? 2);
+  const window = latency.windowMs(options.settleMs ?? 150);
+  let current: DescriptorRead = { found: false, layers: [] };
+  let last = options.quietSince;
+  for (let calm = 0, reads = 0; calm < rereads && reads < 4 * rereads; reads++) {
+    await sleep((window / rereads) * (0.85 + 0.3 * Math.random()));
+    current = options.read ? await options.read() : await readDescriptors(store, ref, latency);
+    if (!holds(current)) return { held: false, current };
+    if (options.quietSince !== undefined && current.digest !== last) {
+      calm = 0;
+      last = current.digest;
+    } else calm++;
+  }
+  return { held: true, current };
 }
 
 /** A layer to append. */
@@ -244,23 +375,30 @@ export interface NewLayer {
 /** A layer to append, uploaded. */
 export type UploadedLayer = NewLayer & { digest: string };
 
-/** Options for {@link appendAttachments}. */
-export interface AppendOptions {
+/** Options for {@link mergeAttachmentLayers}. */
+export interface MergeOptions extends SettleOptions {
   /** Docker media types for manifest and config (`COSIGN_DOCKER_MEDIA_TYPES`). */
   dockerMediaTypes?: boolean;
+  /** Existing layers for which this returns true are removed (`attest --replace`). */
+  replace?: (existing: LayerDescriptor) => boolean;
+  /** How many times to re-read and re-merge when another writer interfered. Default 10. */
+  maxRounds?: number;
+  /**
+   * Writes `ref` when it does not exist yet, instead of an image built from the layers (`copy`
+   * and `load` keep the source's manifest bytes). It must write exactly the layers merged.
+   */
+  writeWhenMissing?: () => Promise<void>;
+  /** The caller holds the lock of `ref` already ({@link lockAttachment}). */
+  lockHeld?: boolean;
+}
+
+/** Options for {@link appendAttachments}. */
+export interface AppendOptions extends MergeOptions {
   /**
    * True when `existing`, a layer with the same digest (so the same payload), already stands for
    * `added` (cosign's dedupe rule); `added` is then not appended.
    */
   isDuplicate?: (existing: LayerDescriptor, added: UploadedLayer) => Promise<boolean>;
-  /** Existing layers for which this returns true are removed (`attest --replace`). */
-  replace?: (existing: LayerDescriptor) => boolean;
-  /** How many times to re-read and re-merge when another writer interfered. Default 8. */
-  maxRounds?: number;
-  /** Wait before re-reading to see whether our write survived, ms. Default 150 (jittered). */
-  settleMs?: number;
-  /** Sleep function (tests inject one). */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** What {@link appendAttachments} did. */
@@ -273,16 +411,18 @@ export interface AppendResult {
   rounds: number;
 }
 
-function sameLayer(a: LayerDescriptor, b: UploadedLayer): boolean {
+/** The same layer: same digest (so the same payload) and the same signature annotation. */
+export function sameLayer(a: LayerDescriptor, b: LayerDescriptor): boolean {
   return a.digest === b.digest &&
-    (a.annotations?.[SIGNATURE_ANNOTATION] ?? "") === (b.annotations[SIGNATURE_ANNOTATION] ?? "");
+    (a.annotations?.[SIGNATURE_ANNOTATION] ?? "") === (b.annotations?.[SIGNATURE_ANNOTATION] ?? "");
 }
 
 /**
  * Appends layers to the attachment image at `ref`, never losing layers other writers add at the
  * same time: local writers take turns under a machine-wide lock; after each write the manifest
- * is re-read (after a jittered settle delay) and, if a writer elsewhere replaced it without our
- * layers, merged and written again. Only manifests are read: no layer is downloaded.
+ * is re-read several times over a settle window that adapts to the registry's measured
+ * round-trip times and, if a writer elsewhere replaced it without our layers, merged and written
+ * again until it holds them for a whole window. Only manifests are read: no layer is downloaded.
  */
 export async function appendAttachments(
   store: ImageStore,
@@ -290,29 +430,63 @@ export async function appendAttachments(
   newLayers: NewLayer[],
   options: AppendOptions = {},
 ): Promise<AppendResult> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const uploaded: UploadedLayer[] = await Promise.all(newLayers.map(async (l) => {
     const d = await store.uploadBlob(ref, l.payload);
     return { ...l, digest: d.digest };
   }));
-  await using _lock = await acquireLock(
-    `${ref.registry}/${ref.repository}:${ref.tag ?? ref.digest}`,
+  const isDuplicate = options.isDuplicate;
+  return await merge(
+    store,
+    ref,
+    uploaded.map((l) => ({
+      mediaType: l.mediaType,
+      size: l.payload.length,
+      digest: l.digest,
+      annotations: l.annotations,
+    })),
+    options,
+    isDuplicate ? (existing, i) => isDuplicate(existing, uploaded[i]!) : undefined,
   );
-  const rounds = options.maxRounds ?? 8;
-  let wanted = uploaded;
+}
+
+/**
+ * Merges layers whose blobs are already in the repository of `ref` into the attachment image
+ * there, by the rules of {@link appendAttachments} (a layer already present, same digest and
+ * same signature, is not added again). Used by `copy` and `load`.
+ */
+export function mergeAttachmentLayers(
+  store: ImageStore,
+  ref: Reference,
+  layers: LayerDescriptor[],
+  options: MergeOptions = {},
+): Promise<AppendResult> {
+  return merge(store, ref, layers, options);
+}
+
+async function merge(
+  store: ImageStore,
+  ref: Reference,
+  adding: LayerDescriptor[],
+  options: MergeOptions,
+  isDuplicate?: (existing: LayerDescriptor, index: number) => Promise<boolean>,
+): Promise<AppendResult> {
+  const sleep = options.sleep ?? defaultSleep;
+  const latency = options.latency ?? registryLatency;
+  await using _lock = options.lockHeld ? undefined : await lockAttachment(ref);
+  const rounds = options.maxRounds ?? 10;
+  let wanted = adding;
   let added = 0;
   for (let round = 1; round <= rounds; round++) {
-    const current = await readDescriptors(store, ref);
+    const started = performance.now();
+    const current = await readDescriptors(store, ref, latency);
     const kept = current.layers.filter((l) => !(options.replace?.(l) ?? false));
     const replaced = kept.length !== current.layers.length;
-    const missing: UploadedLayer[] = [];
-    for (const l of wanted) {
+    const missing: LayerDescriptor[] = [];
+    for (const [i, l] of wanted.entries()) {
       if (kept.some((e) => sameLayer(e, l))) continue;
-      if (round === 1 && options.isDuplicate) {
+      if (round === 1 && isDuplicate) {
         const candidates = kept.filter((e) => e.digest === l.digest && e.mediaType === l.mediaType);
-        if ((await Promise.all(candidates.map((e) => options.isDuplicate!(e, l)))).some(Boolean)) {
-          continue;
-        }
+        if ((await Promise.all(candidates.map((e) => isDuplicate(e, i)))).some(Boolean)) continue;
       }
       missing.push(l);
     }
@@ -320,29 +494,28 @@ export async function appendAttachments(
     if (missing.length === 0 && !replaced) {
       return { added, ...(current.digest ? { digest: current.digest } : {}), rounds: round };
     }
-    const layers: LayerDescriptor[] = [
-      ...kept,
-      ...missing.map((l) => ({
-        mediaType: l.mediaType,
-        size: l.payload.length,
-        digest: l.digest,
-        annotations: l.annotations,
-      })),
-    ];
+    const layers: LayerDescriptor[] = [...kept, ...missing];
     if (layers.length > MAX_LAYERS) {
       throw new CosignError(
         "MANIFEST_INVALID",
         `Cannot add to ${referenceName(ref)}: it would have more than ${MAX_LAYERS} layers`,
       );
     }
-    const img = buildImage({
-      layers,
-      manifestMediaType: options.dockerMediaTypes ? DOCKER_MANIFEST : OCI_MANIFEST,
-      configMediaType: options.dockerMediaTypes ? DOCKER_CONFIG : OCI_CONFIG,
-    });
+    let written = "";
     try {
-      await store.uploadBlob(ref, img.config);
-      await store.putManifest(ref, img.manifest, img.manifestMediaType);
+      if (!current.found && options.writeWhenMissing && missing.length === wanted.length) {
+        await options.writeWhenMissing();
+      } else {
+        const img = buildImage({
+          layers,
+          manifestMediaType: options.dockerMediaTypes ? DOCKER_MANIFEST : OCI_MANIFEST,
+          configMediaType: options.dockerMediaTypes ? DOCKER_CONFIG : OCI_CONFIG,
+        });
+        await store.uploadBlob(ref, img.config);
+        const putStarted = performance.now();
+        written = await store.putManifest(ref, img.manifest, img.manifestMediaType);
+        latency.request(performance.now() - putStarted);
+      }
     } catch (e) {
       // distribution can refuse a manifest while another writer stores the same config blob
       // (400 DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN): another writer's interference, so re-read
@@ -353,15 +526,30 @@ export async function appendAttachments(
       await sleep((options.settleMs ?? 150) * (0.5 + Math.random()));
       continue;
     }
+    latency.span(performance.now() - started);
     added = wanted.length;
-    await sleep((options.settleMs ?? 150) * (0.5 + Math.random()));
-    const after = await readDescriptors(store, ref);
-    if (wanted.every((l) => after.layers.some((e) => sameLayer(e, l)))) {
-      return { added, ...(after.digest ? { digest: after.digest } : {}), rounds: round };
+    // Re-read over the settle window: a writer elsewhere that read before this write can
+    // overwrite it until its own read-to-write span is over.
+    const seen = await settle(
+      store,
+      ref,
+      (now) => wanted.every((l) => now.layers.some((e) => sameLayer(e, l))),
+      { ...options, latency, sleep, quietSince: written },
+    );
+    if (seen.held) {
+      const digest = seen.current.digest;
+      return { added, ...(digest ? { digest } : {}), rounds: round };
+    }
+    if (!seen.current.found) {
+      throw new CosignError(
+        "WRITE_CONFLICT",
+        `${referenceName(ref)} was deleted after this write (a concurrent cosign clean?): ` +
+          `what was added is not there`,
+      );
     }
   }
   throw new CosignError(
-    "REGISTRY_ERROR",
+    "WRITE_CONFLICT",
     `Could not add to ${referenceName(ref)}: other writers kept replacing it (${rounds} attempts)`,
   );
 }

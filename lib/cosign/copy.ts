@@ -9,9 +9,10 @@
 import { CosignError } from "../errors.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout } from "../oci/layout.ts";
-import { type Reference, withDigest } from "../oci/reference.ts";
+import { type Reference, referenceName, withDigest } from "../oci/reference.ts";
 import { type Manifest, RegistryClient } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
+import { layerDescriptors, mergeAttachmentLayers } from "./attachments.ts";
 import { type AttachmentKind, attachmentRef } from "./tags.ts";
 
 /** `kind` annotations cosign puts on `save` layout entries. */
@@ -129,11 +130,38 @@ export interface CopiedAttachment {
   from: Reference;
   /** Where it was copied to. */
   to: Reference;
+  /**
+   * What happened at the destination: `copied` (it had none), `merged` (the source's layers were
+   * added to those there), `unchanged` (it had them all) or `replaced` (`-f`).
+   */
+  outcome: "copied" | "merged" | "unchanged" | "replaced";
+  /** Layers added to the destination's image (merged), or the source's layer count. */
+  added: number;
+}
+
+/** How {@link copyAttachments} writes where the destination already has an attachment image. */
+export type AttachmentWriteMode =
+  /** Add the source's layers to the destination's, as `sign` appends (the default). */
+  | "merge"
+  /** Overwrite the destination's image (`copy -f`). */
+  | "replace";
+
+/** Options for {@link copyAttachments}. */
+export interface CopyAttachmentsOptions {
+  /** `COSIGN_REPOSITORY` of the source. */
+  srcCosignRepository?: string;
+  /** `COSIGN_REPOSITORY` of the destination. */
+  dstCosignRepository?: string;
+  /** Default `merge` for a registry destination; a layout destination is always written whole. */
+  mode?: AttachmentWriteMode;
+  /** Docker media types for a merged image (`COSIGN_DOCKER_MEDIA_TYPES`). */
+  dockerMediaTypes?: boolean;
 }
 
 /**
  * Copies the `.sig`, `.att` and `.sbom` images of `digest` (those that exist) from the
- * repository of `from` to that of `to`.
+ * repository of `from` to that of `to`, by the rules of {@link copyAttachmentImages}.
+ * @throws {CosignError} `WRITE_CONFLICT` when the destination has another SBOM image
  */
 export async function copyAttachments(
   src: ImageStore,
@@ -142,9 +170,22 @@ export async function copyAttachments(
   to: Reference,
   digest: string,
   kinds: AttachmentKind[] = ["sig", "att", "sbom"],
-  options: { srcCosignRepository?: string; dstCosignRepository?: string } = {},
+  options: CopyAttachmentsOptions = {},
 ): Promise<CopiedAttachment[]> {
-  const out: CopiedAttachment[] = [];
+  const plan = await planAttachmentCopies(src, from, to, digest, kinds, options);
+  return await copyAttachmentImages(src, dst, plan, options);
+}
+
+/** The attachment images of `digest` that exist at the source, and where each goes. */
+export async function planAttachmentCopies(
+  src: ImageStore,
+  from: Reference,
+  to: Reference,
+  digest: string,
+  kinds: AttachmentKind[],
+  options: { srcCosignRepository?: string; dstCosignRepository?: string } = {},
+): Promise<AttachmentCopy[]> {
+  const plan: AttachmentCopy[] = [];
   for (const kind of kinds) {
     const a = attachmentRef(
       from,
@@ -159,20 +200,98 @@ export async function copyAttachments(
       options.dstCosignRepository ? { cosignRepository: options.dstCosignRepository } : {},
     );
     try {
-      await copyManifestTree(
-        src,
-        a,
-        dst,
-        b,
-        dst instanceof OciLayout ? { annotations: { kind: LAYOUT_KIND[kind] } } : {},
-      );
+      plan.push({ kind, from: a, to: b, manifest: await src.getManifest(a) });
     } catch (e) {
       if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") continue;
       throw e;
     }
-    out.push({ kind, from: a, to: b });
+  }
+  return plan;
+}
+
+/** One attachment image to copy. */
+export interface AttachmentCopy {
+  /** The kind of attachment. */
+  kind: AttachmentKind;
+  /** Its tag at the source. */
+  from: Reference;
+  /** Its tag at the destination. */
+  to: Reference;
+  /** Its manifest at the source. */
+  manifest: Manifest;
+}
+
+/**
+ * Copies attachment images by the rules of {@link copyAttachments}: merged into what a
+ * registry destination has (signatures, attestations), refused when the destination has
+ * another SBOM (checked for all before anything is written), written whole otherwise.
+ * @throws {CosignError} `WRITE_CONFLICT` when the destination has another SBOM image
+ */
+export async function copyAttachmentImages(
+  src: ImageStore,
+  dst: ImageStore,
+  copies: AttachmentCopy[],
+  options: { mode?: AttachmentWriteMode; dockerMediaTypes?: boolean } = {},
+): Promise<CopiedAttachment[]> {
+  const merging = !(dst instanceof OciLayout) && (options.mode ?? "merge") === "merge";
+  if (merging) await checkSbomConflicts(dst, copies);
+  const out: CopiedAttachment[] = [];
+  for (const { kind, from, to, manifest: m } of copies) {
+    const sourceLayers = INDEXES.includes(m.mediaType) ? [] : layerDescriptors(m.json);
+    if (!merging || kind === "sbom" || INDEXES.includes(m.mediaType)) {
+      // An SBOM was checked above; an index (not cosign's format) is copied as it is.
+      await copyManifestTree(
+        src,
+        from,
+        dst,
+        to,
+        dst instanceof OciLayout
+          ? { annotations: { kind: LAYOUT_KIND[kind] }, manifest: m }
+          : { manifest: m },
+      );
+      const outcome = merging || dst instanceof OciLayout ? "copied" : "replaced";
+      out.push({ kind, from, to, outcome, added: sourceLayers.length });
+      continue;
+    }
+    // Every blob first, then the layers merged into whatever the destination holds.
+    await copyContents(src, from, dst, to, m, 4);
+    let wroteWhole = false;
+    const r = await mergeAttachmentLayers(dst, to, sourceLayers, {
+      ...(options.dockerMediaTypes ? { dockerMediaTypes: true } : {}),
+      writeWhenMissing: async () => {
+        await dst.putManifest(to, m.bytes, m.mediaType);
+        wroteWhole = true;
+      },
+    });
+    const outcome = r.added === 0 ? "unchanged" : wroteWhole ? "copied" : "merged";
+    out.push({ kind, from, to, outcome, added: r.added });
   }
   return out;
+}
+
+/**
+ * Refuses when a destination already has an SBOM image other than the source's (run before
+ * writing anything, so that a refused copy leaves nothing half-written).
+ * @throws {CosignError} `WRITE_CONFLICT`
+ */
+export async function checkSbomConflicts(dst: ImageStore, copies: AttachmentCopy[]): Promise<void> {
+  for (const { to: b, manifest: m } of copies.filter((c) => c.kind === "sbom")) {
+    let there: Manifest;
+    try {
+      there = await dst.getManifest(b);
+    } catch (e) {
+      if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") continue;
+      throw e;
+    }
+    if (there.digest === m.digest) continue;
+    const layers = (x: Manifest) => layerDescriptors(x.json).map((l) => l.digest).join(",");
+    if (layers(there) === layers(m)) continue; // the same SBOM document(s)
+    throw new CosignError(
+      "WRITE_CONFLICT",
+      `${referenceName(b)} already holds another SBOM; nothing was written ` +
+        `(pass -f to replace it, or remove it with cosign clean --type sbom)`,
+    );
+  }
 }
 
 /** The image entry of a `save` layout and the digest it holds. */

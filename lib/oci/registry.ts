@@ -504,16 +504,41 @@ export class RegistryClient implements ImageStore {
    * @returns false when it did not exist
    */
   async deleteManifest(ref: Reference): Promise<boolean> {
-    const del = (id: string) =>
-      this.#request(ref, true, { method: "DELETE", path: `/v2/${ref.repository}/manifests/${id}` });
-    let res = await del(identifier(ref));
+    const byName = await this.deleteTag(ref);
+    if (byName !== "refused") return byName === "deleted";
+    const head = await this.headManifest(ref);
+    if (!head) return false;
+    const digest = head.digest || (await this.getManifest(ref)).digest;
+    return await this.#delete(ref, digest);
+  }
+
+  /**
+   * Deletes a manifest by tag (or by digest when `ref` has one) and nothing else: `refused` when
+   * the registry does not delete by tag (400/405, as distribution ≥ 2.3), so that the caller
+   * can check which other tags a delete by digest would take with it.
+   */
+  async deleteTag(ref: Reference): Promise<"deleted" | "missing" | "refused"> {
+    const res = await this.#request(ref, true, {
+      method: "DELETE",
+      path: `/v2/${ref.repository}/manifests/${identifier(ref)}`,
+    });
     if ((res.status === 400 || res.status === 405) && !ref.digest) {
       await res.body?.cancel();
-      const head = await this.headManifest(ref);
-      if (!head) return false;
-      const digest = head.digest || (await this.getManifest(ref)).digest;
-      res = await del(digest);
+      return "refused";
     }
+    return await this.#deleted(ref, res) ? "deleted" : "missing";
+  }
+
+  /** DELETE of a manifest by digest; false when it did not exist. */
+  async #delete(ref: Reference, digest: string): Promise<boolean> {
+    const res = await this.#request(ref, true, {
+      method: "DELETE",
+      path: `/v2/${ref.repository}/manifests/${digest}`,
+    });
+    return await this.#deleted(ref, res);
+  }
+
+  async #deleted(ref: Reference, res: Response): Promise<boolean> {
     if (res.status === 404) {
       await res.body?.cancel();
       return false;

@@ -27,6 +27,8 @@ export type Fault =
   | { drop: true }
   /** Forward after a delay. */
   | { delayMs: number }
+  /** Forward once `gate` settles (a test holds a request back until something else happened). */
+  | { gate: Promise<unknown> }
   /** Forward, but end the response body after N bytes (Content-Length kept → short body). */
   | { truncate: number }
   /** Forward, but XOR 0x01 one body byte (at `offset`, default the middle when the length is known, else 0). */
@@ -54,7 +56,7 @@ export interface ProxyLogEntry {
   status: number;
   /** Whether the request carried an Authorization header. */
   authorization: boolean;
-  /** Kind of fault applied ("status", "drop", "delay", "truncate", "corrupt", "redirect"). */
+  /** Kind of fault applied ("status", "drop", "delay", "gate", "truncate", "corrupt", "redirect"). */
   fault?: string;
 }
 
@@ -92,6 +94,7 @@ const BUFFER_LIMIT = 1 << 20;
 function faultKind(f: Fault): string {
   if ("drop" in f) return "drop";
   if ("delayMs" in f) return "delay";
+  if ("gate" in f) return "gate";
   if ("truncate" in f) return "truncate";
   if ("corrupt" in f) return "corrupt";
   if ("redirectTo" in f) return "redirect";
@@ -181,6 +184,11 @@ export interface FaultProxyOptions {
    * the upstream would see the request twice.
    */
   keepAlive?: boolean;
+  /**
+   * Latency added to every request before it is forwarded, ms (called once per request, so it
+   * may be random): a registry far away.
+   */
+  latencyMs?: () => number;
 }
 
 /** Starts a fault proxy in front of `upstream` (a Registry, or an http:// origin). */
@@ -256,6 +264,8 @@ export function startFaultProxy(
       return reply(new Response(null, { status: 307, headers: { location: loc } }));
     }
     if (fault && "delayMs" in fault) await sleep(fault.delayMs, stopCtl.signal);
+    if (fault && "gate" in fault) await fault.gate.catch(() => {});
+    if (opts.latencyMs) await sleep(opts.latencyMs(), stopCtl.signal);
 
     // Forward.
     const headers = new Headers();
