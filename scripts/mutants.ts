@@ -37,10 +37,13 @@ const BUNDLE = [
   "lib/cosign/bundle_test.ts",
   "lib/cosign/bundle_tlog_test.ts",
   "lib/cosign/bundle_tlog_dsse_rules_test.ts",
+  "lib/cosign/bundle_tlog_key_rules_test.ts",
+  "lib/cosign/bundle_tlog_proof_rules_test.ts",
   "lib/cosign/bundle_certificate_rules_test.ts",
   "lib/cosign/verify_bundle_test.ts",
   "lib/cosign/verify_bundle_rules_test.ts",
   "lib/cosign/bundle_writer_test.ts",
+  "lib/cosign/dsse_rules_test.ts",
 ];
 
 /** The list. */

@@ -26,8 +26,9 @@
 import { parseArgs } from "node:util";
 import { type Mutant, MUTANTS } from "./mutants.ts";
 
-const USAGE = "Usage: deno task mutate [--filter TEXT] [--list] [--jobs N] [--timeout SECONDS]\n" +
-  "  --filter TEXT  only mutants whose id, file or description contains TEXT\n" +
+const USAGE =
+  "Usage: deno task mutate [--filter TEXT]... [--list] [--jobs N] [--timeout SECONDS]\n" +
+  "  --filter TEXT  only mutants whose id, file or description contains TEXT (repeatable)\n" +
   "  --list         list the selected mutants and their tests; run nothing\n" +
   "  --jobs N       mutants run at once, each in its own copy (default 2)\n" +
   "  --timeout S    seconds a mutant's tests may run before it counts as killed (default 300)\n";
@@ -177,11 +178,12 @@ function formatResult(r: Result): string {
     `                ${r.detail}`;
 }
 
-function selectMutants(filter: string | undefined): Mutant[] {
-  if (filter === undefined) return [...MUTANTS];
-  const f = filter.toLowerCase();
+/** The mutants matching any of `filters` (all without filters). */
+function selectMutants(filters: readonly string[] | undefined): Mutant[] {
+  if (filters === undefined || filters.length === 0) return [...MUTANTS];
+  const wanted = filters.map((f) => f.toLowerCase());
   return MUTANTS.filter((m) =>
-    [m.id, m.file, m.description].some((s) => s.toLowerCase().includes(f))
+    [m.id, m.file, m.description].some((s) => wanted.some((f) => s.toLowerCase().includes(f)))
   );
 }
 
@@ -204,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
     options = parseArgs({
       args: argv,
       options: {
-        filter: { type: "string" },
+        filter: { type: "string", multiple: true },
         list: { type: "boolean" },
         jobs: { type: "string", default: "2" },
         timeout: { type: "string", default: "300" },
@@ -232,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const mutants = selectMutants(options.filter);
   if (mutants.length === 0) {
-    console.error(`No mutant id, file or description contains "${options.filter}".`);
+    console.error(`No mutant id, file or description contains "${options.filter?.join('", "')}".`);
     return 2;
   }
   if (options.list) {
