@@ -304,8 +304,8 @@ function summarize(results: readonly Result[]): number {
     `${results.length} mutants: ${killed} killed, ${survived} survived, ${equivalent} equivalent, ` +
       `${notCompiled} did not compile, ${stale} stale`,
   );
-  const score = scored === 0 ? 100 : Math.floor((killed / scored) * 1000) / 10;
-  console.log(`Mutation score: ${score}% (${killed} of ${scored} compiled, non-equivalent)`);
+  const score = scored === 0 ? "n/a" : `${Math.floor((killed / scored) * 1000) / 10}%`;
+  console.log(`Mutation score: ${score} (${killed} of ${scored} compiled, non-equivalent)`);
   return survived > 0 || stale > 0 ? 1 : 0;
 }
 
