@@ -1,12 +1,14 @@
 /**
- * The rule for checkpoint signatures that claim the log's key, as sigstore-go applies it:
- * - Rekor v1 checkpoints (rekor `SignedNote.Verify`): every signature line must carry the log's
- *   key hint and verify; one bad line fails the checkpoint.
- * - Rekor v2 checkpoints (`golang.org/x/mod/sumdb/note.Open` through rekor-tiles): the first line
- *   from the log's name and key hint must verify, or the note is refused.
- * Neither accepts a note whose log-key line is bad just because another log-key line verifies
- * before or after it, so ours refuses both orders: every line that claims the log's key (its
- * hint, and for Rekor v2 its name) must verify. Lines from other keys (witnesses) are ignored.
+ * The rule for checkpoint signatures that claim the log's key. What sigstore-go does:
+ * - Rekor v1 checkpoints (rekor's `SignedNote.Verify`): every signature line must carry the
+ *   log's key hint and verify; one bad line fails the checkpoint, in any position.
+ * - Rekor v2 checkpoints (`golang.org/x/mod/sumdb/note.Open`, through rekor-tiles): the first
+ *   line with the log's name and key hint must verify or the note is refused; later lines with
+ *   the same name and hint are dropped unverified.
+ * Both refuse a bad log line followed by a good one; for a good line followed by a bad one
+ * Rekor v1's rule refuses and note.Open accepts. We apply the stricter rule to both (when in
+ * doubt, refuse): every line that claims the log's key (its hint, and for Rekor v2 its name)
+ * must verify, and at least one must be there. Lines from other keys (witnesses) are ignored.
  */
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { assert } from "../../tests/helpers.ts";
