@@ -10,7 +10,8 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
+import { LIMITS, parseByteSize } from "../oci/body.ts";
 import { locateArtifact } from "../cosign/artifact.ts";
 import { fileChunks } from "../cosign/blob.ts";
 import { verifyImage, type VerifyImageOptions } from "../cosign/image_signatures.ts";
@@ -196,6 +197,12 @@ const fetchCommand: Command = {
         value: "FILE",
         description: "write to FILE instead of stdout",
       },
+      "max-size": {
+        type: "string",
+        value: "SIZE",
+        description:
+          "refuse an artifact larger than this (bytes, or e.g. 500MiB, 20GiB; default 10GiB)",
+      },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
       ...REGISTRY_FLAGS,
@@ -206,6 +213,10 @@ const fetchCommand: Command = {
     const keyRef = str(flags, "key");
     const keyless = hasIdentityFlags(flags);
     const outFile = str(flags, "outfile");
+    const maxSizeText = str(flags, "max-size");
+    const maxSize = maxSizeText === undefined
+      ? LIMITS.blob
+      : parseByteSize(maxSizeText, "--max-size");
     if (keyRef && keyless) {
       throw new UsageError(
         "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
@@ -219,6 +230,13 @@ const fetchCommand: Command = {
     const signer = await signatureCheck(flags, keyRef, keyless);
     await withRegistry(flags, async (client) => {
       const where = await locateArtifact(client, ref);
+      if (where.blob.size !== undefined && where.blob.size > maxSize) {
+        throw new CosignError(
+          "BLOB_TOO_LARGE",
+          `${referenceName(ref)} is ${where.blob.size} bytes, over the ${maxSize}-byte limit ` +
+            "(raise it with --max-size)",
+        );
+      }
       if (signer) {
         const r = await verifyImage(
           client,
@@ -243,7 +261,11 @@ const fetchCommand: Command = {
       const spool = await Spool.create(outFile);
       try {
         const progress = new Progress(where.blob.size);
-        const stream = await client.fetchBlob(ref, where.blob.digest, where.blob.size);
+        // The size comes from the manifest's layer descriptor when there is one (a blob named
+        // by digest has none): more than it, or than --max-size, is refused while streaming.
+        const stream = await client.fetchBlob(ref, where.blob.digest, where.blob.size, {
+          maxBytes: maxSize,
+        });
         const f = await Deno.open(spool.path, { write: true });
         try {
           // The stream errors at its end if the bytes do not match the digest: nothing leaves
