@@ -78,7 +78,7 @@ export interface CopyTreeOptions {
   manifest?: Manifest;
   /** Deepest nesting of indexes copied. Default 8. */
   maxIndexDepth?: number;
-  /** Most manifests and indexes copied in one call. Default 10,000. */
+  /** Most manifests and indexes copied in one call. Default 1,000. */
   maxManifests?: number;
 }
 
@@ -137,15 +137,20 @@ async function copyContents(
         `Index ${m.digest} nests indexes more than ${walk.maxDepth} levels deep; refusing it`,
       );
     }
-    for (const child of descriptors(m.json.manifests)) {
-      if (walk.seen.has(child.digest)) continue;
-      walk.seen.add(child.digest);
-      if (++walk.visited > walk.maxManifests) {
-        throw new CosignError(
-          "MANIFEST_INVALID",
-          `Index ${m.digest} holds more than ${walk.maxManifests} manifests; refusing it`,
-        );
-      }
+    const children = descriptors(m.json.manifests).filter((c) => {
+      if (walk.seen.has(c.digest)) return false;
+      walk.seen.add(c.digest);
+      return true;
+    });
+    // Counted before any child is fetched, so an index of too many children costs one request.
+    walk.visited += children.length;
+    if (walk.visited > walk.maxManifests) {
+      throw new CosignError(
+        "MANIFEST_INVALID",
+        `Index ${m.digest} brings the manifests to copy over ${walk.maxManifests}; refusing it`,
+      );
+    }
+    for (const child of children) {
       const cm = await src.getManifest(withDigest(from, child.digest));
       await copyContents(src, from, dst, to, cm, concurrency, walk, depth + 1);
       // In a layout, children are plain blobs; in a registry, manifests by digest.

@@ -22,7 +22,7 @@ export const LIMITS = {
   /** Nesting depth of indexes within indexes (`copy`, `save`, `load`). */
   indexDepth: 8,
   /** Manifests and indexes visited by one `copy`, `save` or `load`. */
-  manifestsPerOperation: 10_000,
+  manifestsPerOperation: 1_000,
 } as const;
 
 /**
