@@ -21,8 +21,9 @@ import {
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
+  listAttachments,
+  loadLayers,
   maxAttachmentSize,
-  readAttachments,
   SIGNATURE_ANNOTATION,
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
@@ -344,7 +345,8 @@ export const verifyAttestationCommand: Command = {
         const ref = parseReference(text);
         const digest = ref.digest ?? (await getImage(client, ref)).digest;
         const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));
-        const read = await readAttachments(client, attRef, {
+        // Layers are fetched one by one as they are checked (a few ahead): memory stays bounded.
+        const read = await listAttachments(client, attRef, {
           maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
         });
         const name = referenceName(withDigest(ref, digest));
@@ -355,16 +357,19 @@ export const verifyAttestationCommand: Command = {
           );
         }
         const checkClaims = bool(flags, "check-claims");
-        const results = await Promise.all(
-          read.layers.map((l) =>
-            checkAttestation(
-              l,
-              verifier,
-              checkClaims ? { alg: "sha256", hex: digest.slice(7) } : undefined,
-              trustedRoot,
-            )
-          ),
-        );
+        const results: Checked[] = [];
+        for await (const got of loadLayers(read.layers)) {
+          results.push(
+            got.layer
+              ? await checkAttestation(
+                got.layer,
+                verifier,
+                checkClaims ? { alg: "sha256", hex: digest.slice(7) } : undefined,
+                trustedRoot,
+              )
+              : { ok: false, reason: got.skipped.reason },
+          );
+        }
         const reasons = [...read.skipped.map((s) => s.reason)];
         const verified = results.flatMap((r) => (r.ok ? [r] : (reasons.push(r.reason), [])));
         const matching = verified.filter((r) => r.predicateType === wanted);
