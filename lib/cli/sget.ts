@@ -7,6 +7,8 @@
  * `--insecure-ignore-tlog`, before the download starts. Only then do the bytes go to stdout, or is
  * the file renamed into place for `-o`. On any failure or interruption (SIGINT, SIGTERM, a
  * closed pipe) stdout has received nothing, `-o FILE` is untouched, and the spool is removed.
+ * The download is bounded: `--max-size` (default 10 GiB) is checked against the descriptor's
+ * size or `Content-Length` before reading, and while streaming.
  * @module
  */
 
@@ -183,7 +185,7 @@ const fetchCommand: Command = {
     summary:
       "Downloads an artifact from an OCI registry, handing over its bytes only once verified.",
     usage:
-      "[--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL] [--trusted-root FILE | --insecure-ignore-tlog] [-o FILE] REF",
+      "[--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL] [--trusted-root FILE | --insecure-ignore-tlog] [--max-size SIZE] [-o FILE] REF",
     args: [1, 1],
     flags: {
       key: {
