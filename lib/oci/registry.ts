@@ -752,6 +752,9 @@ export class RegistryClient implements ImageStore {
     const res = await this.#request(repo, false, {
       method: "GET",
       path: `/v2/${repo.repository}/blobs/${digest}`,
+      // fetch offers gzip and br by default; a blob is wanted as stored (an encoded one is
+      // refused below), so ask for no encoding.
+      headers: { "accept-encoding": "identity" },
     });
     if (res.status === 404) {
       await res.body?.cancel();
