@@ -46,7 +46,14 @@ export { VERSION } from "./lib/version.ts";
 
 // Registries and OCI layouts.
 export { RegistryClient } from "./lib/oci/registry.ts";
-export type { Descriptor, KnownHost, Manifest, RegistryClientOptions } from "./lib/oci/registry.ts";
+export type {
+  Descriptor,
+  FetchBlobOptions,
+  KnownHost,
+  Manifest,
+  RegistryClientOptions,
+} from "./lib/oci/registry.ts";
+export { LIMITS, parseByteSize } from "./lib/oci/body.ts";
 export type {
   BodyFactory,
   RetryPolicy,
@@ -86,13 +93,24 @@ export type {
   VerifySignaturesOptions,
   VerifySignaturesResult,
 } from "./lib/cosign/verify_signatures.ts";
-export { appendAttachments, readAttachments } from "./lib/cosign/attachments.ts";
+export {
+  appendAttachments,
+  isLayerFault,
+  listAttachments,
+  loadLayers,
+  readAttachments,
+} from "./lib/cosign/attachments.ts";
 export type {
   AppendOptions,
   AppendResult,
   AttachmentLayer,
+  AttachmentListing,
+  LoadedLayer,
+  LoadLayersOptions,
   NewLayer,
+  PendingLayer,
   ReadAttachments,
+  ReadAttachmentsOptions,
   SkippedLayer,
   UploadedLayer,
 } from "./lib/cosign/attachments.ts";
