@@ -46,7 +46,14 @@ export { VERSION } from "./lib/version.ts";
 
 // Registries and OCI layouts.
 export { RegistryClient } from "./lib/oci/registry.ts";
-export type { Descriptor, KnownHost, Manifest, RegistryClientOptions } from "./lib/oci/registry.ts";
+export type {
+  Descriptor,
+  FetchBlobOptions,
+  KnownHost,
+  Manifest,
+  RegistryClientOptions,
+} from "./lib/oci/registry.ts";
+export { LIMITS, parseByteSize } from "./lib/oci/body.ts";
 export type {
   BodyFactory,
   RetryPolicy,
@@ -88,7 +95,10 @@ export type {
 } from "./lib/cosign/verify_signatures.ts";
 export {
   appendAttachments,
+  isLayerFault,
   LatencyTracker,
+  listAttachments,
+  loadLayers,
   mergeAttachmentLayers,
   readAttachments,
 } from "./lib/cosign/attachments.ts";
@@ -96,10 +106,15 @@ export type {
   AppendOptions,
   AppendResult,
   AttachmentLayer,
+  AttachmentListing,
   DescriptorRead,
+  LoadedLayer,
+  LoadLayersOptions,
   MergeOptions,
   NewLayer,
+  PendingLayer,
   ReadAttachments,
+  ReadAttachmentsOptions,
   SettleOptions,
   SkippedLayer,
   UploadedLayer,

@@ -15,6 +15,11 @@
  *    `cosign upload blob`, against `curl -s URL | sha256sum` of the same blob URL: median wall
  *    time, and sget's peak RSS (GNU time).
  * 4. Start-up: `sget --help` and `cosign --help`, warm (hyperfine medians).
+ * 5. Memory: `cosign verify` of an image whose `.sig` holds 24 layers of 64 MiB, each signed by
+ *    the key over its bytes (so every signature is checked over all 64 MiB) and each refused
+ *    after that because its payload is no simple-signing JSON: peak RSS (GNU time) against
+ *    300 MB (issue 19.7). The layers are made as they are served by a small registry in this
+ *    process, so 1.5 GB is neither stored nor pushed.
  *
  * Every ratio printed is ours / peer (lower is better). It prints a plain-text table, then a
  * markdown section for BENCHMARKS.md (between `<!-- images:begin -->` and
@@ -54,7 +59,12 @@ const TARGET = {
   sgetRatio: 1.5,
   rssMB: 150,
   sgetHelpMs: 100,
+  /** `cosign verify` of BIG_LAYERS signature layers of BIG_LAYER_MIB MiB: peak RSS. */
+  bigSigsRssMB: 300,
 };
+
+const BIG_LAYERS = 24;
+const BIG_LAYER_MIB = 64;
 
 const MANY = 100;
 const VERIFY_RUNS = 5;
@@ -62,8 +72,8 @@ const SGET_RUNS = 5;
 const RSS_RUNS = 3;
 const STARTUP_MIN_RUNS = 20;
 
-type Section = "requests" | "verify" | "sget" | "startup";
-const SECTIONS: Section[] = ["requests", "verify", "sget", "startup"];
+type Section = "requests" | "verify" | "sget" | "startup" | "bigsigs";
+const SECTIONS: Section[] = ["requests", "verify", "sget", "startup", "bigsigs"];
 
 // ---------------------------------------------------------------------------------------------
 // The peer: what go-containerregistry-based cosign v2 sends, derived from its sources
@@ -995,6 +1005,146 @@ function markdown(mib: number, seconds: number, ran: Section[], env: string[]): 
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. Memory: verify of a .sig with 24 layers of 64 MiB
+
+/** Layer `i` of the big `.sig`: BIG_LAYER_MIB MiB, 1 MiB chunks of a byte that depends on i. */
+function bigLayer(i: number): ReadableStream<Uint8Array> {
+  const chunk = new Uint8Array(1 << 20).fill(0x80 + i);
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === BIG_LAYER_MIB) return controller.close();
+      sent++;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+async function measureBigSignatures(root: string): Promise<void> {
+  console.error(
+    `\n== 5. verify: ${BIG_LAYERS} signature layers of ${BIG_LAYER_MIB} MiB, peak RSS ==`,
+  );
+  const dir = `${root}/bigsigs`;
+  await Deno.mkdir(dir);
+  const pem = `${dir}/key.pem`, pub = `${dir}/key.pub`;
+  await run([
+    "openssl",
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    pem,
+  ]);
+  await run(["openssl", "pkey", "-in", pem, "-pubout", "-out", pub]);
+  const { createHash, createSign } = await import("node:crypto");
+  const key = await Deno.readTextFile(pem);
+  const layers: { digest: string; signature: string }[] = [];
+  for (let i = 0; i < BIG_LAYERS; i++) {
+    const hash = createHash("sha256");
+    const sign = createSign("sha256");
+    for await (const c of bigLayer(i)) {
+      hash.update(c);
+      sign.update(c);
+    }
+    layers.push({ digest: `sha256:${hash.digest("hex")}`, signature: sign.sign(key, "base64") });
+  }
+  const config = enc.encode("{}");
+  const configDesc = {
+    mediaType: OCI_CONFIG,
+    size: config.length,
+    digest: `sha256:${await sha256Hex(config)}`,
+  };
+  const image = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: configDesc,
+    layers: [],
+  }));
+  const imageDigest = `sha256:${await sha256Hex(image)}`;
+  const sig = enc.encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: configDesc,
+    layers: layers.map((l) => ({
+      mediaType: SIMPLE_SIGNING,
+      size: BIG_LAYER_MIB << 20,
+      digest: l.digest,
+      annotations: { [SIG_ANNOTATION]: l.signature },
+    })),
+  }));
+  const sigTag = `${imageDigest.replace(":", "-")}.sig`;
+  let layerGets = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    const manifest = path === `/v2/bench/big/manifests/${imageDigest}`
+      ? image
+      : path === `/v2/bench/big/manifests/${sigTag}`
+      ? sig
+      : undefined;
+    if (manifest) {
+      return new Response(req.method === "HEAD" ? null : manifest, {
+        headers: { "content-type": OCI_MANIFEST, "content-length": String(manifest.length) },
+      });
+    }
+    const i = layers.findIndex((l) => path === `/v2/bench/big/blobs/${l.digest}`);
+    if (i >= 0) {
+      layerGets++;
+      return new Response(bigLayer(i), {
+        headers: { "content-length": String(BIG_LAYER_MIB << 20) },
+      });
+    }
+    if (path === "/v2/") return new Response("{}");
+    return new Response('{"errors":[{"code":"NOT_FOUND"}]}', { status: 404 });
+  });
+  try {
+    const env = cliEnv(`${root}/home-bigsigs`, `${root}/tmp`);
+    const out = `${dir}/rss.txt`;
+    const ref = `127.0.0.1:${server.addr.port}/bench/big@${imageDigest}`;
+    const t = performance.now();
+    const r = await run(
+      [
+        GNU_TIME,
+        "-f",
+        "%M",
+        "-o",
+        out,
+        ...cli("cosign", "verify", "--key", pub, "--insecure-ignore-tlog", ref),
+      ],
+      { env, allowFail: true },
+    );
+    const wall = (performance.now() - t) / 1000;
+    // Exit 12: every signature checked over its 64 MiB, every payload then refused (not JSON).
+    const refused = (r.stderr.match(/payload is not JSON/g) ?? []).length;
+    if (r.code !== 12 || refused !== BIG_LAYERS) {
+      throw new BenchError(
+        `verify of the big .sig: exit ${r.code}, ${refused} layers refused as not JSON ` +
+          `(expected exit 12 and ${BIG_LAYERS}):\n${r.stderr.slice(0, 2000)}`,
+      );
+    }
+    const rssKiB = Number((await Deno.readTextFile(out)).trim().split("\n").at(-1));
+    const rssMB = rssKiB * 1024 / 1e6;
+    rows.push({
+      measure: `verify, ${BIG_LAYERS} signature layers of ${BIG_LAYER_MIB} MiB: peak RSS`,
+      ours: `${rssMB.toFixed(1)} MB`,
+      peer: "-",
+      ratio: "-",
+      target: `< ${TARGET.bigSigsRssMB} MB`,
+      met: rssMB < TARGET.bigSigsRssMB,
+    });
+    notes.push(
+      `Big .sig: ${BIG_LAYERS} layers of ${BIG_LAYER_MIB} MiB (${layerGets} layer GETs), each ` +
+        `signature verified over its bytes and the layer then refused (its payload is not ` +
+        `JSON), in ${fmtTime(wall)}; layers are fetched as they are verified, a few ahead, ` +
+        "with at most 64 MiB of layers held at once.",
+    );
+  } finally {
+    await server.shutdown();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 async function main(): Promise<number> {
@@ -1040,6 +1190,7 @@ async function main(): Promise<number> {
     if (ran.includes("verify")) await measureManySignatures(root);
     if (ran.includes("sget")) await measureSget(root, mib);
     if (ran.includes("startup")) await measureStartup(root);
+    if (ran.includes("bigsigs")) await measureBigSignatures(root);
 
     const seconds = (performance.now() - started) / 1000;
     env.push(

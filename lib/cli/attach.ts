@@ -14,8 +14,10 @@ import {
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
+  listAttachments,
+  loadLayers,
+  maxAttachmentSize,
   type NewLayer,
-  readAttachments,
   RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
@@ -138,9 +140,10 @@ export const downloadSignatureCommand: Command = {
     const ref = parseReference(positionals[0]!);
     await withRegistry(flags, async (client) => {
       const digest = ref.digest ?? (await getImage(client, ref)).digest;
-      const read = await readAttachments(
+      const read = await listAttachments(
         client,
         attachmentRef(ref, digest, "sig", attachmentOptions(flags)),
+        { maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")) },
       );
       for (const s of read.skipped) await info(`WARNING: skipped a signature layer: ${s.reason}`);
       if (!read.found) {
@@ -149,7 +152,13 @@ export const downloadSignatureCommand: Command = {
           `no signatures found for ${repositoryName(ref)}@${digest}`,
         );
       }
-      for (const l of read.layers) {
+      // One layer at a time (a few fetched ahead), so memory stays bounded.
+      for await (const got of loadLayers(read.layers)) {
+        if (!got.layer) {
+          await info(`WARNING: skipped a signature layer: ${got.skipped.reason}`);
+          continue;
+        }
+        const l = got.layer;
         const a = l.annotations;
         const chain = a[CHAIN_ANNOTATION];
         // Go's SignedPayload field names; certificates as PEM (cosign prints Go x509 structs).
@@ -274,9 +283,10 @@ export const downloadAttestationCommand: Command = {
     const wantUri = want ? predicateTypeFor(want) : undefined;
     await withRegistry(flags, async (client) => {
       const digest = ref.digest ?? (await getImage(client, ref)).digest;
-      const read = await readAttachments(
+      const read = await listAttachments(
         client,
         attachmentRef(ref, digest, "att", attachmentOptions(flags)),
+        { maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")) },
       );
       for (const s of read.skipped) {
         await info(`WARNING: skipped an attestation layer: ${s.reason}`);
@@ -288,7 +298,12 @@ export const downloadAttestationCommand: Command = {
         );
       }
       let n = 0;
-      for (const l of read.layers) {
+      for await (const got of loadLayers(read.layers)) {
+        if (!got.layer) {
+          await info(`WARNING: skipped an attestation layer: ${got.skipped.reason}`);
+          continue;
+        }
+        const l = got.layer;
         if (wantUri) {
           let type = l.annotations.predicateType;
           try {
@@ -435,14 +450,39 @@ export const downloadSbomCommand: Command = {
         }
         throw e;
       }
-      const layers = Array.isArray(m.json.layers)
-        ? m.json.layers as { digest: string; size: number; mediaType: string }[]
-        : [];
-      for (const l of layers) {
-        await info(`Found SBOM of media type: ${escapeForTerminal(String(l.mediaType))}`);
-        const stream = await client.fetchBlob(sbomRef, l.digest, l.size);
-        // Buffer the (capped) SBOM so nothing unverified reaches stdout.
-        await stdout(new Uint8Array(await new Response(stream).arrayBuffer()));
+      const layers = Array.isArray(m.json.layers) ? m.json.layers as unknown[] : [];
+      const max = maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE"));
+      for (const raw of layers) {
+        const l = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+        const digest = typeof l.digest === "string" ? l.digest : "";
+        if (!/^sha256:[0-9a-f]{64}$/.test(digest)) {
+          throw new CosignError(
+            "MANIFEST_INVALID",
+            `SBOM layer of ${referenceName(sbomRef)} has a malformed digest`,
+          );
+        }
+        // The size comes from the descriptor, and is held to the attachment cap before any
+        // byte is fetched; the download may not exceed it.
+        if (typeof l.size !== "number" || !Number.isSafeInteger(l.size) || l.size < 0) {
+          throw new CosignError(
+            "MANIFEST_INVALID",
+            `SBOM layer ${digest} of ${referenceName(sbomRef)} has no size`,
+          );
+        }
+        if (l.size > max) {
+          throw new CosignError(
+            "BLOB_TOO_LARGE",
+            `SBOM layer ${digest} is ${l.size} bytes, over the ${max}-byte limit ` +
+              "(COSIGN_MAX_ATTACHMENT_SIZE)",
+          );
+        }
+        await info(
+          `Found SBOM of media type: ${
+            escapeForTerminal(typeof l.mediaType === "string" ? l.mediaType : "")
+          }`,
+        );
+        // Buffer the (capped, verified) SBOM so nothing unverified reaches stdout.
+        await stdout(await client.fetchBlobBytes(sbomRef, { digest, size: l.size }, max));
       }
     });
   },

@@ -7,10 +7,13 @@
  * `--insecure-ignore-tlog`, before the download starts. Only then do the bytes go to stdout, or is
  * the file renamed into place for `-o`. On any failure or interruption (SIGINT, SIGTERM, a
  * closed pipe) stdout has received nothing, `-o FILE` is untouched, and the spool is removed.
+ * The download is bounded: `--max-size` (default 10 GiB) is checked against the descriptor's
+ * size or `Content-Length` before reading, and while streaming.
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
+import { LIMITS, parseByteSize } from "../oci/body.ts";
 import { locateArtifact } from "../cosign/artifact.ts";
 import { fileChunks } from "../cosign/blob.ts";
 import { verifyImage, type VerifyImageOptions } from "../cosign/image_signatures.ts";
@@ -182,7 +185,7 @@ const fetchCommand: Command = {
     summary:
       "Downloads an artifact from an OCI registry, handing over its bytes only once verified.",
     usage:
-      "[--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL] [--trusted-root FILE | --insecure-ignore-tlog] [-o FILE] REF",
+      "[--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL] [--trusted-root FILE | --insecure-ignore-tlog] [--max-size SIZE] [-o FILE] REF",
     args: [1, 1],
     flags: {
       key: {
@@ -196,6 +199,12 @@ const fetchCommand: Command = {
         value: "FILE",
         description: "write to FILE instead of stdout",
       },
+      "max-size": {
+        type: "string",
+        value: "SIZE",
+        description:
+          "refuse an artifact larger than this (bytes, or e.g. 500MiB, 20GiB; default 10GiB)",
+      },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
       ...REGISTRY_FLAGS,
@@ -206,6 +215,10 @@ const fetchCommand: Command = {
     const keyRef = str(flags, "key");
     const keyless = hasIdentityFlags(flags);
     const outFile = str(flags, "outfile");
+    const maxSizeText = str(flags, "max-size");
+    const maxSize = maxSizeText === undefined
+      ? LIMITS.blob
+      : parseByteSize(maxSizeText, "--max-size");
     if (keyRef && keyless) {
       throw new UsageError(
         "--key and --certificate-identity/--certificate-oidc-issuer are exclusive",
@@ -219,6 +232,13 @@ const fetchCommand: Command = {
     const signer = await signatureCheck(flags, keyRef, keyless);
     await withRegistry(flags, async (client) => {
       const where = await locateArtifact(client, ref);
+      if (where.blob.size !== undefined && where.blob.size > maxSize) {
+        throw new CosignError(
+          "BLOB_TOO_LARGE",
+          `${referenceName(ref)} is ${where.blob.size} bytes, over the ${maxSize}-byte limit ` +
+            "(raise it with --max-size)",
+        );
+      }
       if (signer) {
         const r = await verifyImage(
           client,
@@ -246,7 +266,11 @@ const fetchCommand: Command = {
       const spool = await Spool.create(outFile);
       try {
         const progress = new Progress(where.blob.size);
-        const stream = await client.fetchBlob(ref, where.blob.digest, where.blob.size);
+        // The size comes from the manifest's layer descriptor when there is one (a blob named
+        // by digest has none): more than it, or than --max-size, is refused while streaming.
+        const stream = await client.fetchBlob(ref, where.blob.digest, where.blob.size, {
+          maxBytes: maxSize,
+        });
         const f = await Deno.open(spool.path, { write: true });
         try {
           // The stream errors at its end if the bytes do not match the digest: nothing leaves

@@ -1,15 +1,18 @@
 /**
  * Images that hold cosign attachments (`.sig` and `.att` tags, cosign-spec §3.2–3.4): one
  * layer per signature or attestation, the payload stored uncompressed, the signature and
- * friends in layer annotations. Reading fetches each distinct layer once, in parallel, and
- * reports layers it cannot use with a reason. Writing appends without losing concurrent
- * writers: a machine-wide lock for the writers of one machine; for writers elsewhere, several
- * re-reads over a settle window sized from the round-trip times measured in this process, and
- * re-merging until the image holds what was added for a whole window.
+ * friends in layer annotations. Reading lists the layers first, refusing from their descriptors
+ * those without a size or over the cap, then fetches each only when it is used, a few ahead,
+ * with the bytes held at once bounded; layers it cannot use are reported with a reason. Writing
+ * appends without losing concurrent writers: a machine-wide lock for the writers of one machine;
+ * for writers elsewhere, several re-reads over a settle window sized from the round-trip times
+ * measured in this process, and re-merging until the image holds what was added for a whole
+ * window.
  * @module
  */
 
 import { CosignError } from "../errors.ts";
+import { LIMITS, parseByteSize } from "../oci/body.ts";
 import { buildImage, type LayerDescriptor } from "../oci/image.ts";
 import {
   DOCKER_CONFIG,
@@ -38,7 +41,8 @@ export const BUNDLE_ANNOTATION = "dev.sigstore.cosign/bundle";
 export const RFC3161_ANNOTATION = "dev.sigstore.cosign/rfc3161timestamp";
 /** Most layers an attachment image may have. */
 export const MAX_LAYERS = 1000;
-const DEFAULT_MAX_LAYER_BYTES = 128 << 20;
+const DEFAULT_MAX_LAYER_BYTES = LIMITS.attachmentLayer;
+const DEFAULT_BYTES_IN_FLIGHT = 64 << 20;
 
 /** One attachment layer, read and verified against its digest. */
 export interface AttachmentLayer {
@@ -73,16 +77,7 @@ export interface ReadAttachments {
 /** Parses `COSIGN_MAX_ATTACHMENT_SIZE` (bytes, or with units like `128MiB`, `1GB`). */
 export function maxAttachmentSize(value: string | undefined): number {
   if (!value) return DEFAULT_MAX_LAYER_BYTES;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(value);
-  if (!m) {
-    throw new CosignError("USAGE", `Invalid COSIGN_MAX_ATTACHMENT_SIZE "${value}"`, {
-      exitCode: 2,
-    });
-  }
-  const unit = (m[2] ?? "").toLowerCase().replace(/b$/, "");
-  const pow = { "": 0, k: 1, m: 2, g: 3, t: 4, ki: 1, mi: 2, gi: 3, ti: 4 }[unit] ?? 0;
-  const base = unit.endsWith("i") ? 1024 : 1000;
-  return Math.floor(Number(m[1]) * base ** pow);
+  return parseByteSize(value, "COSIGN_MAX_ATTACHMENT_SIZE");
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -108,7 +103,7 @@ export function layerDescriptors(json: Record<string, unknown>): LayerDescriptor
     }
     return {
       mediaType: typeof d.mediaType === "string" ? d.mediaType : "",
-      size: typeof d.size === "number" ? d.size : -1,
+      size: typeof d.size === "number" && Number.isSafeInteger(d.size) ? d.size : -1,
       digest: typeof d.digest === "string" ? d.digest : "",
       annotations,
     };
@@ -116,14 +111,64 @@ export function layerDescriptors(json: Record<string, unknown>): LayerDescriptor
 }
 
 /**
- * Reads the attachment image at `ref`: a missing tag is an empty set; an index, too many layers
- * or an unusable layer is reported in `skipped`, never thrown. Registry failures are thrown.
+ * An attachment layer whose bytes are fetched only when {@link PendingLayer.load} is called:
+ * its descriptor and annotations come from the manifest, and its size was already checked
+ * against the cap, so a layer that is never verified is never downloaded.
  */
-export async function readAttachments(
+export interface PendingLayer {
+  /** The layer's descriptor in the manifest (a valid digest, a size within the cap). */
+  descriptor: LayerDescriptor;
+  /** The layer's annotations (signature, certificate, bundle, ...). */
+  annotations: Record<string, string>;
+  /**
+   * Downloads the layer, verified against its digest and size (never more than the size
+   * buffered). A layer the registry does not have or that does not match its descriptor is a
+   * `CosignError` with code `BLOB_UNKNOWN`, `DIGEST_MISMATCH` or `BLOB_TOO_LARGE` (see
+   * {@link isLayerFault}); other failures (the registry unreachable) are thrown as they are.
+   */
+  load(): Promise<AttachmentLayer>;
+}
+
+/** What an attachment tag holds, layers not yet fetched. */
+export interface AttachmentListing {
+  /** False when the tag does not exist (an empty set). */
+  found: boolean;
+  /** The manifest digest of the attachment image, when found. */
+  digest?: string;
+  /** The layers that may be fetched, in manifest order. */
+  layers: PendingLayer[];
+  /**
+   * The layers refused from their descriptor alone (a malformed digest, no size, over the
+   * size cap), each with its reason; none of them is downloaded.
+   */
+  skipped: SkippedLayer[];
+}
+
+/** Options for {@link listAttachments} and {@link readAttachments}. */
+export interface ReadAttachmentsOptions {
+  /** Largest layer fetched, bytes (`COSIGN_MAX_ATTACHMENT_SIZE`). Default 128 MiB. */
+  maxLayerBytes?: number;
+  /** Layers fetched at once by {@link readAttachments}. Default 10. */
+  concurrency?: number;
+}
+
+const LAYER_FAULTS = new Set(["DIGEST_MISMATCH", "BLOB_UNKNOWN", "BLOB_TOO_LARGE"]);
+
+/** True for the errors of {@link PendingLayer.load} that make a layer unusable (skip it). */
+export function isLayerFault(e: unknown): e is CosignError {
+  return e instanceof CosignError && LAYER_FAULTS.has(e.code);
+}
+
+/**
+ * Lists the attachment image at `ref` without fetching any layer: a missing tag is an empty
+ * set; an index, too many layers, or a layer whose descriptor is unusable is reported in
+ * `skipped`, never thrown. Registry failures are thrown.
+ */
+export async function listAttachments(
   store: ImageStore,
   ref: Reference,
-  options: { maxLayerBytes?: number; concurrency?: number } = {},
-): Promise<ReadAttachments> {
+  options: ReadAttachmentsOptions = {},
+): Promise<AttachmentListing> {
   let manifest;
   try {
     manifest = await store.getManifest(ref);
@@ -162,50 +207,151 @@ export async function readAttachments(
     };
   }
   const max = options.maxLayerBytes ?? DEFAULT_MAX_LAYER_BYTES;
+  const layers: PendingLayer[] = [];
   const skipped: SkippedLayer[] = [];
-  const blobs = new Map<string, Promise<Uint8Array | string>>();
-  const unique = [...new Set(descriptors.map((d) => d.digest))].filter((d) =>
-    /^sha256:[0-9a-f]{64}$/.test(d)
-  );
-  await mapLimit(unique, options.concurrency ?? 10, (digest) => {
-    const desc = descriptors.find((d) => d.digest === digest)!;
-    const p = desc.size > max || desc.size < 0
-      ? Promise.resolve(
-        desc.size < 0
-          ? "layer has no size"
-          : `layer is ${desc.size} bytes, over the ${max}-byte limit`,
-      )
-      : readBlob(store, ref, desc.digest, desc.size);
-    blobs.set(digest, p);
-    return p;
-  });
-  const layers: AttachmentLayer[] = [];
   for (const d of descriptors) {
-    const got = await blobs.get(d.digest);
-    if (got === undefined) {
-      skipped.push({ digest: d.digest, reason: `malformed layer digest "${d.digest}"` });
-    } else if (typeof got === "string") skipped.push({ digest: d.digest, reason: got });
-    else layers.push({ descriptor: d, annotations: d.annotations ?? {}, payload: got });
+    let reason: string | undefined;
+    if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) {
+      reason = `malformed layer digest ${JSON.stringify(d.digest.slice(0, 80))}`;
+    } else if (d.size < 0) reason = "layer has no size";
+    else if (d.size > max) reason = `layer is ${d.size} bytes, over the ${max}-byte limit`;
+    if (reason) {
+      skipped.push({ digest: d.digest, reason });
+      continue;
+    }
+    const annotations = d.annotations ?? {};
+    layers.push({
+      descriptor: d,
+      annotations,
+      load: async () => ({
+        descriptor: d,
+        annotations,
+        payload: await readLayer(store, ref, d.digest, d.size),
+      }),
+    });
   }
   return { found: true, digest: manifest.digest, layers, skipped };
 }
 
-/** Reads a layer; a digest or size mismatch is a reason to skip it, any other failure is thrown. */
-async function readBlob(
+/** Options for {@link loadLayers}. */
+export interface LoadLayersOptions {
+  /** Layers downloading at once. Default 4. */
+  concurrency?: number;
+  /**
+   * Bytes of layers held at once: the one being used plus those fetched ahead. A layer is
+   * always fetched when nothing else is held, so one layer may exceed this. Default 64 MiB.
+   */
+  maxBytesInFlight?: number;
+}
+
+/** One result of {@link loadLayers}: the layer, or why it could not be fetched. */
+export type LoadedLayer =
+  | { pending: PendingLayer; layer: AttachmentLayer; skipped?: undefined }
+  | { pending: PendingLayer; layer?: undefined; skipped: SkippedLayer };
+
+/**
+ * Fetches `layers` in order, a few ahead of the consumer, with memory bounded: at most
+ * `concurrency` downloads and `maxBytesInFlight` bytes (counted from the descriptors' sizes,
+ * which the downloads never exceed) are held at once, the layer last yielded included until the
+ * consumer asks for the next. A layer that cannot be used yields `skipped` with the reason;
+ * other failures are thrown.
+ */
+export async function* loadLayers(
+  layers: PendingLayer[],
+  options: LoadLayersOptions = {},
+): AsyncGenerator<LoadedLayer, void, undefined> {
+  const limit = Math.max(1, options.concurrency ?? 4);
+  const budget = options.maxBytesInFlight ?? DEFAULT_BYTES_IN_FLIGHT;
+  const window: { pending: PendingLayer; size: number; result: Promise<LoadedLayer> }[] = [];
+  let held = 0;
+  let next = 0;
+  const fill = () => {
+    while (next < layers.length && window.length < limit) {
+      const pending = layers[next]!;
+      const size = Math.max(0, pending.descriptor.size);
+      if (window.length > 0 && held + size > budget) break;
+      held += size;
+      next++;
+      const result = pending.load().then(
+        (layer): LoadedLayer => ({ pending, layer }),
+        (e): LoadedLayer => {
+          if (!isLayerFault(e)) throw e;
+          return { pending, skipped: { digest: pending.descriptor.digest, reason: e.message } };
+        },
+      );
+      result.catch(() => {}); // observed when its turn comes; not unhandled if we stop early
+      window.push({ pending, size, result });
+    }
+  };
+  fill();
+  while (window.length > 0) {
+    const head = window[0]!;
+    const got = await head.result;
+    yield got;
+    window.shift();
+    held -= head.size;
+    fill();
+  }
+}
+
+/**
+ * Reads the attachment image at `ref`, every layer fetched into memory: a missing tag is an
+ * empty set; an index, too many layers or an unusable layer is reported in `skipped`, never
+ * thrown. Registry failures are thrown. Memory grows with the layers' total size: to verify
+ * or print layers one by one, use {@link listAttachments} and {@link loadLayers}.
+ */
+export async function readAttachments(
+  store: ImageStore,
+  ref: Reference,
+  options: ReadAttachmentsOptions = {},
+): Promise<ReadAttachments> {
+  const listing = await listAttachments(store, ref, options);
+  const { found, layers: pending } = listing;
+  const skipped = [...listing.skipped];
+  // Each distinct digest is fetched once.
+  const blobs = new Map<string, Promise<Uint8Array | string>>();
+  const unique = pending.filter((p, i) =>
+    pending.findIndex((q) => q.descriptor.digest === p.descriptor.digest) === i
+  );
+  await mapLimit(unique, options.concurrency ?? 10, (p) => {
+    const got = p.load().then((l) => l.payload, (e) => {
+      if (isLayerFault(e)) return e.message;
+      throw e;
+    });
+    blobs.set(p.descriptor.digest, got);
+    return got;
+  });
+  const layers: AttachmentLayer[] = [];
+  for (const p of pending) {
+    const got = await blobs.get(p.descriptor.digest)!;
+    if (typeof got === "string") skipped.push({ digest: p.descriptor.digest, reason: got });
+    else layers.push({ descriptor: p.descriptor, annotations: p.annotations, payload: got });
+  }
+  return {
+    found,
+    ...(listing.digest ? { digest: listing.digest } : {}),
+    layers,
+    skipped,
+  };
+}
+
+/** Reads a layer of known size into a buffer of that size, verified against its digest. */
+async function readLayer(
   store: ImageStore,
   ref: Reference,
   digest: string,
   size: number,
-): Promise<Uint8Array | string> {
-  try {
-    const stream = await store.fetchBlob(ref, digest, size);
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (e) {
-    if (e instanceof CosignError && (e.code === "DIGEST_MISMATCH" || e.code === "BLOB_UNKNOWN")) {
-      return e.message;
-    }
-    throw e;
+): Promise<Uint8Array> {
+  const stream = await store.fetchBlob(ref, digest, size, { maxBytes: size });
+  // The stream holds at most `size` bytes (it errors beyond them) and errors at its end on a
+  // digest mismatch, so the buffer is filled only with bytes that verify.
+  const out = new Uint8Array(size);
+  let at = 0;
+  for await (const chunk of stream) {
+    out.set(chunk, at);
+    at += chunk.length;
   }
+  return out;
 }
 
 /** The layer descriptors of an attachment image, without fetching any layer. */

@@ -7,6 +7,7 @@
  */
 
 import { CosignError } from "../errors.ts";
+import { LIMITS } from "../oci/body.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout } from "../oci/layout.ts";
 import { type Reference, referenceName, withDigest } from "../oci/reference.ts";
@@ -76,6 +77,10 @@ export interface CopyTreeOptions {
   concurrency?: number;
   /** The manifest `from` names, when the caller has already fetched it (saves a request). */
   manifest?: Manifest;
+  /** Deepest nesting of indexes copied. Default 8. */
+  maxIndexDepth?: number;
+  /** Most manifests and indexes copied in one call. Default 1,000. */
+  maxManifests?: number;
 }
 
 /**
@@ -90,12 +95,28 @@ export async function copyManifestTree(
   options: CopyTreeOptions = {},
 ): Promise<Manifest> {
   const m = options.manifest ?? await src.getManifest(from);
-  await copyContents(src, from, dst, to, m, options.concurrency ?? 4);
+  const walk: Walk = {
+    visited: 1,
+    maxDepth: options.maxIndexDepth ?? LIMITS.indexDepth,
+    maxManifests: options.maxManifests ?? LIMITS.manifestsPerOperation,
+    seen: new Set([m.digest]),
+  };
+  await copyContents(src, from, dst, to, m, options.concurrency ?? 4, walk, 0);
   const target = to.tag ? to : withDigest(to, m.digest);
   if (dst instanceof OciLayout) {
     await dst.putManifest(target, m.bytes, m.mediaType, options.annotations ?? {});
   } else await dst.putManifest(target, m.bytes, m.mediaType);
   return m;
+}
+
+/** How far a copy has walked an index tree, and its bounds. */
+interface Walk {
+  /** Manifests and indexes fetched so far. */
+  visited: number;
+  maxDepth: number;
+  maxManifests: number;
+  /** Digests already copied in this walk (a child listed twice is copied once). */
+  seen: Set<string>;
 }
 
 async function copyContents(
@@ -105,11 +126,34 @@ async function copyContents(
   to: Reference,
   m: Manifest,
   concurrency: number,
+  walk: Walk,
+  depth: number,
 ): Promise<void> {
   if (INDEXES.includes(m.mediaType)) {
-    for (const child of descriptors(m.json.manifests)) {
+    // cosign's images nest one level (an index of images); a hostile index can nest without
+    // end or list a child many times, so depth and the manifests fetched are bounded.
+    if (depth + 1 > walk.maxDepth) {
+      throw new CosignError(
+        "MANIFEST_INVALID",
+        `Index ${m.digest} nests indexes more than ${walk.maxDepth} levels deep; refusing it`,
+      );
+    }
+    const children = descriptors(m.json.manifests).filter((c) => {
+      if (walk.seen.has(c.digest)) return false;
+      walk.seen.add(c.digest);
+      return true;
+    });
+    // Counted before any child is fetched, so an index of too many children costs one request.
+    walk.visited += children.length;
+    if (walk.visited > walk.maxManifests) {
+      throw new CosignError(
+        "MANIFEST_INVALID",
+        `Index ${m.digest} brings the manifests to copy over ${walk.maxManifests}; refusing it`,
+      );
+    }
+    for (const child of children) {
       const cm = await src.getManifest(withDigest(from, child.digest));
-      await copyContents(src, from, dst, to, cm, concurrency);
+      await copyContents(src, from, dst, to, cm, concurrency, walk, depth + 1);
       // In a layout, children are plain blobs; in a registry, manifests by digest.
       if (dst instanceof OciLayout) await dst.uploadBlob(to, cm.bytes);
       else await dst.putManifest(withDigest(to, cm.digest), cm.bytes, cm.mediaType);
@@ -254,7 +298,12 @@ export async function copyAttachmentImages(
       continue;
     }
     // Every blob first, then the layers merged into whatever the destination holds.
-    await copyContents(src, from, dst, to, m, 4);
+    await copyContents(src, from, dst, to, m, 4, {
+      visited: 1,
+      maxDepth: LIMITS.indexDepth,
+      maxManifests: LIMITS.manifestsPerOperation,
+      seen: new Set([m.digest]),
+    }, 0);
     let wroteWhole = false;
     const r = await mergeAttachmentLayers(dst, to, sourceLayers, {
       ...(options.dockerMediaTypes ? { dockerMediaTypes: true } : {}),

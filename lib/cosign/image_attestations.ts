@@ -21,7 +21,8 @@ import {
   type AttachmentLayer,
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
-  readAttachments,
+  listAttachments,
+  loadLayers,
   type SkippedLayer,
 } from "./attachments.ts";
 import { type Envelope, parseEnvelope, verifyEnvelope } from "./dsse.ts";
@@ -230,7 +231,8 @@ export async function verifyImageAttestations(
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
     ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
   });
-  const read = await readAttachments(store, attestationRef, {
+  // Layers are listed, then fetched as they are checked (a few ahead): memory stays bounded.
+  const read = await listAttachments(store, attestationRef, {
     ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
   });
   const name = referenceName(withDigest(ref, digest));
@@ -240,23 +242,20 @@ export async function verifyImageAttestations(
   const trustedRoot = verifier !== undefined && options.ignoreTlog !== true
     ? options.trustedRoot
     : undefined;
-  const results = await Promise.all(
-    read.layers.map((l) =>
-      checkAttestation(
-        l,
+  const skipped: SkippedLayer[] = [...read.skipped];
+  const all: VerifiedAttestation[] = [];
+  for await (const got of loadLayers(read.layers)) {
+    const r = got.layer
+      ? await checkAttestation(
+        got.layer,
         check,
         options.checkClaims === false ? undefined : digest,
         trustedRoot,
       )
-    ),
-  );
-  const skipped: SkippedLayer[] = [...read.skipped];
-  const all: VerifiedAttestation[] = [];
-  results.forEach((r, i) => {
-    if ("reason" in r) {
-      skipped.push({ digest: read.layers[i]!.descriptor.digest, reason: r.reason });
-    } else all.push(r);
-  });
+      : { reason: got.skipped.reason };
+    if ("reason" in r) skipped.push({ digest: got.pending.descriptor.digest, reason: r.reason });
+    else all.push(r);
+  }
   if (all.length === 0) {
     throw new CosignError(
       "ATTESTATION_MISMATCH",

@@ -25,7 +25,7 @@ import {
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
-  readAttachments,
+  listAttachments,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from "./attachments.ts";
@@ -277,8 +277,8 @@ export async function verifyImage(
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
     ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
   });
-  const read = await readAttachments(store, signatureRef, {
-    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  // Layers are listed here and fetched only as they are verified (19.7: memory stays bounded).
+  const read = await listAttachments(store, signatureRef, {
     ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
   });
   const name = referenceName(withDigest(ref, digest));
@@ -306,6 +306,7 @@ export async function verifyImage(
   }
   const r = await checkSignatureLayers(read.layers, check, {
     digest,
+    ...(options.concurrency ? { loading: { concurrency: options.concurrency } } : {}),
     ...(options.checkClaims === false ? { checkClaims: false } : {}),
     ...(options.annotations ? { annotations: options.annotations } : {}),
   });

@@ -8,7 +8,14 @@
 import { CosignError, EXIT_NO_MATCHING } from "../errors.ts";
 import { fromBase64 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
-import { type AttachmentLayer, SIGNATURE_ANNOTATION, type SkippedLayer } from "./attachments.ts";
+import {
+  type AttachmentLayer,
+  loadLayers,
+  type LoadLayersOptions,
+  type PendingLayer,
+  SIGNATURE_ANNOTATION,
+  type SkippedLayer,
+} from "./attachments.ts";
 import { goJsonString } from "./payload.ts";
 import type { CertificateCheck } from "./bundle_certificate.ts";
 
@@ -20,6 +27,8 @@ export interface VerifySignaturesOptions {
   checkClaims?: boolean;
   /** `-a key=value` pairs each payload's `optional` must hold, as strings. */
   annotations?: Record<string, string>;
+  /** How pending layers are fetched (concurrency, bytes held at once). */
+  loading?: LoadLayersOptions;
 }
 
 /** A signature that verified. */
@@ -46,26 +55,13 @@ export interface VerifySignaturesResult {
   skipped: SkippedLayer[];
 }
 
-/**
- * Reads a JSON object member as Go's decoder does: key names match case-insensitively. An object
- * holding the member under two spellings (`critical` and `Critical`) is refused: Go would read
- * the last, a reader preferring the exact name the first, so the signed bytes would make two
- * different claims.
- * @throws {CosignError} `CLAIMS_AMBIGUOUS` naming both spellings
- */
+/** Reads a JSON object member as Go's decoder does: key names match case-insensitively. */
 export function getMember(obj: unknown, name: string): unknown {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return undefined;
   const rec = obj as Record<string, unknown>;
-  const lower = name.toLowerCase();
-  const keys = Object.keys(rec).filter((x) => x.toLowerCase() === lower);
-  if (keys.length > 1) {
-    throw new CosignError(
-      "CLAIMS_AMBIGUOUS",
-      `the signed JSON holds ${keys.map((k) => JSON.stringify(k)).join(" and ")}: ` +
-        "one member under two spellings is refused",
-    );
-  }
-  return keys.length === 0 ? undefined : rec[keys[0]!];
+  if (name in rec) return rec[name];
+  const k = Object.keys(rec).find((x) => x.toLowerCase() === name.toLowerCase());
+  return k === undefined ? undefined : rec[k];
 }
 
 function short(digest: string): string {
@@ -114,7 +110,7 @@ export function checkClaims(payload: unknown, opts: VerifySignaturesOptions): st
  * @throws {CosignError} `NO_MATCHING_SIGNATURES` when no layer verifies
  */
 export async function verifySignatureLayers(
-  layers: AttachmentLayer[],
+  layers: (AttachmentLayer | PendingLayer)[],
   verifier: Verifier | LayerSignatureCheck,
   opts: VerifySignaturesOptions,
 ): Promise<VerifySignaturesResult> {
@@ -133,63 +129,88 @@ export async function verifySignatureLayers(
 
 /**
  * Checks each distinct signature layer once and reports, without throwing, which verified and
- * why the others did not. Use {@link verifySignatureLayers} to require a verified signature.
+ * why the others did not ({@link verifySignatureLayers} requires a verified signature). Layers
+ * may be given fetched or pending ({@link listAttachments}): a pending layer is fetched only when
+ * its signature is to be checked (never for a missing or malformed signature annotation, nor for
+ * an identical copy), a few ahead, with the bytes held at once bounded ({@link loadLayers}).
  */
 export async function checkSignatureLayers(
-  layers: AttachmentLayer[],
+  layers: (AttachmentLayer | PendingLayer)[],
   verifier: Verifier | LayerSignatureCheck,
   opts: VerifySignaturesOptions,
 ): Promise<VerifySignaturesResult> {
-  const verified: VerifiedSignature[] = [];
-  const skipped: SkippedLayer[] = [];
-  const seen = new Map<string, string | undefined>();
+  const keyOf = (l: AttachmentLayer | PendingLayer) =>
+    `${l.descriptor.digest} ${l.annotations[SIGNATURE_ANNOTATION]}`;
+  // Reasons decided from the annotations alone; the layers whose bytes must be checked.
+  const outcome = new Map<string, { reason?: string; verified?: VerifiedSignature }>();
+  const toCheck: PendingLayer[] = [];
   for (const layer of layers) {
-    const d = layer.descriptor.digest;
+    const key = keyOf(layer);
+    if (outcome.has(key)) continue;
     const sigText = layer.annotations[SIGNATURE_ANNOTATION];
-    const key = `${d} ${sigText}`;
+    let reason: string | undefined;
+    if (sigText === undefined) reason = `no ${SIGNATURE_ANNOTATION} annotation`;
+    else if (sigText === "") reason = "empty signature";
+    else if (!fromBase64(sigText)) reason = "signature annotation is not base64";
+    outcome.set(key, reason ? { reason } : {});
+    if (!reason) {
+      toCheck.push("payload" in layer ? { ...layer, load: () => Promise.resolve(layer) } : layer);
+    }
+  }
+  for await (const got of loadLayers(toCheck, opts.loading)) {
+    const key = keyOf(got.pending);
+    if (!got.layer) {
+      outcome.set(key, { reason: got.skipped.reason });
+      continue;
+    }
+    const layer = got.layer;
+    const sig = fromBase64(layer.annotations[SIGNATURE_ANNOTATION]!)!;
     let reason: string | undefined;
     let payload: unknown;
     let certificate: CertificateCheck | undefined;
-    if (seen.has(key)) {
-      reason = seen.get(key);
-      if (reason === undefined) continue; // an identical copy of a verified signature
-    } else {
-      if (sigText === undefined) reason = `no ${SIGNATURE_ANNOTATION} annotation`;
-      else if (sigText === "") reason = "empty signature";
-      const sig = sigText ? fromBase64(sigText) : undefined;
-      if (!reason && !sig) reason = "signature annotation is not base64";
-      if (!reason) {
-        try {
-          if (typeof verifier === "function") certificate = await verifier(layer);
-          else if (!(await verifier.verify(layer.payload, sig!))) {
-            reason = "signature does not match the key";
-          }
-        } catch (e) {
-          if (!(e instanceof CosignError)) throw e;
-          reason = e.message.replace(/^Invalid signature: /, "");
-        }
+    try {
+      if (typeof verifier === "function") certificate = await verifier(layer);
+      else if (!(await verifier.verify(layer.payload, sig))) {
+        reason = "signature does not match the key";
       }
-      if (!reason) {
-        try {
-          payload = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(layer.payload));
-        } catch {
-          if (opts.checkClaims !== false) reason = "payload is not JSON";
-        }
-      }
-      // The claims come from `layer.payload`: the bytes the signature was verified over (a
-      // `.sig` signature is over its layer payload, with a key or keylessly).
-      if (!reason && opts.checkClaims !== false) {
-        try {
-          reason = checkClaims(payload, opts);
-        } catch (e) {
-          if (!(e instanceof CosignError)) throw e;
-          reason = e.message;
-        }
-      }
-      seen.set(key, reason);
+    } catch (e) {
+      if (!(e instanceof CosignError)) throw e;
+      reason = e.message.replace(/^Invalid signature: /, "");
     }
-    if (reason) skipped.push({ digest: d, reason: `layer ${short(d)}…: ${reason}` });
-    else verified.push({ layer, payload, ...(certificate ? { certificate } : {}) });
+    if (!reason) {
+      try {
+        payload = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(layer.payload));
+      } catch {
+        if (opts.checkClaims !== false) reason = "payload is not JSON";
+      }
+    }
+    // The claims come from `layer.payload`: the bytes the signature was verified over (a
+    // `.sig` signature is over its layer payload, with a key or keylessly).
+    if (!reason && opts.checkClaims !== false) {
+      try {
+        reason = checkClaims(payload, opts);
+      } catch (e) {
+        if (!(e instanceof CosignError)) throw e;
+        reason = e.message;
+      }
+    }
+    outcome.set(
+      key,
+      reason
+        ? { reason }
+        : { verified: { layer, payload, ...(certificate ? { certificate } : {}) } },
+    );
+  }
+  const verified: VerifiedSignature[] = [];
+  const skipped: SkippedLayer[] = [];
+  const reported = new Set<string>();
+  for (const layer of layers) {
+    const d = layer.descriptor.digest;
+    const key = keyOf(layer);
+    const o = outcome.get(key)!;
+    if (o.reason) skipped.push({ digest: d, reason: `layer ${short(d)}…: ${o.reason}` });
+    else if (o.verified && !reported.has(key)) verified.push(o.verified); // copies count once
+    reported.add(key);
   }
   return { verified, skipped };
 }

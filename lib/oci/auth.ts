@@ -5,6 +5,7 @@
  * @module
  */
 
+import { LIMITS, readResponseCapped } from "./body.ts";
 import { CosignError } from "../errors.ts";
 import type { Credentials } from "./keychain.ts";
 import { isLoopbackRegistry } from "./reference.ts";
@@ -154,7 +155,14 @@ export class TokenCache {
       }
       res = await this.transport.send({ method: "GET", url: url.href, headers });
     }
-    const text = await res.text();
+    const body = await readResponseCapped(res, LIMITS.tokenResponse);
+    if (body === undefined) {
+      throw new CosignError(
+        "REGISTRY_AUTH",
+        `Token server for ${this.registry} sent a response over the ${LIMITS.tokenResponse}-byte limit`,
+      );
+    }
+    const text = new TextDecoder().decode(body);
     if (res.status === 401 || res.status === 403) {
       throw new CosignError(
         "REGISTRY_AUTH",

@@ -10,17 +10,27 @@
  *
  * Every file is written atomically (a temporary file in the same directory, then a rename), and
  * every read is checked against its digest, so a corrupted file on disk is reported as
- * `DIGEST_MISMATCH` rather than used. Updates of `index.json` are serialised within one
+ * `DIGEST_MISMATCH` rather than used. A layout may be hostile: its files are opened without
+ * following symbolic links or blocking on FIFOs, must be regular files, and are read no further
+ * than their size (manifests and `index.json` no further than the manifest cap). Updates of `index.json` are serialised within one
  * {@link OciLayout} instance; two processes updating the same layout at once may lose an entry.
  * @module
  */
 
 import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import { type FileHandle, open as openFile } from "node:fs/promises";
 import { join } from "node:path";
+import { LIMITS } from "./body.ts";
 import { CosignError } from "../errors.ts";
 import { sha256Digest, verifyingStream } from "./digest.ts";
 import { identifier, isDigest, type Reference, type Repository } from "./reference.ts";
-import { type Descriptor, type Manifest, parseManifest } from "./registry.ts";
+import {
+  type Descriptor,
+  type FetchBlobOptions,
+  type Manifest,
+  parseManifest,
+} from "./registry.ts";
 import type { ImageStore } from "./store.ts";
 
 /** The index.json annotation that names an entry's tag. */
@@ -28,7 +38,9 @@ export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
 /** The only `imageLayoutVersion` this implementation reads and writes. */
 export const LAYOUT_VERSION = "1.0.0";
 
-const DEFAULT_MAX_MANIFEST = 4 << 20;
+const DEFAULT_MAX_MANIFEST = LIMITS.manifest;
+/** Largest `oci-layout` file read (it holds `{"imageLayoutVersion":"1.0.0"}`). */
+const MAX_LAYOUT_FILE = 64 << 10;
 const CHUNK = 1 << 20;
 const EMPTY_INDEX = '{"schemaVersion":2,"manifests":[]}';
 
@@ -81,6 +93,97 @@ async function exists(path: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
+  }
+}
+
+/** The code of a Node-style file error (`ENOENT`, `ELOOP`, ...). */
+function errno(e: unknown): string | undefined {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Opens a file of the layout for reading, as a hostile layout may be laid out: never through a
+ * symbolic link (`O_NOFOLLOW`), never blocking on a FIFO (`O_NONBLOCK`), and only a regular
+ * file (checked on the open descriptor, so it cannot be swapped after the check).
+ * @throws {Deno.errors.NotFound} when there is no such file
+ * @throws {CosignError} `FILE_READ` for a symbolic link, a FIFO, a device or a directory
+ */
+async function openRegular(path: string): Promise<{ handle: FileHandle; size: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await openFile(
+      path,
+      fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+    );
+  } catch (e) {
+    const code = errno(e);
+    if (code === "ENOENT") throw new Deno.errors.NotFound(`${path}: no such file`);
+    if (code === "ELOOP" || code === "EMLINK") {
+      throw new CosignError("FILE_READ", `Cannot read ${path}: it is a symbolic link; refusing it`);
+    }
+    throw readError(path, e);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      throw new CosignError(
+        "FILE_READ",
+        `Cannot read ${path}: it is not a regular file (a FIFO, device or directory); refusing it`,
+      );
+    }
+    return { handle, size: st.size };
+  } catch (e) {
+    await handle.close();
+    throw readError(path, e);
+  }
+}
+
+/**
+ * Reads a small file of the layout whole, refusing it when it is over `max` bytes (from its
+ * size, and again while reading, should it grow).
+ * @throws {Deno.errors.NotFound} when there is no such file
+ * @throws {CosignError} `MANIFEST_TOO_LARGE`, `FILE_READ`
+ */
+async function readRegularFile(path: string, max: number, what: string): Promise<Uint8Array> {
+  const { handle, size } = await openRegular(path);
+  try {
+    const tooLarge = () =>
+      new CosignError("MANIFEST_TOO_LARGE", `${what} is larger than ${max} bytes; refusing it`);
+    if (size > max) throw tooLarge();
+    const buf = new Uint8Array(size + 1);
+    let at = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, at, buf.length - at, null);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      if (at > size) throw tooLarge(); // the file grew while it was read
+    }
+    return buf.subarray(0, at);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw e;
+    throw readError(path, e);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Refuses a layout folder (`blobs`, `blobs/sha256`) that is a symbolic link or no folder. */
+async function checkFolder(path: string): Promise<void> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return; // nothing to read from it
+    throw readError(path, e);
+  }
+  if (!st.isDirectory) {
+    throw new CosignError(
+      "FILE_READ",
+      `Cannot read ${path}: it is ${
+        st.isSymlink ? "a symbolic link" : "not a folder"
+      }; refusing it`,
+    );
   }
 }
 
@@ -187,7 +290,9 @@ export class OciLayout implements ImageStore {
     const indexFile = join(dir, "index.json");
     let text: string | undefined;
     try {
-      text = await Deno.readTextFile(layoutFile);
+      text = new TextDecoder().decode(
+        await readRegularFile(layoutFile, MAX_LAYOUT_FILE, layoutFile),
+      );
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound) || !options.create) {
         throw readError(layoutFile, e, `${dir} is not an OCI image layout`);
@@ -226,6 +331,8 @@ export class OciLayout implements ImageStore {
         await atomicWrite(indexFile, new TextEncoder().encode(EMPTY_INDEX));
       }
     }
+    await checkFolder(join(dir, "blobs"));
+    await checkFolder(join(dir, "blobs", "sha256"));
     const layout = new OciLayout(dir, options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST);
     await layout.#readIndex();
     return layout;
@@ -254,7 +361,7 @@ export class OciLayout implements ImageStore {
     const path = this.#indexFile;
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      text = new TextDecoder().decode(await readRegularFile(path, this.#maxManifest, path));
     } catch (e) {
       throw readError(path, e, `${this.dir} is not an OCI image layout`);
     }
@@ -325,14 +432,7 @@ export class OciLayout implements ImageStore {
     const path = this.blobPath(digest);
     let bytes: Uint8Array;
     try {
-      const st = await Deno.stat(path);
-      if (st.size > this.#maxManifest) {
-        throw new CosignError(
-          "MANIFEST_TOO_LARGE",
-          `Manifest ${name} is larger than ${this.#maxManifest} bytes; refusing it`,
-        );
-      }
-      bytes = await Deno.readFile(path);
+      bytes = await readRegularFile(path, this.#maxManifest, `Manifest ${name}`);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         throw new CosignError(
@@ -448,7 +548,7 @@ export class OciLayout implements ImageStore {
   async blobExists(_repo: Repository, digest: string): Promise<boolean> {
     const path = this.blobPath(digest);
     try {
-      return (await Deno.stat(path)).isFile;
+      return (await Deno.lstat(path)).isFile; // a link is no blob (reads refuse it too)
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return false;
       throw readError(path, e);
@@ -559,65 +659,76 @@ export class OciLayout implements ImageStore {
   /**
    * Streams a blob from disk, verifying its digest (and size, when given) while reading: the
    * stream errors with `DIGEST_MISMATCH` at its end if the file does not match, so consumers
-   * must wait for a clean end.
+   * must wait for a clean end. The blob must be a regular file (no symbolic link, FIFO or
+   * device), and no more than its size when opened is read.
    * @throws {CosignError} `BLOB_UNKNOWN`, `DIGEST_MISMATCH` (a size other than `size`),
-   *   `REF_INVALID` (a malformed digest), `FILE_READ`
+   *   `BLOB_TOO_LARGE` (over `options.maxBytes`), `REF_INVALID` (a malformed digest),
+   *   `FILE_READ` (unreadable, or not a regular file)
    */
   async fetchBlob(
     _repo: Repository,
     digest: string,
     size?: number,
+    options: FetchBlobOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
     const path = this.blobPath(digest);
-    let file: Deno.FsFile;
+    const what = `Blob ${digest} in OCI layout ${this.dir}`;
+    const max = options.maxBytes;
+    let file: FileHandle;
     let actual: number;
     try {
-      file = await Deno.open(path);
+      ({ handle: file, size: actual } = await openRegular(path));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         throw new CosignError("BLOB_UNKNOWN", `Blob ${digest} not found in OCI layout ${this.dir}`);
       }
       throw readError(path, e);
     }
-    try {
-      actual = (await file.stat()).size;
-    } catch (e) {
-      file.close();
-      throw readError(path, e);
-    }
-    const what = `Blob ${digest} in OCI layout ${this.dir}`;
     if (size !== undefined && actual !== size) {
-      file.close();
+      await file.close();
       throw new CosignError("DIGEST_MISMATCH", `${what} is ${actual} bytes, expected ${size}`);
     }
+    if (max !== undefined && actual > max) {
+      await file.close();
+      throw new CosignError(
+        "BLOB_TOO_LARGE",
+        `${what} is ${actual} bytes, over the ${max}-byte limit; refusing it`,
+      );
+    }
     let closed = false;
-    const close = () => {
+    const close = async () => {
       if (!closed) {
         closed = true;
-        file.close();
+        await file.close();
       }
     };
+    // At most the size the file had when opened is read (or the descriptor's, which equals
+    // it): a file that grows is cut there, and its digest check then fails.
     let left = actual;
     const source = new ReadableStream<Uint8Array>({
       async pull(controller) {
         try {
-          // Sized to what is left (at most 1 MiB); a file that grew is read on until its end.
-          const buf = new Uint8Array(Math.max(Math.min(CHUNK, left), 64 << 10));
-          const n = await file.read(buf);
-          if (n === null) {
-            close();
+          if (left <= 0) {
+            await close();
             controller.close();
             return;
           }
-          left -= n;
-          controller.enqueue(buf.subarray(0, n));
+          const buf = new Uint8Array(Math.min(CHUNK, left));
+          const { bytesRead } = await file.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          left -= bytesRead;
+          controller.enqueue(buf.subarray(0, bytesRead));
         } catch (e) {
-          close();
+          await close().catch(() => {});
           controller.error(readError(path, e));
         }
       },
-      cancel() {
-        close();
+      async cancel() {
+        await close();
       },
     });
     return source.pipeThrough(verifyingStream(digest, what, size));

@@ -14,6 +14,7 @@ import {
   repositoryScope,
   TokenCache,
 } from "./auth.ts";
+import { cappedStream, LIMITS, readCapped, readResponseCapped, readTextPrefix } from "./body.ts";
 import {
   checkDescriptorDigests,
   checkDigest,
@@ -118,13 +119,16 @@ interface Req {
 }
 
 const DEFAULT_CHUNK = 16 << 20;
-const DEFAULT_MAX_MANIFEST = 4 << 20;
+const DEFAULT_MAX_MANIFEST = LIMITS.manifest;
 
-/** Reads a registry error body (`{"errors":[{"code","message"}]}`) into a short phrase. */
+/**
+ * Reads a registry error body (`{"errors":[{"code","message"}]}`) into a short phrase. Only the
+ * first {@link LIMITS.errorBody} bytes are read; the rest is discarded unread.
+ */
 async function errorDetail(res: Response): Promise<string> {
   let text = "";
   try {
-    text = (await res.text()).slice(0, 2000);
+    text = await readTextPrefix(res, LIMITS.errorBody);
   } catch {
     return `HTTP ${res.status}`;
   }
@@ -132,34 +136,9 @@ async function errorDetail(res: Response): Promise<string> {
     const j = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     const e = j.errors?.[0];
     if (e) return `HTTP ${res.status} ${e.code ?? ""}${e.message ? `: ${e.message}` : ""}`.trim();
-  } catch { /* not JSON */ }
+  } catch { /* not JSON, or cut at the cap */ }
   const line = text.trim().split("\n")[0]?.slice(0, 120);
   return line ? `HTTP ${res.status}: ${line}` : `HTTP ${res.status}`;
-}
-
-/** Reads a body up to `max` bytes without buffering more; `undefined` when it is larger. */
-async function readCapped(res: Response, max: number): Promise<Uint8Array | undefined> {
-  const len = Number(res.headers.get("content-length") ?? NaN);
-  if (len > max) {
-    await res.body?.cancel();
-    return undefined;
-  }
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body ?? []) {
-    total += chunk.length;
-    if (total > max) {
-      return undefined; // leaving the loop cancels the body
-    }
-    parts.push(chunk);
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** The registry client. */
@@ -275,7 +254,7 @@ export class RegistryClient implements ImageStore {
           ...(req.expect ? { expect: req.expect } : {}),
         });
         if (h.remembered && scheme === "http" && res.status === 400) {
-          const text = await res.clone().text().catch(() => "");
+          const text = await readTextPrefix(res.clone()).catch(() => "");
           if (/HTTP request to an HTTPS server/i.test(text) && reprobe()) {
             await res.body?.cancel();
             i = -1;
@@ -428,7 +407,7 @@ export class RegistryClient implements ImageStore {
       throw new CosignError("MANIFEST_UNKNOWN", `Image ${name} not found (${detail})`);
     }
     if (!res.ok) throw this.#unexpected(`Cannot get manifest ${name}`, await errorDetail(res));
-    const bytes = await readCapped(res, this.#maxManifest);
+    const bytes = await readResponseCapped(res, this.#maxManifest);
     if (!bytes) {
       throw new CosignError(
         "MANIFEST_TOO_LARGE",
@@ -566,7 +545,7 @@ export class RegistryClient implements ImageStore {
           await errorDetail(res),
         );
       }
-      const body = await readCapped(res, this.#maxManifest);
+      const body = await readResponseCapped(res, this.#maxManifest);
       let json: { tags?: unknown };
       try {
         json = JSON.parse(new TextDecoder().decode(body ?? new Uint8Array()));
@@ -810,16 +789,28 @@ export class RegistryClient implements ImageStore {
   /**
    * Streams a blob, verifying its digest (and size, when given) while reading: the stream
    * errors at its end if the bytes do not match, so consumers must wait for a clean end.
-   * @throws {CosignError} `BLOB_UNKNOWN` (404)
+   * Registries serve blobs as stored, so a `Content-Encoding` is refused (an inflated body
+   * could be any size). With `maxBytes`, a blob larger than that is refused: from its size or
+   * `Content-Length` before reading, otherwise as soon as the stream passes it.
+   * @throws {CosignError} `BLOB_UNKNOWN` (404), `BLOB_TOO_LARGE`, `REGISTRY_ERROR`
    */
   async fetchBlob(
     repo: Repository,
     digest: string,
     size?: number,
+    options: FetchBlobOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
+    const max = options.maxBytes;
+    const what = `Blob ${digest} from ${repositoryName(repo)}`;
+    if (max !== undefined && size !== undefined && size > max) {
+      throw tooLarge(what, `is ${size} bytes`, max);
+    }
     const res = await this.#request(repo, false, {
       method: "GET",
       path: `/v2/${repo.repository}/blobs/${digest}`,
+      // fetch offers gzip and br by default; a blob is wanted as stored (an encoded one is
+      // refused below), so ask for no encoding.
+      headers: { "accept-encoding": "identity" },
     });
     if (res.status === 404) {
       await res.body?.cancel();
@@ -827,6 +818,16 @@ export class RegistryClient implements ImageStore {
     }
     if (!res.ok || !res.body) {
       throw this.#unexpected(`Cannot get blob ${digest}`, await errorDetail(res));
+    }
+    const encoding = res.headers.get("content-encoding")?.trim().toLowerCase();
+    if (encoding && encoding !== "identity") {
+      await res.body.cancel();
+      throw new CosignError(
+        "REGISTRY_ERROR",
+        `${what}: the registry sent it with Content-Encoding ${
+          JSON.stringify(encoding.slice(0, 40))
+        }; blobs must be served as stored`,
+      );
     }
     const len = res.headers.get("content-length");
     if (size !== undefined && len !== null && Number(len) !== size) {
@@ -836,32 +837,41 @@ export class RegistryClient implements ImageStore {
         `Blob ${digest}: the registry sent ${len} bytes, expected ${size}`,
       );
     }
-    const what = `Blob ${digest} from ${repositoryName(repo)}`;
-    return guardBody(res.body, what).pipeThrough(verifyingStream(digest, what, size));
+    if (max !== undefined && len !== null && Number(len) > max) {
+      await res.body.cancel();
+      throw tooLarge(what, `is ${len} bytes (Content-Length)`, max);
+    }
+    let body = guardBody(res.body, what);
+    if (max !== undefined && size === undefined) {
+      body = cappedStream(body, max, () => tooLarge(what, "is larger", max));
+    }
+    return body.pipeThrough(verifyingStream(digest, what, size));
   }
 
   /** Reads a whole (small) blob into memory, verified, refusing more than `max` bytes. */
   async fetchBlobBytes(
     repo: Repository,
     desc: { digest: string; size?: number },
-    max = 128 << 20,
+    max: number = LIMITS.attachmentLayer,
   ): Promise<Uint8Array> {
-    if (desc.size !== undefined && desc.size > max) {
-      throw new CosignError(
-        "MANIFEST_TOO_LARGE",
-        `Blob ${desc.digest} is ${desc.size} bytes, over the ${max}-byte limit`,
-      );
-    }
-    const stream = await this.fetchBlob(repo, desc.digest, desc.size);
-    const bytes = await readCapped(new Response(stream), max);
-    if (!bytes) {
-      throw new CosignError(
-        "MANIFEST_TOO_LARGE",
-        `Blob ${desc.digest} is over the ${max}-byte limit`,
-      );
-    }
+    const stream = await this.fetchBlob(repo, desc.digest, desc.size, { maxBytes: max });
+    const bytes = await readCapped(stream, max);
+    if (!bytes) throw tooLarge(`Blob ${desc.digest}`, "is larger", max);
     return bytes;
   }
+}
+
+/** Options for {@link RegistryClient.fetchBlob}. */
+export interface FetchBlobOptions {
+  /** Refuse a blob larger than this many bytes (`BLOB_TOO_LARGE`). Default: no limit. */
+  maxBytes?: number;
+}
+
+function tooLarge(what: string, is: string, max: number): CosignError {
+  return new CosignError(
+    "BLOB_TOO_LARGE",
+    `${what} ${is}, over the ${max}-byte limit; refusing it`,
+  );
 }
 
 /**

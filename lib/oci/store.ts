@@ -5,7 +5,7 @@
  */
 
 import type { Reference, Repository } from "./reference.ts";
-import type { Descriptor, Manifest } from "./registry.ts";
+import type { Descriptor, FetchBlobOptions, Manifest } from "./registry.ts";
 
 /** Where images, manifests and blobs are read from and written to. */
 export interface ImageStore {
@@ -25,8 +25,16 @@ export interface ImageStore {
     stream: ReadableStream<Uint8Array>,
     expected: { digest: string; size?: number },
   ): Promise<Descriptor>;
-  /** Streams a blob, verifying its digest (and size) while reading. */
-  fetchBlob(repo: Repository, digest: string, size?: number): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Streams a blob, verifying its digest (and size) while reading; with `options.maxBytes`, a
+   * blob larger than that is refused (`BLOB_TOO_LARGE`), before reading when its size is known.
+   */
+  fetchBlob(
+    repo: Repository,
+    digest: string,
+    size?: number,
+    options?: FetchBlobOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
   /** Lists tags. */
   listTags(repo: Repository): Promise<string[]>;
 }
