@@ -4,7 +4,7 @@
  * friends in layer annotations. Reading lists the layers first, refusing from their descriptors
  * those without a size or over the cap, then fetches each only when it is used, a few ahead,
  * with the bytes held at once bounded; layers it cannot use are reported with a reason. Writing
- * appends without losing concurrent writers: a machine-wide lock for the writers of one machine;
+ * appends without losing concurrent writers: a per-user lock for the writers of one machine;
  * for writers elsewhere, several re-reads over a settle window sized from the round-trip times
  * measured in this process, and re-merging until the image holds what was added for a whole
  * window.
@@ -447,7 +447,7 @@ export class LatencyTracker {
 export const registryLatency: LatencyTracker = new LatencyTracker();
 
 /**
- * Takes the machine-wide lock of the attachment tag `ref`: the lock every writer of that tag
+ * Takes the per-user signing lock of the attachment tag `ref`: the lock every writer of that tag
  * (sign, attest, attach, copy, load, clean) holds while it reads, writes and settles.
  */
 export function lockAttachment(ref: Reference): Promise<HeldLock> {
@@ -565,7 +565,7 @@ export function sameLayer(a: LayerDescriptor, b: LayerDescriptor): boolean {
 
 /**
  * Appends layers to the attachment image at `ref`, never losing layers other writers add at the
- * same time: local writers take turns under a machine-wide lock; after each write the manifest
+ * same time: local writers take turns under the per-user signing lock; after each write the manifest
  * is re-read several times over a settle window that adapts to the registry's measured
  * round-trip times and, if a writer elsewhere replaced it without our layers, merged and written
  * again until it holds them for a whole window. Only manifests are read: no layer is downloaded.
