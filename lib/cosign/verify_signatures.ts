@@ -55,13 +55,26 @@ export interface VerifySignaturesResult {
   skipped: SkippedLayer[];
 }
 
-/** Reads a JSON object member as Go's decoder does: key names match case-insensitively. */
+/**
+ * Reads a JSON object member as Go's decoder does: key names match case-insensitively. An object
+ * holding the member under two spellings (`critical` and `Critical`) is refused: Go would read
+ * the last, a reader preferring the exact name the first, so the signed bytes would make two
+ * different claims.
+ * @throws {CosignError} `CLAIMS_AMBIGUOUS` naming both spellings
+ */
 export function getMember(obj: unknown, name: string): unknown {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return undefined;
   const rec = obj as Record<string, unknown>;
-  if (name in rec) return rec[name];
-  const k = Object.keys(rec).find((x) => x.toLowerCase() === name.toLowerCase());
-  return k === undefined ? undefined : rec[k];
+  const lower = name.toLowerCase();
+  const keys = Object.keys(rec).filter((x) => x.toLowerCase() === lower);
+  if (keys.length > 1) {
+    throw new CosignError(
+      "CLAIMS_AMBIGUOUS",
+      `the signed JSON holds ${keys.map((k) => JSON.stringify(k)).join(" and ")}: ` +
+        "one member under two spellings is refused",
+    );
+  }
+  return keys.length === 0 ? undefined : rec[keys[0]!];
 }
 
 function short(digest: string): string {
