@@ -617,4 +617,117 @@ export const MUTANTS: readonly Mutant[] = [
     description: "some -> every: a statement without subjects matches every artifact",
     tests: [...BUNDLE, "lib/cosign/intoto_rules_test.ts"],
   },
+  // ---- issue 19: forged signatures (claims read from the verified bytes) -----------------------
+  {
+    id: "layer-sig-annotation-as-envelope",
+    file: "lib/cosign/layer_bundle.ts",
+    original: '? toBase64(layer.payload)\n    : (a[SIGNATURE_ANNOTATION] ?? "");',
+    replacement:
+      '? (a[SIGNATURE_ANNOTATION] || toBase64(layer.payload))\n    : (a[SIGNATURE_ANNOTATION] ?? "");',
+    description:
+      "an .att layer's signature annotation is read instead of the envelope that is its payload",
+    tests: ["tests/forgery_test.ts"],
+  },
+  {
+    id: "legacy-content-by-first-byte",
+    file: "lib/cosign/bundle.ts",
+    original: 'if ((expected ?? recorded ?? "messageSignature") === "dsseEnvelope") {',
+    replacement: "if (raw[0] === 0x7b) {",
+    description: "a legacy bundle's content is decided by the first byte of base64Signature",
+    tests: ["tests/forgery_test.ts", "lib/cosign/bundle_forgery_test.ts"],
+  },
+  {
+    id: "bundle-unknown-fields-accepted",
+    file: "lib/cosign/bundle.ts",
+    original: 'checkFields(json, "", "bundle");',
+    replacement: "",
+    description: "a bundle's top-level unknown, case-variant or legacy fields are accepted",
+    tests: ["lib/cosign/bundle_forgery_test.ts"],
+  },
+  {
+    id: "bundle-field-given-twice",
+    file: "lib/cosign/bundle.ts",
+    original: "if (json !== proto && json in obj && proto in obj) {",
+    replacement: "if (json !== proto && json in obj && proto in obj && false) {",
+    description: "a field given under its JSON and its proto name is accepted",
+    tests: ["lib/cosign/bundle_forgery_test.ts"],
+  },
+  {
+    id: "dsse-bundle-two-signatures",
+    file: "lib/cosign/verify_bundle.ts",
+    original: "if (count !== 1) {",
+    replacement: "if (count < 1) {",
+    description: "a bundle's envelope with two signatures lets a timestamp over one date another",
+    tests: ["lib/cosign/bundle_forgery_test.ts"],
+  },
+  {
+    id: "claims-two-spellings",
+    file: "lib/cosign/verify_signatures.ts",
+    original: "if (keys.length > 1) {",
+    replacement: "if (keys.length > 2) {",
+    description: "a signed payload holding critical and Critical is read one way",
+    tests: ["lib/cosign/bundle_forgery_test.ts"],
+  },
+  {
+    id: "attestation-subject-unchecked",
+    file: "lib/cosign/image_attestations.ts",
+    original:
+      'if (digest !== undefined && !hasSubjectDigest(statement, "sha256", digest.slice(7))) {',
+    replacement: "if (false) {",
+    description: "an image's attestation is accepted for another image",
+    tests: ["tests/library_defaults_test.ts", "tests/attestation_test.ts"],
+  },
+  {
+    id: "re2-end-of-text",
+    file: "lib/x509/re2.ts",
+    original: 'const emptyWidth: Record<string, string> = { A: "^", z: "$", b: "\\b", B: "\\B" };',
+    replacement:
+      'const emptyWidth: Record<string, string> = { A: "A", z: "z", b: "\\b", B: "\\B" };',
+    description: "\\A and \\z mean the letters A and z (the alternation bypass)",
+    tests: ["lib/x509/re2_test.ts"],
+  },
+  {
+    id: "chain-candidate-cap",
+    file: "lib/x509/chain.ts",
+    original: "if (search.examined >= MAX_ISSUER_CANDIDATES) {",
+    replacement: "if (search.examined >= MAX_ISSUER_CANDIDATES * 1000) {",
+    description: "path building has no work bound (cross-signed intermediates explode)",
+    tests: ["lib/x509/chain_test.ts"],
+  },
+  {
+    id: "chain-name-constraints-ignored",
+    file: "lib/x509/chain.ts",
+    original: "const violation = nameConstraintViolation(nc, path[j]!, budget);",
+    replacement: "const violation = undefined;",
+    description: "a trusted CA's name constraints are not enforced",
+    tests: ["lib/x509/chain_test.ts", "lib/x509/name_constraints_test.ts"],
+  },
+  // ---- issue 22: safe library defaults ---------------------------------------------------------
+  {
+    id: "policy-issuer-only",
+    file: "lib/cosign/certificate_policy.ts",
+    original: "if (!hasIdentity || !hasIssuer) {",
+    replacement: "if (!hasIdentity && !hasIssuer) {",
+    description:
+      "an identity policy naming only an issuer (or only an identity) accepts any signer",
+    tests: ["tests/library_defaults_test.ts"],
+  },
+  {
+    id: "verify-image-silently-skips-log",
+    file: "lib/cosign/image_signatures.ts",
+    original:
+      "if (verifier !== undefined && options.trustedRoot === undefined && options.ignoreTlog !== true) {",
+    replacement: "if (false) {",
+    description: "verifyImage with a key and no trusted root skips the log without being told",
+    tests: ["tests/library_defaults_test.ts"],
+  },
+  // ---- issue 14 (first rule): signing time -----------------------------------------------------
+  {
+    id: "integrated-time-without-set",
+    file: "lib/cosign/verify_bundle.ts",
+    original: "checks.filter((c) => c.setVerified).map((c) => c.integratedTime)",
+    replacement: "checks.map((c) => c.integratedTime)",
+    description: "an integrated time no verified SET signs counts as a signing time",
+    tests: ["lib/cosign/verify_bundle_rules_test.ts"],
+  },
 ];

@@ -81,7 +81,7 @@ export interface BundleVerification {
   readonly timestamps: readonly TimestampCheck[];
   /** For keyless bundles: what was verified about the certificate. */
   readonly certificate: CertificateCheck | undefined;
-  /** The earliest integrated time. */
+  /** The earliest integrated time that a verified SET signs (undefined when none does). */
   readonly integratedTime: Date | undefined;
 }
 
@@ -405,7 +405,10 @@ export async function verifyBundle(
       timestamps.push(t);
     }
   }
-  const integrated = checks.map((c) => c.integratedTime).filter((t): t is Date => t !== undefined);
+  // sigstore-go's rule: an integrated time is a verified signing time only when a verified SET
+  // signs it; an inclusion proof does not cover it, so a proof-only entry's time is not used.
+  const integrated = checks.filter((c) => c.setVerified).map((c) => c.integratedTime)
+    .filter((t): t is Date => t !== undefined);
   let certificate: CertificateCheck | undefined;
   if ("certificate" in signer) {
     const times = [...integrated, ...timestamps.map((t) => t.time)];

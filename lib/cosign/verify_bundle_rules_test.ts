@@ -73,3 +73,49 @@ Deno.test("verify_bundle rules: only --insecure-ignore-tlog falls back to checki
   assertEquals(r.certificate?.verifiedAt.map((t) => t.getTime()), [now.getTime()]);
   assertEquals(r.tlogVerifiedOffline, false);
 });
+
+Deno.test("verify_bundle rules: an integrated time no verified SET signs is no signing time", async () => {
+  const conf = `${FIXTURES}conformance/`;
+  const json = JSON.parse(
+    await Deno.readTextFile(`${conf}public/happy-path-v0.3/bundle.sigstore.json`),
+  );
+  const root = parseTrustedRoot(await Deno.readFile(`${conf}trusted_root.production.json`));
+  const artifact = { bytes: await Deno.readFile(`${conf}public/a.txt`) };
+  const policy = {
+    identity: {
+      identity:
+        "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+      issuer: "https://token.actions.githubusercontent.com",
+    },
+  };
+  // Honest: the SET signs the integrated time, which the certificate is checked at.
+  const ok = await verifyBundle(parseBundle(json), artifact, root, { certificate: policy });
+  assertEquals(ok.tlogEntries[0]?.setVerified, true);
+  assertEquals(ok.certificate?.verifiedAt.length, 1);
+  // Without its SET, the entry is still proven by its inclusion proof and checkpoint, but its
+  // integrated time is signed by nothing: there is no verified signing time.
+  const entry = json.verificationMaterial.tlogEntries[0];
+  delete entry.inclusionPromise;
+  let error: unknown;
+  try {
+    await verifyBundle(parseBundle(json), artifact, root, { certificate: policy });
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof CosignError, `refused: ${error}`);
+  assertEquals(error.code, "TIMESTAMP_MISSING");
+  // A shifted integrated time under the SET fails the SET.
+  const shifted = JSON.parse(
+    await Deno.readTextFile(`${conf}public/happy-path-v0.3/bundle.sigstore.json`),
+  );
+  const e2 = shifted.verificationMaterial.tlogEntries[0];
+  e2.integratedTime = String(Number(e2.integratedTime) - 60);
+  let error2: unknown;
+  try {
+    await verifyBundle(parseBundle(shifted), artifact, root, { certificate: policy });
+  } catch (e) {
+    error2 = e;
+  }
+  assert(error2 instanceof CosignError, `refused: ${error2}`);
+  assertEquals(error2.code, "TLOG_INVALID");
+});
