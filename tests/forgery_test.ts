@@ -224,7 +224,23 @@ Deno.test("forgery: an .att layer whose payload is unsigned and whose signature 
   const forged = await verifyAtt(`${reg.host}/app/other@${other.digest}`);
   assertFails(forged, 1, /no matching attestations/);
   assertEquals(forged.out, "", "no envelope printed");
-  // With --key paths the same layer is refused too (the key is not the certificate's).
+
+  // The same trick on the attested image itself: the genuine envelope names this image, the
+  // layer payload is an unsigned envelope with another predicate. Nothing may verify, and the
+  // unsigned envelope is never printed.
+  const copy = await pushAttestedImage(reg, "app/empty2");
+  await appendAttachments(client(), attachmentRef(parseReference(copy), ATTESTED_DIGEST, "att"), [{
+    payload: unsignedEnvelope(`${reg.host}/app/empty2`, ATTESTED_DIGEST.slice(7), g.sig),
+    mediaType: DSSE_MEDIA_TYPE,
+    annotations: {
+      [SIG]: g.envelope.toBase64(),
+      [CERT]: g.certPem,
+      [BUNDLE]: JSON.stringify(g.rekorBundle),
+    },
+  }]);
+  const sameImage = await verifyAtt(copy);
+  assertFails(sameImage, 1, /no matching attestations/);
+  assertEquals(sameImage.out, "", "the unsigned envelope is not printed");
 });
 
 Deno.test("forgery: verify-blob-attestation refuses a bundle that carries a second envelope (keyless and --key)", async () => {
