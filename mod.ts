@@ -212,7 +212,7 @@ export {
   intotoEntry,
   RekorClient,
 } from "./lib/tlog/rekor.ts";
-export type { RekorEntry } from "./lib/tlog/rekor.ts";
+export type { RekorEntry, UploadCheckOptions } from "./lib/tlog/rekor.ts";
 export { findAndVerifyEntry } from "./lib/cosign/tlog_search.ts";
 export type { OnlineTlogQuery, OnlineTlogResult } from "./lib/cosign/tlog_search.ts";
 export { parseCertificate, parseCertificatePem } from "./lib/x509/certificate.ts";
