@@ -86,10 +86,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "registry-header-digest-wins",
     file: "lib/oci/registry.ts",
-    original:
-      `const claimed = ref.digest ?? res.headers.get("docker-content-digest") ?? undefined;`,
-    replacement:
-      `const claimed = res.headers.get("docker-content-digest") ?? ref.digest ?? undefined;`,
+    original: "const claimed = ref.digest ?? (isValidDigest(header) ? header : undefined);",
+    replacement: "const claimed = (isValidDigest(header) ? header : undefined) ?? ref.digest;",
     description: "a manifest by digest is checked against Docker-Content-Digest instead",
     tests: ["lib/oci/registry_digest_test.ts"],
   },
