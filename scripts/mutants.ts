@@ -712,9 +712,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     id: "verify-image-silently-skips-log",
     file: "lib/cosign/image_signatures.ts",
-    original:
-      "if (verifier !== undefined && options.trustedRoot === undefined && options.ignoreTlog !== true) {",
-    replacement: "if (false) {",
+    original: 'requireLogDecision("verifyImage", verifier, options);',
+    replacement: "",
     description: "verifyImage with a key and no trusted root skips the log without being told",
     tests: ["tests/library_defaults_test.ts"],
   },

@@ -26,7 +26,7 @@ import {
   type SkippedLayer,
 } from "./attachments.ts";
 import { type Envelope, parseEnvelope, verifyEnvelope } from "./dsse.ts";
-import { type AttachmentOptions, getImage } from "./image_signatures.ts";
+import { type AttachmentOptions, getImage, requireLogDecision } from "./image_signatures.ts";
 import { checkPredicateShape, hasSubjectDigest, parseStatement, type Statement } from "./intoto.ts";
 import type { KeylessLayerOptions } from "./layer_bundle.ts";
 import { attachmentRef } from "./tags.ts";
@@ -158,7 +158,7 @@ async function checkAttestation(
 ): Promise<VerifiedAttestation | { reason: string }> {
   try {
     // Subject and predicate come from the envelope whose signature was verified.
-    const env = await verifyLayer(layer, verifier, trustedRoot);
+    const env = await verifyAttestationLayer(layer, verifier, trustedRoot);
     const statement = parseStatement(env.payload);
     if (digest !== undefined && !hasSubjectDigest(statement, "sha256", digest.slice(7))) {
       return { reason: "no matching subject digest found" };
@@ -171,8 +171,6 @@ async function checkAttestation(
     throw e;
   }
 }
-
-const verifyLayer = verifyAttestationLayer;
 
 /**
  * Verifies an image's attestations: each `.att` layer's envelope (with a key, or keylessly with
@@ -210,13 +208,7 @@ export async function verifyImageAttestations(
   verifier: Verifier | undefined,
   options: VerifyImageAttestationsOptions = {},
 ): Promise<VerifyImageAttestationsResult> {
-  if (verifier !== undefined && options.trustedRoot === undefined && options.ignoreTlog !== true) {
-    throw new CosignError(
-      "TRUSTED_ROOT_MISSING",
-      "verifyImageAttestations needs trustedRoot to check each attestation's transparency-log " +
-        "entry, or ignoreTlog: true to accept attestations without one",
-    );
-  }
+  requireLogDecision("verifyImageAttestations", verifier, options);
   let check: Verifier | KeylessLayerOptions;
   if (verifier !== undefined) check = verifier;
   else if (options.keyless !== undefined) {

@@ -185,6 +185,25 @@ export async function signImage(
   return out;
 }
 
+/**
+ * Safe by default: verifying with a key needs trust material to check the transparency log, or
+ * an explicit `ignoreTlog: true` (keyless verification says so in `keyless.ignoreTlog`).
+ * @throws {CosignError} `TRUSTED_ROOT_MISSING` naming `what`
+ */
+export function requireLogDecision(
+  what: string,
+  verifier: Verifier | undefined,
+  options: { readonly trustedRoot?: TrustedRoot; readonly ignoreTlog?: boolean },
+): void {
+  if (verifier !== undefined && options.trustedRoot === undefined && options.ignoreTlog !== true) {
+    throw new CosignError(
+      "TRUSTED_ROOT_MISSING",
+      `${what} needs trustedRoot to check each transparency-log entry, or ignoreTlog: true to ` +
+        "accept signatures without one",
+    );
+  }
+}
+
 /** Options for {@link verifyImage}. */
 export interface VerifyImageOptions extends AttachmentOptions {
   /** `-a key=value` annotations each payload's `optional` must hold. */
@@ -261,13 +280,7 @@ export async function verifyImage(
   verifier: Verifier | undefined,
   options: VerifyImageOptions = {},
 ): Promise<VerifyImageResult> {
-  if (verifier !== undefined && options.trustedRoot === undefined && options.ignoreTlog !== true) {
-    throw new CosignError(
-      "TRUSTED_ROOT_MISSING",
-      "verifyImage needs trustedRoot to check each signature's transparency-log entry, " +
-        "or ignoreTlog: true to accept signatures without one",
-    );
-  }
+  requireLogDecision("verifyImage", verifier, options);
   if (verifier === undefined && options.keyless !== undefined) {
     const { checkCertificatePolicy } = await import("./certificate_policy.ts");
     checkCertificatePolicy(options.keyless.policy);
