@@ -29,13 +29,20 @@ export interface RunOptions {
   unset?: string[];
 }
 
-/** Runs `cli.ts` with `args` (first arg `cosign` or `sget`) as a real subprocess. */
-export async function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+/**
+ * The command that runs `cli.ts ARGS` (first arg `cosign` or `sget`): this environment without
+ * `COSIGN_*` variables and `opts.unset`, plus `opts.env`, in `opts.cwd` (default the repository).
+ */
+export function cliCommand(
+  args: string[],
+  opts: RunOptions,
+  stdin: "piped" | "null",
+): Deno.Command {
   const env: Record<string, string> = { ...Deno.env.toObject() };
   for (const k of Object.keys(env)) if (k.startsWith("COSIGN_")) delete env[k];
   for (const k of opts.unset ?? []) delete env[k];
   Object.assign(env, opts.env ?? {});
-  const cmd = new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
@@ -48,11 +55,15 @@ export async function run(args: string[], opts: RunOptions = {}): Promise<RunRes
     cwd: opts.cwd ?? ROOT,
     env,
     clearEnv: true,
-    stdin: "piped",
+    stdin,
     stdout: "piped",
     stderr: "piped",
   });
-  const child = cmd.spawn();
+}
+
+/** Runs `cli.ts` with `args` (first arg `cosign` or `sget`) as a real subprocess. */
+export async function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const child = cliCommand(args, opts, "piped").spawn();
   const feed = (async () => {
     const w = child.stdin.getWriter();
     if (opts.stdin !== undefined) {

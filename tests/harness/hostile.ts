@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ROOT, type RunOptions, type RunResult } from "../helpers.ts";
+import { cliCommand, type RunOptions, type RunResult } from "../helpers.ts";
 
 /** One request the hostile registry saw. */
 export interface SeenRequest {
@@ -117,27 +117,7 @@ export async function runMeasured(
   args: string[],
   opts: RunOptions & { killAboveKiB?: number; killAfterMs?: number } = {},
 ): Promise<MeasuredRun> {
-  const env: Record<string, string> = { ...Deno.env.toObject() };
-  for (const k of Object.keys(env)) if (k.startsWith("COSIGN_")) delete env[k];
-  for (const k of opts.unset ?? []) delete env[k];
-  Object.assign(env, opts.env ?? {});
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-all",
-      "--config",
-      ROOT + "deno.json",
-      ROOT + "cli.ts",
-      ...args,
-    ],
-    cwd: opts.cwd ?? ROOT,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = cliCommand(args, opts, "null").spawn();
   const ceiling = opts.killAboveKiB ?? 640 * 1024;
   let peak = 0;
   let killed = false;
