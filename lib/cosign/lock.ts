@@ -238,7 +238,7 @@ function describe(ms: number): string {
 export async function acquireLock(key: string, options: LockOptions = {}): Promise<HeldLock> {
   const fromEnv = env("COSIGN_LOCK_TIMEOUT");
   const timeoutMs = options.timeoutMs ??
-    (fromEnv !== undefined ? parseLockTimeout(fromEnv) : DEFAULT_LOCK_TIMEOUT_MS);
+    (fromEnv !== undefined && fromEnv !== "" ? parseLockTimeout(fromEnv) : DEFAULT_LOCK_TIMEOUT_MS);
   const dir = options.dir ?? await lockDirectory();
   if (dir === undefined) return NO_LOCK;
   const uid = Deno.uid()!;
