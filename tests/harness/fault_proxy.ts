@@ -13,6 +13,14 @@
  * upstream Content-Length kept. `Location` headers pointing at the upstream origin are rewritten
  * to the proxy's origin; `WWW-Authenticate` is left alone. By default every answer carries
  * `Connection: close` (see {@link FaultProxyOptions.keepAlive}).
+ *
+ * Referrers API (opt-in, {@link FaultProxyOptions.referrers}): the proxy then stands in for a
+ * registry with the OCI distribution-spec v1.1 referrers API (`GET /v2/<name>/referrers/<digest>`),
+ * because no registry that has one installs here (Debian's `docker-registry` 2.8 has none, apt and
+ * npm offer no other). It serves that endpoint itself from an index of the manifests with a
+ * `subject` that were pushed (and accepted by the upstream) *through the proxy*; everything else,
+ * the manifests and blobs included, still lives in the real registry's storage. See
+ * {@link ReferrersApiOptions}.
  * @module
  */
 
@@ -60,6 +68,52 @@ export interface ProxyLogEntry {
   fault?: string;
 }
 
+/** An OCI content descriptor, as listed in a referrers answer. */
+export interface Descriptor {
+  mediaType: string;
+  /** "sha256:<hex>" of the exact manifest bytes pushed. */
+  digest: string;
+  size: number;
+  /** The manifest's `artifactType`, else its config's `mediaType`. */
+  artifactType?: string;
+  /** The manifest's annotations (absent when it has none). */
+  annotations?: Record<string, string>;
+}
+
+/**
+ * The referrers API the proxy serves (OCI distribution-spec v1.1, "Listing Referrers").
+ *
+ * - Index: a `PUT /v2/<name>/manifests/<ref>` answered 2xx by the upstream, whose body is a JSON
+ *   manifest with a `subject`, adds a {@link Descriptor} under (name, subject.digest); the same
+ *   digest is listed once (a re-push replaces the entry in place). A `DELETE
+ *   /v2/<name>/manifests/<digest>` answered 2xx removes that digest from every list of that
+ *   repository. Manifests pushed to the upstream directly are not seen.
+ * - `GET /v2/<name>/referrers/<digest>` (digest must be `sha256:<64 hex>`, else 400
+ *   `DIGEST_INVALID`) answers 200 with an image index (`Content-Type:
+ *   application/vnd.oci.image.index.v1+json`) listing the referrers in push order, an empty
+ *   `manifests` list when there are none (never 404). Before answering, the proxy asks the
+ *   upstream `GET /v2/<name>/tags/list` with the client's `Authorization` and relays a 401/403
+ *   (with its `WWW-Authenticate`), so auth modes behave as on a real registry; that upstream
+ *   request is not in the log.
+ * - Faults ({@link FaultProxy.inject}) and `latencyMs` apply to the endpoint first, as to any
+ *   request, and the request is logged; `truncate`/`corrupt` act on the served body.
+ */
+export interface ReferrersApiOptions {
+  /**
+   * Honour `?artifactType=X` (default true): answer only matching entries, with
+   * `OCI-Filters-Applied: artifactType`. False: ignore the parameter and send no such header, as
+   * a registry that does not filter (the client must filter itself).
+   */
+  filter?: boolean;
+  /**
+   * At most this many entries per answer (default unlimited). When more remain the answer carries
+   * `Link: </v2/<name>/referrers/<digest>?n=<n>&last=<cursor>[&artifactType=<t>]>; rel="next"`
+   * (RFC 5988, relative URL); `last` is an opaque cursor. A client's own `n` lowers the page size
+   * further.
+   */
+  pageSize?: number;
+}
+
 /** A running fault proxy. */
 export interface FaultProxy extends AsyncDisposable {
   /** "http://127.0.0.1:PORT" */
@@ -72,8 +126,13 @@ export interface FaultProxy extends AsyncDisposable {
   /** Requests seen (including faulted and in-flight ones) with this method (and path match). */
   count(method: string, path?: RegExp): number;
   log: ProxyLogEntry[];
-  /** Clears the log and all rules. */
+  /** Clears the log and all rules (not the referrers index). */
   reset(): void;
+  /**
+   * The referrers indexed for `digest` in repository `repo` (copies, push order, unfiltered);
+   * always empty without {@link FaultProxyOptions.referrers}.
+   */
+  referrersIndexed(repo: string, digest: string): Descriptor[];
   stop(): Promise<void>;
 }
 
@@ -174,6 +233,85 @@ async function pump(src: Deno.Conn, dst: Deno.Conn): Promise<void> {
   }
 }
 
+const MANIFEST_PATH = /^\/v2\/(.+)\/manifests\/([^/]+)$/;
+const REFERRERS_PATH = /^\/v2\/(.+)\/referrers\/([^/]*)$/;
+const SHA256_DIGEST = /^sha256:[0-9a-f]{64}$/;
+const OCI_INDEX_TYPE = "application/vnd.oci.image.index.v1+json";
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The (subject digest, descriptor) a pushed manifest adds to the referrers index, if any. */
+async function referrerOf(
+  body: Uint8Array<ArrayBuffer>,
+  contentType: string | null,
+): Promise<{ subject: string; desc: Descriptor } | undefined> {
+  let m: unknown;
+  try {
+    m = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(m) || !isObject(m.subject) || typeof m.subject.digest !== "string") {
+    return undefined;
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+  const desc: Descriptor = {
+    mediaType: typeof m.mediaType === "string"
+      ? m.mediaType
+      : (contentType ?? "").split(";")[0]!.trim(),
+    digest: "sha256:" + Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join(""),
+    size: body.length,
+  };
+  if (typeof m.artifactType === "string") desc.artifactType = m.artifactType;
+  else if (isObject(m.config) && typeof m.config.mediaType === "string") {
+    desc.artifactType = m.config.mediaType;
+  }
+  if (isObject(m.annotations) && Object.keys(m.annotations).length > 0) {
+    desc.annotations = { ...m.annotations } as Record<string, string>;
+  }
+  return { subject: m.subject.digest, desc };
+}
+
+interface IndexedReferrer {
+  /** Push order; the pagination cursor. */
+  seq: number;
+  desc: Descriptor;
+}
+
+/** Referrers by repository and subject digest, in push order, one entry per digest. */
+class ReferrersIndex {
+  #seq = 0;
+  /** Key: `${repo}\0${subject}`; inner map keyed by referrer digest (insertion order kept). */
+  #lists = new Map<string, Map<string, IndexedReferrer>>();
+
+  add(repo: string, subject: string, desc: Descriptor): void {
+    const key = `${repo}\0${subject}`;
+    let list = this.#lists.get(key);
+    if (!list) this.#lists.set(key, list = new Map());
+    const old = list.get(desc.digest);
+    list.set(desc.digest, { seq: old?.seq ?? ++this.#seq, desc });
+  }
+
+  remove(repo: string, digest: string): void {
+    for (const [key, list] of this.#lists) {
+      if (key.startsWith(`${repo}\0`)) list.delete(digest);
+    }
+  }
+
+  list(repo: string, subject: string): IndexedReferrer[] {
+    return [...(this.#lists.get(`${repo}\0${subject}`)?.values() ?? [])];
+  }
+}
+
+function registryError(status: number, code: string, message: string): Response {
+  return Response.json({ errors: [{ code, message }] }, {
+    status,
+    headers: { "docker-distribution-api-version": "registry/2.0" },
+  });
+}
+
 /** Options for {@link startFaultProxy}. */
 export interface FaultProxyOptions {
   /**
@@ -189,6 +327,11 @@ export interface FaultProxyOptions {
    * may be random): a registry far away.
    */
   latencyMs?: () => number;
+  /**
+   * Serve the OCI 1.1 referrers API over the upstream's storage (see {@link ReferrersApiOptions}).
+   * Absent (default): `/v2/<name>/referrers/…` is forwarded like any path (distribution answers 404).
+   */
+  referrers?: ReferrersApiOptions;
 }
 
 /** Starts a fault proxy in front of `upstream` (a Registry, or an http:// origin). */
@@ -197,6 +340,12 @@ export function startFaultProxy(
   opts: FaultProxyOptions = {},
 ): Promise<FaultProxy> {
   const keepAlive = opts.keepAlive ?? false;
+  const refs = opts.referrers;
+  const pageSize = refs?.pageSize ?? Infinity;
+  if (!(pageSize === Infinity || (Number.isSafeInteger(pageSize) && pageSize > 0))) {
+    return Promise.reject(new Error(`fault proxy: bad referrers.pageSize ${pageSize}`));
+  }
+  const index = new ReferrersIndex();
   const upstreamOrigin = new URL(typeof upstream === "string" ? upstream : upstream.url).origin;
   if (!upstreamOrigin.startsWith("http://")) {
     return Promise.reject(
@@ -267,28 +416,48 @@ export function startFaultProxy(
     if (fault && "gate" in fault) await fault.gate.catch(() => {});
     if (opts.latencyMs) await sleep(opts.latencyMs(), stopCtl.signal);
 
-    // Forward.
-    const headers = new Headers();
-    for (const [k, v] of req.headers) {
-      if (!HOP.has(k) && k !== "host" && k !== "content-length") headers.append(k, v);
-    }
-    let body: BodyInit | null = null;
-    if (req.body && req.method !== "GET" && req.method !== "HEAD") {
-      const len = Number(req.headers.get("content-length") ?? NaN);
-      body = Number.isFinite(len) && len <= BUFFER_LIMIT ? await req.bytes() : req.body;
-    }
+    const referrersMatch = refs && (req.method === "GET" || req.method === "HEAD")
+      ? REFERRERS_PATH.exec(u.pathname)
+      : null;
+    const manifestMatch = refs && (req.method === "PUT" || req.method === "DELETE")
+      ? MANIFEST_PATH.exec(u.pathname)
+      : null;
     let up: Response;
-    try {
-      up = await fetch(upstreamOrigin + u.pathname + u.search, {
-        method: req.method,
-        headers,
-        body,
-        redirect: "manual",
-        client,
-        signal: stopCtl.signal,
-      });
-    } catch (e) {
-      return reply(new Response(`fault proxy: upstream failed: ${e}\n`, { status: 502 }));
+    if (referrersMatch) {
+      up = await serveReferrers(referrersMatch[1]!, referrersMatch[2]!, u, req.headers);
+    } else {
+      // Forward.
+      const headers = new Headers();
+      for (const [k, v] of req.headers) {
+        if (!HOP.has(k) && k !== "host" && k !== "content-length") headers.append(k, v);
+      }
+      let body: BodyInit | null = null;
+      let manifestBody: Uint8Array<ArrayBuffer> | undefined;
+      if (req.body && req.method !== "GET" && req.method !== "HEAD") {
+        const len = Number(req.headers.get("content-length") ?? NaN);
+        if (manifestMatch && req.method === "PUT") body = manifestBody = await req.bytes();
+        else body = Number.isFinite(len) && len <= BUFFER_LIMIT ? await req.bytes() : req.body;
+      }
+      try {
+        up = await fetch(upstreamOrigin + u.pathname + u.search, {
+          method: req.method,
+          headers,
+          body,
+          redirect: "manual",
+          client,
+          signal: stopCtl.signal,
+        });
+      } catch (e) {
+        return reply(new Response(`fault proxy: upstream failed: ${e}\n`, { status: 502 }));
+      }
+      if (manifestMatch && up.status >= 200 && up.status < 300) {
+        const [, repo, ref] = manifestMatch as unknown as [string, string, string];
+        if (req.method === "DELETE" && SHA256_DIGEST.test(ref)) index.remove(repo, ref);
+        if (manifestBody) {
+          const r = await referrerOf(manifestBody, req.headers.get("content-type"));
+          if (r) index.add(repo, r.subject, r.desc);
+        }
+      }
     }
     const out = new Headers();
     for (const [k, v] of up.headers) {
@@ -314,6 +483,75 @@ export function startFaultProxy(
       resBody = corrupted(resBody, offset);
     }
     return reply(new Response(resBody, { status: up.status, headers: out }));
+  };
+
+  /** The referrers API answer for `GET /v2/<repo>/referrers/<digest>` (see ReferrersApiOptions). */
+  const serveReferrers = async (
+    repo: string,
+    digest: string,
+    u: URL,
+    reqHeaders: Headers,
+  ): Promise<Response> => {
+    if (!SHA256_DIGEST.test(digest)) {
+      return registryError(400, "DIGEST_INVALID", `invalid digest ${JSON.stringify(digest)}`);
+    }
+    // Auth as the upstream enforces it for pulls from this repository.
+    const auth = reqHeaders.get("authorization");
+    let check: Response;
+    try {
+      check = await fetch(`${upstreamOrigin}/v2/${repo}/tags/list`, {
+        headers: auth ? { authorization: auth } : {},
+        redirect: "manual",
+        client,
+        signal: stopCtl.signal,
+      });
+    } catch (e) {
+      return new Response(`fault proxy: upstream failed: ${e}\n`, { status: 502 });
+    }
+    if (check.status === 401 || check.status === 403) {
+      const h = new Headers();
+      for (const k of ["www-authenticate", "content-type", "docker-distribution-api-version"]) {
+        const v = check.headers.get(k);
+        if (v !== null) h.set(k, v);
+      }
+      return new Response(await check.text(), { status: check.status, headers: h });
+    }
+    await check.body?.cancel();
+
+    const q = u.searchParams;
+    let items = index.list(repo, digest);
+    const artifactType = q.get("artifactType");
+    const filtered = refs!.filter !== false && artifactType !== null;
+    if (filtered) items = items.filter((e) => e.desc.artifactType === artifactType);
+    const last = q.get("last");
+    if (last !== null) {
+      const seq = Number(last);
+      if (!/^\d+$/.test(last) || !Number.isSafeInteger(seq)) {
+        return registryError(400, "PAGINATION_NUMBER_INVALID", `invalid last ${last}`);
+      }
+      items = items.filter((e) => e.seq > seq);
+    }
+    let size = pageSize;
+    const n = q.get("n");
+    if (n !== null && /^\d+$/.test(n) && Number(n) > 0) size = Math.min(size, Number(n));
+    const page = items.slice(0, size);
+    const headers = new Headers({
+      "content-type": OCI_INDEX_TYPE,
+      "docker-distribution-api-version": "registry/2.0",
+    });
+    if (filtered) headers.set("oci-filters-applied", "artifactType");
+    if (items.length > page.length) {
+      const next = new URLSearchParams({ n: String(size), last: String(page.at(-1)!.seq) });
+      if (artifactType !== null) next.set("artifactType", artifactType);
+      headers.set("link", `</v2/${repo}/referrers/${digest}?${next}>; rel="next"`);
+    }
+    const body = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_INDEX_TYPE,
+      manifests: page.map((e) => e.desc),
+    }));
+    headers.set("content-length", String(body.length));
+    return new Response(body, { status: 200, headers });
   };
 
   const inner = Deno.serve(
@@ -402,6 +640,9 @@ export function startFaultProxy(
     reset() {
       log.length = 0;
       rules.length = 0;
+    },
+    referrersIndexed(repo: string, digest: string) {
+      return index.list(repo, digest).map((e) => structuredClone(e.desc));
     },
     stop,
     [Symbol.asyncDispose]: stop,
