@@ -14,8 +14,9 @@ import {
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
-import { attachmentRef } from "../cosign/tags.ts";
+import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { outputPayload } from "../cosign/verify_signatures.ts";
+import { bundleOutputPayload } from "../cosign/image_bundles.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
@@ -34,7 +35,7 @@ import type { CertificateCheck } from "../cosign/bundle_certificate.ts";
 import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
 import { createHash } from "node:crypto";
 import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
-import { hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
+import { attestationEntry, hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
 import { uploadTrustedRoot } from "./tlog_online.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
@@ -73,6 +74,41 @@ const ATTACHMENT_FLAGS = {
     description: "prefix of the sha256-<hex>.sig tags",
   },
 } as const;
+
+/** `--new-bundle-format` and `--registry-referrers-mode` of `sign` and `attest`. */
+export const REFERRERS_FLAGS = {
+  "new-bundle-format": {
+    type: "boolean",
+    default: true,
+    description:
+      "store a Sigstore bundle as an OCI 1.1 referrer (cosign v3); false: the sha256-<hex>.sig/.att tag",
+  },
+  "registry-referrers-mode": {
+    type: "string",
+    default: "",
+    value: "legacy|oci-1-1",
+    description: "how referrers are stored: oci-1-1 (the referrers API, else the fallback tag)",
+  },
+} as const;
+
+/**
+ * Reads `--new-bundle-format` and `--registry-referrers-mode`; returns whether to write the v3
+ * format. `oci-1-1` with the legacy format is cosign's experimental mode, which is not supported.
+ * @throws {UsageError} an unknown mode, or `oci-1-1` with `--new-bundle-format=false`
+ */
+export function checkReferrersFlags(flags: FlagValues): boolean {
+  const mode = str(flags, "registry-referrers-mode") ?? "";
+  if (mode !== "" && mode !== "legacy" && mode !== "oci-1-1") {
+    throw new UsageError(`invalid --registry-referrers-mode "${mode}" (legacy or oci-1-1)`);
+  }
+  const v3 = bool(flags, "new-bundle-format");
+  if (mode === "oci-1-1" && !v3) {
+    throw new UsageError(
+      "--registry-referrers-mode=oci-1-1 with --new-bundle-format=false (cosign's experimental OCI 1.1 signature images) is not supported; the default --new-bundle-format already stores signatures as OCI 1.1 referrers",
+    );
+  }
+  return v3;
+}
 
 /** `cosign sign`. */
 export const signCommand: Command = {
@@ -117,11 +153,13 @@ export const signCommand: Command = {
       ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       ...ATTACHMENT_FLAGS,
+      ...REFERRERS_FLAGS,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
+    const newBundleFormat = checkReferrersFlags(flags);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
     const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
@@ -144,11 +182,26 @@ export const signCommand: Command = {
         return rekorBundleJson(entry);
       }
       : undefined;
+    // cosign v3: the envelope is recorded as a dsse entry; the bundle carries it with its proof.
+    const bundleTlog = rekor
+      ? async (envelope: Uint8Array) => {
+        const { withInclusionProof } = await import("../cosign/bundle_writer.ts");
+        const proposed = attestationEntry("dsse", envelope, publicKeyPem);
+        const entry = await rekor.upload(proposed, { trustedRoot });
+        await info(`tlog entry created with index: ${entry.logIndex}`);
+        return await withInclusionProof(
+          entry,
+          (u) => rekor.getUploaded(u, proposed, { trustedRoot }),
+        );
+      }
+      : undefined;
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     await withRegistry(flags, async (client) => {
       for (const [text, ref] of refs) {
         if (!ref.digest) await info(TAG_WARNING(text));
-        if (bool(flags, "upload")) {
+        if (bool(flags, "upload") && newBundleFormat) {
+          client.willPush(attachmentRepository(ref, attachmentOptions(flags).cosignRepository));
+        } else if (bool(flags, "upload")) {
           client.willPush(
             attachmentRef(ref, "sha256:" + "0".repeat(64), "sig", attachmentOptions(flags)),
           );
@@ -162,6 +215,9 @@ export const signCommand: Command = {
           ...(tlog ? { tlog } : {}),
           ...(certificate ? { certificate } : {}),
           ...attachmentOptions(flags),
+          ...(newBundleFormat
+            ? { newBundleFormat, publicKeyPem, ...(bundleTlog ? { bundleTlog } : {}) }
+            : {}),
         });
         for (const s of signed) {
           if (s.signatureRef) await info(`Pushing signature to: ${repositoryName(s.signatureRef)}`);
@@ -197,7 +253,7 @@ async function printVerification(
   if (tlogChecked) {
     // A signature with a bundle annotation was checked offline; one without was found online.
     const found = r.verified.map((v) => !!v.layer.annotations[BUNDLE_ANNOTATION]);
-    if (found.includes(true)) {
+    if (found.includes(true) || r.bundles.length > 0) {
       lines.push("  - Existence of the claims in the transparency log was verified offline");
     }
     if (found.includes(false)) {
@@ -207,7 +263,8 @@ async function printVerification(
       );
     }
   }
-  const keyless = r.verified.some((v) => v.certificate !== undefined);
+  const keyless = r.verified.some((v) => v.certificate !== undefined) ||
+    r.bundles.some((b) => b.verification.certificate !== undefined);
   if (!keyless) lines.push("  - The signatures were verified against the specified public key");
   else {
     lines.push(
@@ -222,18 +279,28 @@ async function printVerification(
       })`,
     );
   }
+  // cosign v3 prints each verified bundle's statement re-shaped as a simple-signing payload.
+  const v3 = r.bundles.map((b) => bundleOutputPayload(b, name, r.digest));
   if (str(flags, "output") === "text") {
     for (const v of r.verified) {
       if (v.certificate) await info(certificateText(v.certificate));
       await stdout(new Uint8Array([...v.layer.payload, 0x0a]));
     }
+    for (const [i, b] of r.bundles.entries()) {
+      const c = b.verification.certificate;
+      if (c) await info(certificateText(c));
+      await stdout(v3[i] + "\n");
+    }
     return;
   }
   await stdout(
     `\n[${
-      r.verified.map((v) =>
-        outputPayload(v.payload, v.certificate ? certificateClaims(v.certificate) : {})
-      ).join(",")
+      [
+        ...r.verified.map((v) =>
+          outputPayload(v.payload, v.certificate ? certificateClaims(v.certificate) : {})
+        ),
+        ...v3,
+      ].join(",")
     }]\n`,
   );
 }

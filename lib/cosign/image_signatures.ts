@@ -16,18 +16,29 @@ import {
 import type { Signer, Verifier } from "../crypto/signer.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { type Reference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
-import type { Manifest } from "../oci/registry.ts";
+import type { Descriptor, Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
-import type { RekorClient } from "../tlog/rekor.ts";
+import type { RekorClient, RekorEntry } from "../tlog/rekor.ts";
+import {
+  imageSignatureStatement,
+  listImageBundles,
+  manifestDescriptor,
+  type SignedImageBundle,
+  signImageBundle,
+  type VerifiedImageBundle,
+  verifyImageBundles,
+} from "./image_bundles.ts";
 import {
   appendAttachments,
+  type AttachmentListing,
   BUNDLE_ANNOTATION,
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
   listAttachments,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
+  type SkippedLayer,
 } from "./attachments.ts";
 import { simpleSigningPayload } from "./payload.ts";
 import { attachmentRef } from "./tags.ts";
@@ -102,6 +113,20 @@ export interface SignImageOptions extends AttachmentOptions {
    * `dev.sigstore.cosign/certificate` and `dev.sigstore.cosign/chain`.
    */
   certificate?: { readonly pem: string; readonly chainPem: string };
+  /**
+   * Store cosign v3's way (cosign-spec §3.7): a DSSE envelope over an in-toto statement for the
+   * digest in a Sigstore bundle v0.3, pushed as an OCI 1.1 referrer of the image (and listed in
+   * the `sha256-<hex>` fallback index on a registry without the referrers API). Default false
+   * (the `.sig` image); the CLI's `sign` defaults to true, as cosign v3.
+   */
+  newBundleFormat?: boolean;
+  /**
+   * With `newBundleFormat`: records the envelope in a transparency log and resolves to the entry
+   * with its inclusion proof, which the bundle carries.
+   */
+  bundleTlog?: (envelope: Uint8Array) => Promise<RekorEntry>;
+  /** With `newBundleFormat`: the signer's public key PEM, for the bundle's key hint. */
+  publicKeyPem?: string;
 }
 
 /** One signed digest. */
@@ -116,6 +141,8 @@ export interface SignedDigest {
   signatureRef?: Reference;
   /** False when an identical signature was already there. */
   added: boolean;
+  /** With `newBundleFormat`: the bundle JSON and where its referrer went. */
+  bundle?: SignedImageBundle;
 }
 
 /**
@@ -134,6 +161,7 @@ export async function signImage(
   options: SignImageOptions = {},
 ): Promise<SignedDigest[]> {
   const manifest = await getImage(store, ref);
+  if (options.newBundleFormat) return await signImageBundles(store, ref, manifest, signer, options);
   const out: SignedDigest[] = [];
   for (const digest of digestsToSign(manifest, options.recursive ?? false)) {
     const payload = simpleSigningPayload(repositoryName(ref), digest, options.annotations);
@@ -181,6 +209,62 @@ export async function signImage(
       result.added = r.added > 0;
     }
     out.push(result);
+  }
+  return out;
+}
+
+/** The descriptors to sign: the manifest and, with `recursive`, each child of an index. */
+function descriptorsToSign(manifest: Manifest, recursive: boolean): Descriptor[] {
+  const out: Descriptor[] = [manifestDescriptor(manifest)];
+  if (recursive && INDEXES.includes(manifest.mediaType)) {
+    const children = Array.isArray(manifest.json.manifests) ? manifest.json.manifests : [];
+    for (const c of children as Record<string, unknown>[]) {
+      const d = c?.digest;
+      if (typeof d !== "string" || out.some((o) => o.digest === d)) continue;
+      out.push({
+        mediaType: typeof c.mediaType === "string" ? c.mediaType : "",
+        digest: d,
+        size: typeof c.size === "number" ? c.size : 0,
+      });
+    }
+  }
+  return out;
+}
+
+async function signImageBundles(
+  store: ImageStore,
+  ref: Reference,
+  manifest: Manifest,
+  signer: Signer,
+  options: SignImageOptions,
+): Promise<SignedDigest[]> {
+  const { decodePem } = await import("../crypto/pem.ts");
+  const material = options.certificate
+    ? { type: "certificate" as const, der: decodePem(options.certificate.pem, "certificate").bytes }
+    : {
+      type: "publicKey" as const,
+      publicKeyPem: options.publicKeyPem ?? await signer.publicKeyPem(),
+    };
+  const out: SignedDigest[] = [];
+  for (const subject of descriptorsToSign(manifest, options.recursive ?? false)) {
+    const statement = imageSignatureStatement(subject.digest, options.annotations);
+    const signed = await signImageBundle(store, ref, subject, signer, {
+      statement,
+      material,
+      ...(options.bundleTlog ? { tlog: options.bundleTlog } : {}),
+      ...(options.upload === false ? { upload: false } : {}),
+      ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
+    });
+    const { parseEnvelope } = await import("./dsse.ts");
+    const env = parseEnvelope(signed.envelope);
+    out.push({
+      digest: subject.digest,
+      payload: statement,
+      signature: env.signatures[0]!.sig,
+      added: signed.pushed !== undefined,
+      bundle: signed,
+      ...(signed.pushed ? { signatureRef: withDigest(ref, signed.pushed.digest) } : {}),
+    });
   }
   return out;
 }
@@ -249,6 +333,8 @@ export interface VerifyImageResult {
   skipped: { digest: string; reason: string }[];
   /** Each verified signature's transparency-log entry was verified (false: the log was skipped). */
   tlogVerified: boolean;
+  /** The cosign v3 signatures (Sigstore bundles stored as referrers) that verified. */
+  bundles: VerifiedImageBundle[];
 }
 
 /**
@@ -290,20 +376,88 @@ export async function verifyImage(
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
     ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
   });
-  // Layers are listed here and fetched only as they are verified (19.7: memory stays bounded).
-  const read = await listAttachments(store, signatureRef, {
-    ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
-  });
+  // Both places are read at once: the .sig tag (layers listed here, fetched only as they are
+  // verified, so memory stays bounded) and the referrers (cosign v3 bundles).
+  const [read, referred] = await Promise.all([
+    listAttachments(store, signatureRef, {
+      ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
+    }),
+    listImageBundles(store, ref, digest, {
+      ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
+      ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
+    }),
+  ]);
   const name = referenceName(withDigest(ref, digest));
-  if (!read.found || (read.layers.length === 0 && read.skipped.length === 0)) {
+  const legacyFound = read.found && (read.layers.length > 0 || read.skipped.length > 0);
+  if (!legacyFound && referred.bundles.length === 0 && referred.skipped.length === 0) {
     throw new CosignError("NO_SIGNATURES", `no signatures found for ${name}`, {
       exitCode: EXIT_NO_SIGNATURES,
     });
   }
+  const bundleCheck = verifier !== undefined
+    ? {
+      signer: { key: verifier },
+      ignoreTlog: options.ignoreTlog === true,
+      ...(options.trustedRoot ? { trustedRoot: options.trustedRoot } : {}),
+    }
+    : options.keyless !== undefined
+    ? {
+      signer: { certificate: options.keyless.policy },
+      ignoreTlog: options.keyless.ignoreTlog,
+      trustedRoot: options.keyless.trustedRoot,
+    }
+    : undefined;
+  if (bundleCheck === undefined) {
+    throw new CosignError("USAGE", "verifyImage needs a verifier or keyless options");
+  }
+  const bundlesChecked = verifyImageBundles(referred.bundles, digest, {
+    ...bundleCheck,
+    ...(options.annotations ? { annotations: options.annotations } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
+  bundlesChecked.catch(() => {}); // awaited below
+  const legacy = legacyFound
+    ? await verifyLegacy(read, name, digest, verifier, options, referred.bundles.length === 0)
+    : { verified: [], skipped: read.skipped };
+  const v3 = await bundlesChecked;
+  const skipped = [...legacy.skipped, ...referred.skipped, ...v3.skipped];
+  const tlogVerified = verifier !== undefined
+    ? options.ignoreTlog !== true
+    : options.keyless?.ignoreTlog === false;
+  if (legacy.verified.length === 0 && v3.verified.length === 0) {
+    throw new CosignError(
+      "NO_MATCHING_SIGNATURES",
+      `no matching signatures for ${name}: ${skipped.map((s) => s.reason).join("; ")}`,
+      { exitCode: EXIT_NO_MATCHING },
+    );
+  }
+  return {
+    digest,
+    signatureRef,
+    verified: legacy.verified,
+    skipped,
+    tlogVerified,
+    bundles: v3.verified,
+  };
+}
+
+/** Verifies the layers of the `.sig` image (cosign's legacy storage). */
+async function verifyLegacy(
+  read: AttachmentListing,
+  name: string,
+  digest: string,
+  verifier: Verifier | undefined,
+  options: VerifyImageOptions,
+  alone: boolean,
+): Promise<{ verified: VerifiedSignature[]; skipped: SkippedLayer[] }> {
   let check: Verifier | LayerSignatureCheck;
   if (verifier !== undefined) check = verifier;
   else if (options.keyless !== undefined) {
     if (!read.layers.some((l) => l.annotations[CERTIFICATE_ANNOTATION])) {
+      const reason = `no certificate found on the signatures of ${name}`;
+      if (!alone) {
+        return { verified: [], skipped: [...read.skipped, { digest: read.digest ?? "", reason }] };
+      }
       throw new CosignError(
         "CERTIFICATE_MISSING",
         `no certificate found on the signatures of ${name}`,
@@ -323,9 +477,6 @@ export async function verifyImage(
     ...(options.checkClaims === false ? { checkClaims: false } : {}),
     ...(options.annotations ? { annotations: options.annotations } : {}),
   });
-  const tlogVerified = verifier !== undefined
-    ? options.ignoreTlog !== true
-    : options.keyless?.ignoreTlog === false;
   if (verifier !== undefined && options.ignoreTlog !== true && options.trustedRoot) {
     // The log is checked only for signatures that verified; a missing or bad bundle rejects one.
     const { checkLayerBundle } = await import("./layer_bundle.ts");
@@ -337,13 +488,5 @@ export async function verifyImage(
     }
     r.verified = kept;
   }
-  const skipped = [...read.skipped, ...r.skipped];
-  if (r.verified.length === 0) {
-    throw new CosignError(
-      "NO_MATCHING_SIGNATURES",
-      `no matching signatures for ${name}: ${skipped.map((s) => s.reason).join("; ")}`,
-      { exitCode: EXIT_NO_MATCHING },
-    );
-  }
-  return { digest, signatureRef, verified: r.verified, skipped, tlogVerified };
+  return { verified: r.verified, skipped: [...read.skipped, ...r.skipped] };
 }

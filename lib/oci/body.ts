@@ -15,6 +15,8 @@ export const LIMITS = {
   tokenResponse: 1 << 20,
   /** A manifest or index (registry and layout `index.json` alike). */
   manifest: 4 << 20,
+  /** A referrers listing: one page of the API, or the `sha256-<hex>` fallback index. */
+  referrersIndex: 16 << 20,
   /** One attachment layer (`COSIGN_MAX_ATTACHMENT_SIZE`, cosign's default). */
   attachmentLayer: 128 << 20,
   /** A blob `sget` downloads (`--max-size`). */

@@ -30,6 +30,7 @@ import {
   IMAGE_MANIFESTS,
   INDEXES,
   MANIFEST_ACCEPT,
+  OCI_INDEX,
 } from "./media_types.ts";
 import {
   identifier,
@@ -395,7 +396,11 @@ export class RegistryClient implements ImageStore {
    * @throws {CosignError} `MANIFEST_UNKNOWN` (404), `MANIFEST_TOO_LARGE`, `MANIFEST_INVALID`,
    *   `DIGEST_MISMATCH`, auth and availability errors
    */
-  async getManifest(ref: Reference, accept: string[] = MANIFEST_ACCEPT): Promise<Manifest> {
+  async getManifest(
+    ref: Reference,
+    accept: string[] = MANIFEST_ACCEPT,
+    maxBytes: number = this.#maxManifest,
+  ): Promise<Manifest> {
     const name = referenceName(ref);
     const res = await this.#request(ref, false, {
       method: "GET",
@@ -407,11 +412,11 @@ export class RegistryClient implements ImageStore {
       throw new CosignError("MANIFEST_UNKNOWN", `Image ${name} not found (${detail})`);
     }
     if (!res.ok) throw this.#unexpected(`Cannot get manifest ${name}`, await errorDetail(res));
-    const bytes = await readResponseCapped(res, this.#maxManifest);
+    const bytes = await readResponseCapped(res, maxBytes);
     if (!bytes) {
       throw new CosignError(
         "MANIFEST_TOO_LARGE",
-        `Manifest ${name} is larger than ${this.#maxManifest} bytes; refusing it`,
+        `Manifest ${name} is larger than ${maxBytes} bytes; refusing it`,
       );
     }
     const digest = sha256Digest(bytes);
@@ -428,6 +433,74 @@ export class RegistryClient implements ImageStore {
       );
     }
     return parseManifest(bytes, digest, res.headers.get("content-type"), name);
+  }
+
+  /**
+   * One page of the OCI 1.1 referrers API (`GET /v2/<repo>/referrers/<digest>`, or the `next`
+   * URL of the previous page). `supported: false` when the registry has no such API: it answered
+   * 404, 400, 405 or 406, or something that is not an OCI index (the reason says what), as
+   * go-containerregistry decides before falling back to the `sha256-<hex>` tag. Any other
+   * failure (429 or 5xx after retries, auth) is thrown: a listing that failed is never "none".
+   * @param repo the repository holding the referrers
+   * @param digest the subject digest (validated `sha256:<hex>`)
+   * @param options `artifactType` to ask the registry to filter by; `next` the URL of a
+   *   further page (same origin only); `maxBytes` the largest page read
+   * @throws {CosignError} `REGISTRY_ERROR`, `MANIFEST_TOO_LARGE`, auth and availability errors
+   */
+  async referrersPage(
+    repo: Repository,
+    digest: string,
+    options: { artifactType?: string; next?: string; maxBytes?: number } = {},
+  ): Promise<
+    | { supported: false; reason: string }
+    | { supported: true; json: Record<string, unknown>; next?: string }
+  > {
+    checkDigest(digest, "The referrers subject", "MANIFEST_INVALID");
+    const query = options.artifactType
+      ? `?artifactType=${encodeURIComponent(options.artifactType)}`
+      : "";
+    const path = options.next ?? `/v2/${repo.repository}/referrers/${digest}${query}`;
+    const res = await this.#request(repo, false, {
+      method: "GET",
+      path,
+      headers: { accept: OCI_INDEX },
+      expect: [400, 404, 405, 406],
+    });
+    const name = `${repositoryName(repo)}@${digest}`;
+    if ([400, 404, 405, 406].includes(res.status)) {
+      await res.body?.cancel();
+      return { supported: false, reason: `the referrers API answered HTTP ${res.status}` };
+    }
+    if (!res.ok) {
+      throw this.#unexpected(`Cannot list the referrers of ${name}`, await errorDetail(res));
+    }
+    const type = res.headers.get("content-type")?.split(";")[0]?.trim() ?? "";
+    if (type !== OCI_INDEX) {
+      await res.body?.cancel();
+      return {
+        supported: false,
+        reason: `the referrers API answered ${JSON.stringify(type.slice(0, 60))}, not an OCI index`,
+      };
+    }
+    const max = options.maxBytes ?? LIMITS.referrersIndex;
+    const bytes = await readResponseCapped(res, max);
+    if (!bytes) {
+      throw new CosignError(
+        "MANIFEST_TOO_LARGE",
+        `The referrers of ${name} are larger than ${max} bytes; refusing them`,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch {
+      return { supported: false, reason: "the referrers API answered something that is not JSON" };
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return { supported: false, reason: "the referrers API answered a JSON value not an index" };
+    }
+    const next = nextLink(res.headers.get("link"), path, repo.registry);
+    return { supported: true, json: json as Record<string, unknown>, ...(next ? { next } : {}) };
   }
 
   /** Resolves a reference to its manifest digest (a tag once, by GET; a digest as is). */
@@ -940,6 +1013,35 @@ function fileRange(
       file?.close();
     },
   });
+}
+
+/**
+ * The `rel="next"` target of a `Link` header (RFC 8288), as a path on the same registry. A link
+ * elsewhere is refused (an error, not the end of the listing), so a listing never sends the
+ * registry's credentials to another host and never silently stops short.
+ */
+function nextLink(header: string | null, current: string, registry: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(",")) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (!m || !/(^|;)\s*rel\s*=\s*"?next"?\s*(;|$)/i.test(m[2]!)) continue;
+    const base = new URL(current, "http://registry.invalid");
+    let url: URL;
+    try {
+      url = new URL(m[1]!, base);
+    } catch {
+      throw new CosignError("REGISTRY_ERROR", "The referrers API sent a malformed next-page link");
+    }
+    const sameRegistry = url.origin === base.origin || url.host === registry;
+    if (!sameRegistry || !url.pathname.startsWith("/v2/")) {
+      throw new CosignError(
+        "REGISTRY_ERROR",
+        `The referrers API of ${registry} sent a next-page link to another place; refusing to follow it`,
+      );
+    }
+    return url.pathname + url.search;
+  }
+  return undefined;
 }
 
 /** Validates a manifest's bytes and media type. */

@@ -1,0 +1,585 @@
+/**
+ * OCI 1.1 referrers (cosign-spec §3.7, §13): how cosign v3 stores a Sigstore bundle next to an
+ * image. A referrer is a manifest whose `subject` is the image; it is found through the
+ * registry's referrers API (`GET /v2/<repo>/referrers/<digest>`) or, on a registry without one,
+ * through the `sha256-<hex>` tag holding an OCI index of the referrers (the fallback tag schema).
+ *
+ * Listing never turns a failure into "none": a referrers API that fails (429, 5xx after retries)
+ * is an error; only a registry without the API (404, 400, 405, 406, or an answer that is not an
+ * index) falls back to the tag, and the reason is reported. Entries that cannot be used (a
+ * malformed descriptor, a fallback tag that is not an index) are reported with their reason.
+ *
+ * Writing updates the fallback index as cosign's other attachments are updated: under the
+ * per-user signing lock, read, append (deduplicated by digest, sorted by digest), write, then
+ * re-read over a settle window and merge again if a writer elsewhere replaced it.
+ * @module
+ */
+
+import { CosignError } from "../errors.ts";
+import { LIMITS } from "../oci/body.ts";
+import { sha256Digest } from "../oci/digest.ts";
+import {
+  IMAGE_MANIFESTS,
+  INDEXES,
+  OCI_EMPTY,
+  OCI_INDEX,
+  OCI_MANIFEST,
+} from "../oci/media_types.ts";
+import { type Reference, referenceName, type Repository } from "../oci/reference.ts";
+import type { Descriptor, Manifest } from "../oci/registry.ts";
+import type { ImageStore } from "../oci/store.ts";
+import {
+  type DescriptorRead,
+  lockAttachment,
+  registryLatency,
+  settle,
+  type SettleOptions,
+  type SkippedLayer,
+} from "./attachments.ts";
+
+/** The artifact type (and layer media type) of the Sigstore bundles cosign v3 writes. */
+export const BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/** The prefix every Sigstore bundle media type starts with. */
+export const BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle";
+/** Manifest annotation: what the bundle holds (`dsse-envelope`). */
+export const BUNDLE_CONTENT_ANNOTATION = "dev.sigstore.bundle.content";
+/** Manifest annotation: the predicate type of the bundle's statement. */
+export const BUNDLE_PREDICATE_TYPE_ANNOTATION = "dev.sigstore.bundle.predicateType";
+/** Manifest annotation: when the referrer was created (RFC 3339, UTC). */
+export const CREATED_ANNOTATION = "org.opencontainers.image.created";
+/** The empty JSON config blob `{}`. */
+export const EMPTY_CONFIG: Uint8Array = new TextEncoder().encode("{}");
+/** The digest of {@link EMPTY_CONFIG}. */
+export const EMPTY_CONFIG_DIGEST =
+  "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+/** Most referrers of one image that are considered; the rest are reported as skipped. */
+export const MAX_REFERRERS = 1000;
+
+/** One referrer, as its index entry describes it. */
+export interface Referrer {
+  /** The referrer manifest's media type. */
+  mediaType: string;
+  /** The referrer manifest's digest (`sha256:<hex>`, validated). */
+  digest: string;
+  /** The referrer manifest's size, bytes. */
+  size: number;
+  /** Its artifact type, when the index gives one. */
+  artifactType?: string;
+  /** Its annotations (copied from the manifest by the registry or the writer). */
+  annotations: Record<string, string>;
+}
+
+/** Where referrers were found. */
+export type ReferrersSource = "api" | "tag" | "layout";
+
+/** The referrers of one subject. */
+export interface ReferrersListing {
+  /** The referrers API, the `sha256-<hex>` fallback tag, or an OCI layout's index. */
+  source: ReferrersSource;
+  /** The referrers, in the order listed, each digest once. */
+  referrers: Referrer[];
+  /** Entries or listings that could not be used, each with its reason. */
+  skipped: SkippedLayer[];
+  /** Why the fallback tag was used (the registry's answer to the referrers API). */
+  fallbackReason?: string;
+}
+
+/** The fallback tag of a subject: `sha256-<hex>`. */
+export function referrersTag(digest: string): string {
+  return digest.replace(":", "-");
+}
+
+/** The reference of the fallback index of `digest` in `repo`. */
+export function referrersTagRef(repo: Repository, digest: string): Reference {
+  return { registry: repo.registry, repository: repo.repository, tag: referrersTag(digest) };
+}
+
+const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) if (typeof x === "string") out[k] = x;
+  }
+  return out;
+}
+
+/**
+ * The referrers an index lists: entries with a malformed digest, a missing size or a media type
+ * that is not a manifest are skipped with their reason; duplicates count once.
+ */
+export function indexReferrers(
+  json: Record<string, unknown>,
+  where: string,
+): { referrers: Referrer[]; skipped: SkippedLayer[] } {
+  const referrers: Referrer[] = [];
+  const skipped: SkippedLayer[] = [];
+  if (!Array.isArray(json.manifests)) {
+    skipped.push({ digest: "", reason: `${where} has no manifests list` });
+    return { referrers, skipped };
+  }
+  const seen = new Set<string>();
+  for (const [i, m] of (json.manifests as unknown[]).entries()) {
+    const d = (typeof m === "object" && m !== null ? m : {}) as Record<string, unknown>;
+    const digest = typeof d.digest === "string" ? d.digest : "";
+    let reason: string | undefined;
+    if (!DIGEST_RE.test(digest)) reason = `${where}: entry ${i} has a malformed digest`;
+    else if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) {
+      reason = `${where}: entry ${i} has no valid size`;
+    }
+    if (reason) {
+      skipped.push({ digest: DIGEST_RE.test(digest) ? digest : "", reason });
+      continue;
+    }
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    referrers.push({
+      mediaType: typeof d.mediaType === "string" ? d.mediaType : "",
+      digest,
+      size: d.size as number,
+      ...(typeof d.artifactType === "string" ? { artifactType: d.artifactType } : {}),
+      annotations: stringRecord(d.annotations),
+    });
+  }
+  return { referrers, skipped };
+}
+
+/** A store that speaks the referrers API (the registry client). */
+interface ReferrersApi {
+  referrersPage(
+    repo: Repository,
+    digest: string,
+    options?: { artifactType?: string; next?: string; maxBytes?: number },
+  ): Promise<
+    | { supported: false; reason: string }
+    | { supported: true; json: Record<string, unknown>; next?: string }
+  >;
+}
+
+/** A store holding an index of its own (an OCI layout). */
+interface LayoutIndex {
+  index(): Promise<Descriptor[]>;
+}
+
+function hasApi(store: ImageStore): store is ImageStore & ReferrersApi {
+  return typeof (store as Partial<ReferrersApi>).referrersPage === "function";
+}
+
+function isLayout(store: ImageStore): store is ImageStore & LayoutIndex {
+  return typeof (store as Partial<LayoutIndex>).index === "function";
+}
+
+/** Options for {@link listReferrers}. */
+export interface ListReferrersOptions {
+  /** Ask the registry to filter by this artifact type (the result is filtered here anyway). */
+  artifactType?: string;
+  /** Pages of the referrers API followed at most. Default 100. */
+  maxPages?: number;
+}
+
+/** Reads a manifest for the referrers code, with the larger cap of referrers indexes. */
+function getIndexManifest(store: ImageStore, ref: Reference): Promise<Manifest> {
+  const registry = store as ImageStore & {
+    getManifest(ref: Reference, accept?: string[], maxBytes?: number): Promise<Manifest>;
+  };
+  return hasApi(store)
+    ? registry.getManifest(ref, [OCI_INDEX], LIMITS.referrersIndex)
+    : store.getManifest(ref);
+}
+
+/** The fallback index at `sha256-<hex>`: missing is empty; not an index is skipped with why. */
+export async function readFallbackIndex(
+  store: ImageStore,
+  repo: Repository,
+  digest: string,
+): Promise<
+  { found: boolean; manifest?: Manifest; referrers: Referrer[]; skipped: SkippedLayer[] }
+> {
+  const ref = referrersTagRef(repo, digest);
+  let manifest: Manifest;
+  try {
+    manifest = await getIndexManifest(store, ref);
+  } catch (e) {
+    if (e instanceof CosignError && e.code === "MANIFEST_UNKNOWN") {
+      return { found: false, referrers: [], skipped: [] };
+    }
+    if (
+      e instanceof CosignError && (e.code === "MANIFEST_INVALID" || e.code === "MANIFEST_TOO_LARGE")
+    ) {
+      return { found: true, referrers: [], skipped: [{ digest: "", reason: e.message }] };
+    }
+    throw e;
+  }
+  if (!INDEXES.includes(manifest.mediaType)) {
+    return {
+      found: true,
+      manifest,
+      referrers: [],
+      skipped: [{
+        digest: manifest.digest,
+        reason: `the referrers tag ${referenceName(ref)} is not an index (${manifest.mediaType})`,
+      }],
+    };
+  }
+  return {
+    found: true,
+    manifest,
+    ...indexReferrers(manifest.json, `the referrers tag ${referenceName(ref)}`),
+  };
+}
+
+/**
+ * Lists the referrers of `digest` in `repo`: from the referrers API (every page), else from the
+ * fallback tag; in an OCI layout, from the layout's index entries whose manifest names `digest`
+ * as its subject, and the fallback tag there. The result is filtered by `artifactType` here,
+ * whatever the registry did.
+ * @throws {CosignError} when the registry fails (never "no referrers" for a failure)
+ */
+export async function listReferrers(
+  store: ImageStore,
+  repo: Repository,
+  digest: string,
+  options: ListReferrersOptions = {},
+): Promise<ReferrersListing> {
+  let listing: ReferrersListing;
+  if (hasApi(store)) listing = await listFromApi(store, repo, digest, options);
+  else if (isLayout(store)) listing = await listFromLayout(store, repo, digest);
+  else {
+    const tag = await readFallbackIndex(store, repo, digest);
+    listing = { source: "tag", referrers: tag.referrers, skipped: tag.skipped };
+  }
+  if (options.artifactType !== undefined) {
+    listing.referrers = listing.referrers.filter((r) => r.artifactType === options.artifactType);
+  }
+  return listing;
+}
+
+async function listFromApi(
+  store: ImageStore & ReferrersApi,
+  repo: Repository,
+  digest: string,
+  options: ListReferrersOptions,
+): Promise<ReferrersListing> {
+  const referrers: Referrer[] = [];
+  const skipped: SkippedLayer[] = [];
+  const seen = new Set<string>();
+  const maxPages = options.maxPages ?? 100;
+  let next: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const got = await store.referrersPage(repo, digest, {
+      ...(options.artifactType ? { artifactType: options.artifactType } : {}),
+      ...(next ? { next } : {}),
+    });
+    if (!got.supported) {
+      if (page > 0) {
+        throw new CosignError(
+          "REGISTRY_ERROR",
+          `The referrers API of ${repo.registry} failed on page ${page + 1}: ${got.reason}`,
+        );
+      }
+      const tag = await readFallbackIndex(store, repo, digest);
+      return {
+        source: "tag",
+        referrers: tag.referrers,
+        skipped: tag.skipped,
+        fallbackReason: got.reason,
+      };
+    }
+    const listed = indexReferrers(got.json, `the referrers API answer for ${digest}`);
+    skipped.push(...listed.skipped);
+    for (const r of listed.referrers) {
+      if (seen.has(r.digest)) continue;
+      seen.add(r.digest);
+      referrers.push(r);
+    }
+    if (!got.next) return { source: "api", referrers, skipped };
+    next = got.next;
+  }
+  throw new CosignError(
+    "REGISTRY_ERROR",
+    `The referrers API of ${repo.registry} has more than ${maxPages} pages for ${digest}; refusing to read further`,
+  );
+}
+
+async function listFromLayout(
+  store: ImageStore & LayoutIndex,
+  repo: Repository,
+  digest: string,
+): Promise<ReferrersListing> {
+  const referrers: Referrer[] = [];
+  const skipped: SkippedLayer[] = [];
+  const seen = new Set<string>();
+  // The fallback tag (what `cosign save` of ours writes) and any index entry naming the subject
+  // (what cosign's save writes: each referrer as an image of the layout).
+  const tag = await readFallbackIndex(store, repo, digest);
+  skipped.push(...tag.skipped);
+  for (const r of tag.referrers) {
+    seen.add(r.digest);
+    referrers.push(r);
+  }
+  for (const entry of await store.index()) {
+    if (seen.has(entry.digest) || !IMAGE_MANIFESTS.includes(entry.mediaType)) continue;
+    let m: Manifest;
+    try {
+      m = await store.getManifest({ ...repo, digest: entry.digest });
+    } catch (e) {
+      if (e instanceof CosignError && e.code !== "FILE_READ") continue;
+      throw e;
+    }
+    const subject = m.json.subject as { digest?: unknown } | undefined;
+    if (subject?.digest !== digest) continue;
+    seen.add(m.digest);
+    const config = m.json.config as { mediaType?: unknown } | undefined;
+    const artifactType = typeof m.json.artifactType === "string"
+      ? m.json.artifactType
+      : typeof config?.mediaType === "string"
+      ? config.mediaType
+      : undefined;
+    referrers.push({
+      mediaType: m.mediaType,
+      digest: m.digest,
+      size: m.bytes.length,
+      ...(artifactType ? { artifactType } : {}),
+      annotations: stringRecord(m.json.annotations),
+    });
+  }
+  return { source: "layout", referrers, skipped };
+}
+
+/** Go's `json.Marshal` of a string (HTML-safe, as go-containerregistry writes manifests). */
+function goString(s: string): string {
+  return JSON.stringify(s).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+  );
+}
+
+function annotationsJson(a: Record<string, string>): string {
+  return "{" + Object.keys(a).sort().map((k) => `${goString(k)}:${goString(a[k]!)}`).join(",") +
+    "}";
+}
+
+/** A referrer manifest to write. */
+export interface ReferrerManifestInput {
+  /** The manifest it refers to (from a HEAD or GET of the image). */
+  subject: Descriptor;
+  /** The artifact type (the manifest's `artifactType` and the config's). */
+  artifactType: string;
+  /** The one layer: media type, digest and size of the blob. */
+  layer: Descriptor;
+  /** Manifest annotations. */
+  annotations: Record<string, string>;
+}
+
+/**
+ * The bytes of a referrer manifest laid out as cosign v3 writes it (go-containerregistry's
+ * field order: schemaVersion, mediaType, config, layers, annotations, subject, artifactType;
+ * config `application/vnd.oci.empty.v1+json` `{}` with the artifact type).
+ */
+export function referrerManifest(input: ReferrerManifestInput): Uint8Array {
+  const { subject, layer } = input;
+  const text = `{"schemaVersion":2,"mediaType":${goString(OCI_MANIFEST)},` +
+    `"config":{"mediaType":${goString(OCI_EMPTY)},"size":${EMPTY_CONFIG.length},"digest":${
+      goString(EMPTY_CONFIG_DIGEST)
+    },"artifactType":${goString(input.artifactType)}},` +
+    `"layers":[{"mediaType":${goString(layer.mediaType)},"size":${layer.size},"digest":${
+      goString(layer.digest)
+    }}],` +
+    `"annotations":${annotationsJson(input.annotations)},` +
+    `"subject":{"mediaType":${goString(subject.mediaType)},"size":${subject.size},"digest":${
+      goString(subject.digest)
+    }},"artifactType":${goString(input.artifactType)}}`;
+  return new TextEncoder().encode(text);
+}
+
+/** Options for {@link pushReferrer} and {@link updateReferrersIndex}. */
+export interface ReferrerWriteOptions extends SettleOptions {
+  /** How many times to re-read and re-merge when another writer interfered. Default 10. */
+  maxRounds?: number;
+}
+
+/** What {@link pushReferrer} did. */
+export interface PushedReferrer {
+  /** The referrer manifest's digest. */
+  digest: string;
+  /** The registry indexes referrers itself (no fallback tag was written). */
+  api: boolean;
+  /** The fallback index's digest after the write, when it was written. */
+  indexDigest?: string;
+}
+
+/**
+ * Stores a referrer: the layer blob and the empty config, then the manifest by its digest; then,
+ * unless the registry answers the referrers API for the subject, the fallback index is updated
+ * ({@link updateReferrersIndex}).
+ * @param store where to write
+ * @param repo the repository (the image's, or `COSIGN_REPOSITORY`)
+ * @param input the manifest's subject, artifact type and annotations
+ * @param layerBytes the layer blob (a bundle)
+ */
+export async function pushReferrer(
+  store: ImageStore,
+  repo: Repository,
+  input: Omit<ReferrerManifestInput, "layer"> & { layerMediaType: string },
+  layerBytes: Uint8Array,
+  options: ReferrerWriteOptions = {},
+): Promise<PushedReferrer> {
+  const [layer] = await Promise.all([
+    store.uploadBlob(repo, layerBytes),
+    store.uploadBlob(repo, EMPTY_CONFIG),
+  ]);
+  const bytes = referrerManifest({
+    subject: input.subject,
+    artifactType: input.artifactType,
+    annotations: input.annotations,
+    layer: { mediaType: input.layerMediaType, digest: layer.digest, size: layerBytes.length },
+  });
+  const digest = sha256Digest(bytes);
+  await store.putManifest({ ...repo, digest }, bytes, OCI_MANIFEST);
+  const entry: Referrer = {
+    mediaType: OCI_MANIFEST,
+    digest,
+    size: bytes.length,
+    artifactType: input.artifactType,
+    annotations: input.annotations,
+  };
+  if (hasApi(store)) {
+    const probe = await store.referrersPage(repo, input.subject.digest, {
+      artifactType: input.artifactType,
+    });
+    if (probe.supported) return { digest, api: true };
+  }
+  const r = await updateReferrersIndex(
+    store,
+    repo,
+    input.subject.digest,
+    { add: [entry] },
+    options,
+  );
+  return { digest, api: false, ...(r.digest ? { indexDigest: r.digest } : {}) };
+}
+
+/** The change {@link updateReferrersIndex} makes. */
+export interface ReferrersIndexChange {
+  /** Entries to add (an entry whose digest is listed already is not added again). */
+  add?: Referrer[];
+  /** Digests to remove. */
+  remove?: string[];
+}
+
+function entryJson(r: Referrer): string {
+  const parts = [
+    `"mediaType":${goString(r.mediaType)}`,
+    `"size":${r.size}`,
+    `"digest":${goString(r.digest)}`,
+  ];
+  if (Object.keys(r.annotations).length > 0) {
+    parts.push(`"annotations":${annotationsJson(r.annotations)}`);
+  }
+  if (r.artifactType) parts.push(`"artifactType":${goString(r.artifactType)}`);
+  return "{" + parts.join(",") + "}";
+}
+
+/**
+ * The fallback index's bytes: existing entries kept as they were (unknown fields included),
+ * added ones appended, each digest once, sorted by digest (cosign-spec §13).
+ */
+function indexBytes(existing: unknown[], add: Referrer[], remove: Set<string>): Uint8Array {
+  const byDigest = new Map<string, string>();
+  for (const e of existing) {
+    const d = (e as { digest?: unknown })?.digest;
+    if (typeof d !== "string" || !DIGEST_RE.test(d) || remove.has(d) || byDigest.has(d)) continue;
+    byDigest.set(d, JSON.stringify(e));
+  }
+  for (const r of add) {
+    if (!byDigest.has(r.digest) && !remove.has(r.digest)) {
+      byDigest.set(r.digest, entryJson(r));
+    }
+  }
+  const sorted = [...byDigest.keys()].sort();
+  return new TextEncoder().encode(
+    `{"schemaVersion":2,"mediaType":${goString(OCI_INDEX)},"manifests":[${
+      sorted.map((d) => byDigest.get(d)!).join(",")
+    }]}`,
+  );
+}
+
+/**
+ * Updates the fallback index (`sha256-<hex>`) of `subject` in `repo`: under the per-user signing
+ * lock, reads it, adds and removes entries, writes it, and re-reads it over a settle window,
+ * merging again when a writer elsewhere replaced it without our change. A tag there that is not
+ * an index is never overwritten.
+ * @throws {CosignError} `MANIFEST_INVALID` (the tag is not an index), `WRITE_CONFLICT`
+ */
+export async function updateReferrersIndex(
+  store: ImageStore,
+  repo: Repository,
+  subject: string,
+  change: ReferrersIndexChange,
+  options: ReferrerWriteOptions = {},
+): Promise<{ digest?: string | undefined; changed: boolean }> {
+  const ref = referrersTagRef(repo, subject);
+  const add = change.add ?? [];
+  const remove = new Set(change.remove ?? []);
+  const latency = options.latency ?? registryLatency;
+  await using _lock = await lockAttachment(ref);
+  const read = async (): Promise<{ found: boolean; manifest?: Manifest; raw: unknown[] }> => {
+    const got = await readFallbackIndex(store, repo, subject);
+    if (got.found && (!got.manifest || !INDEXES.includes(got.manifest.mediaType))) {
+      throw new CosignError(
+        "MANIFEST_INVALID",
+        `Cannot update ${referenceName(ref)}: ${
+          got.skipped[0]?.reason ?? "it is not an index"
+        }; refusing to overwrite it`,
+      );
+    }
+    const raw = got.manifest && Array.isArray(got.manifest.json.manifests)
+      ? got.manifest.json.manifests as unknown[]
+      : [];
+    return { found: got.found, ...(got.manifest ? { manifest: got.manifest } : {}), raw };
+  };
+  const holds = (raw: unknown[]) => {
+    const digests = new Set(raw.map((e) => (e as { digest?: unknown })?.digest));
+    return add.every((r) => digests.has(r.digest)) && [...remove].every((d) => !digests.has(d));
+  };
+  const asDescriptors = async (): Promise<DescriptorRead> => {
+    const got = await read();
+    return {
+      found: got.found,
+      ...(got.manifest ? { digest: got.manifest.digest } : {}),
+      layers: got.raw.map((e) => ({
+        mediaType: "",
+        size: 0,
+        digest: String((e as { digest?: unknown })?.digest ?? ""),
+      })),
+    };
+  };
+  const rounds = options.maxRounds ?? 10;
+  let changed = false;
+  for (let round = 1; round <= rounds; round++) {
+    const started = performance.now();
+    const current = await read();
+    if (holds(current.raw)) return { digest: current.manifest?.digest, changed };
+    if (!current.found && add.length === 0) return { changed };
+    const bytes = indexBytes(current.raw, add, remove);
+    const putStarted = performance.now();
+    const written = await store.putManifest(ref, bytes, OCI_INDEX);
+    latency.request(performance.now() - putStarted);
+    latency.span(performance.now() - started);
+    changed = true;
+    const seen = await settle(
+      store,
+      ref,
+      (now) => {
+        const digests = new Set(now.layers.map((l) => l.digest));
+        return add.every((r) => digests.has(r.digest)) && [...remove].every((d) => !digests.has(d));
+      },
+      { ...options, latency, quietSince: written, read: asDescriptors },
+    );
+    if (seen.held) return { digest: seen.current.digest, changed };
+  }
+  throw new CosignError(
+    "WRITE_CONFLICT",
+    `Could not update ${referenceName(ref)}: other writers kept replacing it (${rounds} attempts)`,
+  );
+}
