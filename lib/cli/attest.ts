@@ -39,7 +39,7 @@ import {
   signEnvelope,
   verifyEnvelope,
 } from "../cosign/dsse.ts";
-import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
+import { descriptorsToSign, getImage } from "../cosign/image_signatures.ts";
 import { verifyImageAttestations } from "../cosign/image_attestations.ts";
 import {
   buildStatement,
@@ -49,7 +49,7 @@ import {
   predicateTypeFor,
 } from "../cosign/intoto.ts";
 import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
-import { attachmentRef } from "../cosign/tags.ts";
+import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { fromBase64, utf8 } from "../crypto/encoding.ts";
 import { legacyBundleJson, rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import {
@@ -73,7 +73,14 @@ import {
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
-import { attachmentOptions, checkVerifyFlags, dockerMediaTypes, VERIFY_FLAGS } from "./sign.ts";
+import {
+  attachmentOptions,
+  checkReferrersFlags,
+  checkVerifyFlags,
+  dockerMediaTypes,
+  REFERRERS_FLAGS,
+  VERIFY_FLAGS,
+} from "./sign.ts";
 import { loadTrustedRoot } from "./trust.ts";
 
 const TYPE_FLAG = {
@@ -154,12 +161,19 @@ export const attestCommand: Command = {
       ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       "rekor-entry-type": REKOR_ENTRY_TYPE_FLAG,
+      ...REFERRERS_FLAGS,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const keyRef = required(flags, "key");
     const predicatePath = required(flags, "predicate");
+    const newBundleFormat = checkReferrersFlags(flags);
+    if (newBundleFormat && bool(flags, "replace")) {
+      throw new UsageError(
+        "--replace rewrites the sha256-<hex>.att image; with it pass --new-bundle-format=false (referrers are never rewritten)",
+      );
+    }
     const kind = entryType(flags);
     const type = str(flags, "type") ?? "custom";
     predicateTypeFor(type, { requireUri: true });
@@ -181,7 +195,8 @@ export const attestCommand: Command = {
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
-      for (const digest of digestsToSign(image, bool(flags, "recursive"))) {
+      for (const subject of descriptorsToSign(image, bool(flags, "recursive"))) {
+        const digest = subject.digest;
         const st = buildStatement(type, predicate, {
           name: repositoryName(ref),
           sha256: digest.slice(7),
@@ -190,6 +205,38 @@ export const attestCommand: Command = {
         if (bool(flags, "no-upload")) {
           await stdout(envelope);
           await stdout("\n");
+          continue;
+        }
+        if (newBundleFormat) {
+          const { cosignRepository } = attachmentOptions(flags);
+          client.willPush(attachmentRepository(ref, cosignRepository));
+          let entry: RekorEntry | undefined;
+          if (rekor) {
+            const up = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
+            const { withInclusionProof } = await import("../cosign/bundle_writer.ts");
+            entry = await withInclusionProof(
+              up.entry,
+              (u) => rekor.getUploaded(u, up.proposed, { trustedRoot }),
+            );
+          }
+          const { bundleV03Json } = await import("../cosign/bundle_writer.ts");
+          const { decodePem } = await import("../crypto/pem.ts");
+          const bundle = bundleV03Json({
+            content: { type: "dsseEnvelope", envelope },
+            verificationMaterial: certificate
+              ? { type: "certificate", der: decodePem(certificate.pem, "certificate").bytes }
+              : { type: "publicKey", publicKeyPem },
+            tlogEntry: entry,
+          });
+          const { storeImageBundle } = await import("../cosign/image_bundles.ts");
+          await storeImageBundle(client, ref, subject, bundle, st.predicateType, {
+            ...(cosignRepository ? { cosignRepository } : {}),
+          });
+          await info(
+            `Pushing attestation to: ${
+              repositoryName(attachmentRepository(ref, cosignRepository))
+            }`,
+          );
           continue;
         }
         const attRef = attachmentRef(ref, digest, "att", attachmentOptions(flags));

@@ -30,6 +30,7 @@ import { type AttachmentOptions, getImage, requireLogDecision } from "./image_si
 import { checkPredicateShape, hasSubjectDigest, parseStatement, type Statement } from "./intoto.ts";
 import type { KeylessLayerOptions } from "./layer_bundle.ts";
 import { attachmentRef } from "./tags.ts";
+import { listImageBundles, type VerifiedImageBundle, verifyImageBundles } from "./image_bundles.ts";
 
 /** Options for {@link verifyImageAttestations}. */
 export interface VerifyImageAttestationsOptions extends AttachmentOptions {
@@ -52,8 +53,13 @@ export interface VerifyImageAttestationsOptions extends AttachmentOptions {
 
 /** An attestation that verified. */
 export interface VerifiedAttestation {
-  /** The layer. */
+  /**
+   * The layer: of the `.att` image, or for a cosign v3 referrer the bundle layer (its payload
+   * the envelope as printed).
+   */
   layer: AttachmentLayer;
+  /** For a cosign v3 attestation: the verified referrer bundle. */
+  bundle?: VerifiedImageBundle;
   /** The envelope bytes exactly as stored (what `verify-attestation` prints). */
   envelope: Uint8Array;
   /** The statement read from the verified envelope. */
@@ -224,18 +230,57 @@ export async function verifyImageAttestations(
     ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
   });
   // Layers are listed, then fetched as they are checked (a few ahead): memory stays bounded.
-  const read = await listAttachments(store, attestationRef, {
-    ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
-  });
+  // The referrers (cosign v3 bundles) are listed at the same time.
+  const [read, referred] = await Promise.all([
+    listAttachments(store, attestationRef, {
+      ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
+    }),
+    listImageBundles(store, ref, digest, {
+      ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
+      ...(options.maxLayerBytes ? { maxLayerBytes: options.maxLayerBytes } : {}),
+    }),
+  ]);
   const name = referenceName(withDigest(ref, digest));
-  if (read.layers.length === 0 && read.skipped.length === 0) {
+  if (
+    read.layers.length === 0 && read.skipped.length === 0 && referred.bundles.length === 0 &&
+    referred.skipped.length === 0
+  ) {
     throw new CosignError("NO_SIGNATURES", `no matching attestations: none found for ${name}`);
   }
+  const v3 = await verifyImageBundles(referred.bundles, digest, {
+    ...(verifier !== undefined
+      ? {
+        signer: { key: verifier },
+        ignoreTlog: options.ignoreTlog === true,
+        ...(options.trustedRoot ? { trustedRoot: options.trustedRoot } : {}),
+      }
+      : {
+        signer: { certificate: options.keyless!.policy },
+        ignoreTlog: options.keyless!.ignoreTlog,
+        trustedRoot: options.keyless!.trustedRoot,
+      }),
+  });
   const trustedRoot = verifier !== undefined && options.ignoreTlog !== true
     ? options.trustedRoot
     : undefined;
-  const skipped: SkippedLayer[] = [...read.skipped];
-  const all: VerifiedAttestation[] = [];
+  const skipped: SkippedLayer[] = [...read.skipped, ...referred.skipped, ...v3.skipped];
+  const all: VerifiedAttestation[] = v3.verified.map((b) => {
+    const envelope = new TextEncoder().encode(b.envelopeJson);
+    return {
+      layer: {
+        descriptor: {
+          mediaType: b.referrer.mediaType,
+          digest: b.bundle.layerDigest,
+          size: b.bundle.bytes.length,
+        },
+        annotations: {},
+        payload: envelope,
+      },
+      bundle: b,
+      envelope,
+      statement: b.statement,
+    };
+  });
   for await (const got of loadLayers(read.layers)) {
     const r = got.layer
       ? await checkAttestation(

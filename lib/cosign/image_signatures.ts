@@ -214,7 +214,7 @@ export async function signImage(
 }
 
 /** The descriptors to sign: the manifest and, with `recursive`, each child of an index. */
-function descriptorsToSign(manifest: Manifest, recursive: boolean): Descriptor[] {
+export function descriptorsToSign(manifest: Manifest, recursive: boolean): Descriptor[] {
   const out: Descriptor[] = [manifestDescriptor(manifest)];
   if (recursive && INDEXES.includes(manifest.mediaType)) {
     const children = Array.isArray(manifest.json.manifests) ? manifest.json.manifests : [];
