@@ -16,7 +16,7 @@ import { CosignError } from "../errors.ts";
 import type { Signer } from "../crypto/signer.ts";
 import { toBase64 } from "../crypto/encoding.ts";
 import { IMAGE_MANIFESTS } from "../oci/media_types.ts";
-import type { Reference, Repository } from "../oci/reference.ts";
+import type { Repository } from "../oci/reference.ts";
 import type { Descriptor, Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import type { TrustedRoot } from "../tlog/trusted_root.ts";
@@ -27,7 +27,7 @@ import { type Bundle, parseBundle } from "./bundle.ts";
 import type { BundleSigner, BundleVerification } from "./verify_bundle.ts";
 import { signEnvelope } from "./dsse.ts";
 import { goJsonString } from "./payload.ts";
-import { type Statement } from "./intoto.ts";
+import type { Statement } from "./intoto.ts";
 import { getMember, goMarshal } from "./verify_signatures.ts";
 import { attachmentRepository } from "./tags.ts";
 import {
