@@ -131,6 +131,47 @@ export type {
   CopyTreeOptions,
 } from "./lib/cosign/copy.ts";
 
+// cosign v3 storage: Sigstore bundles as OCI 1.1 referrers.
+export {
+  BUNDLE_ARTIFACT_TYPE,
+  listReferrers,
+  pushReferrer,
+  referrerManifest,
+  referrersTag,
+  updateReferrersIndex,
+} from "./lib/cosign/referrers.ts";
+export type {
+  ListReferrersOptions,
+  PushedReferrer,
+  Referrer,
+  ReferrerManifestInput,
+  ReferrersIndexChange,
+  ReferrersListing,
+  ReferrersSource,
+  ReferrerWriteOptions,
+} from "./lib/cosign/referrers.ts";
+export {
+  bundleOutputPayload,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  imageSignatureStatement,
+  listImageBundles,
+  signImageBundle,
+  storeImageBundle,
+  verifyImageBundles,
+} from "./lib/cosign/image_bundles.ts";
+export type {
+  BundleMaterial,
+  ImageBundle,
+  ImageBundleCheck,
+  ImageBundleListing,
+  ListImageBundlesOptions,
+  PendingBundle,
+  SignedImageBundle,
+  SignImageBundleOptions,
+  StoreBundleOptions,
+  VerifiedImageBundle,
+} from "./lib/cosign/image_bundles.ts";
+
 // Attestations.
 export {
   verifyAttestationLayer,

@@ -17,6 +17,7 @@ import { LIMITS, parseByteSize } from "../oci/body.ts";
 import { locateArtifact } from "../cosign/artifact.ts";
 import { fileChunks } from "../cosign/blob.ts";
 import { verifyImage, type VerifyImageOptions } from "../cosign/image_signatures.ts";
+import { bundleOutputPayload } from "../cosign/image_bundles.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { loadVerifier } from "../cosign/keyref.ts";
 import { outputPayload } from "../cosign/verify_signatures.ts";
@@ -257,7 +258,10 @@ const fetchCommand: Command = {
             (signer.verifier
               ? "  - The signatures were verified against the specified public key\n"
               : "  - The code-signing certificate was verified using trusted certificate authority certificates\n") +
-            r.verified.map((v) => outputPayload(v.payload)).join("\n"),
+            [
+              ...r.verified.map((v) => outputPayload(v.payload)),
+              ...r.bundles.map((b) => bundleOutputPayload(b, referenceName(ref), r.digest)),
+            ].join("\n"),
         );
       }
       // The claim checked above is the image digest each verified payload names (read from the
