@@ -326,7 +326,17 @@ function attest(
   extra: string[] = [],
 ): Promise<RunResult> {
   return cosign(
-    ["attest", "--key", k.key, "--predicate", predicate, "--tlog-upload=false", ...extra, ref],
+    [
+      "attest",
+      "--new-bundle-format=false",
+      "--key",
+      k.key,
+      "--predicate",
+      predicate,
+      "--tlog-upload=false",
+      ...extra,
+      ref,
+    ],
     { env },
   );
 }

@@ -38,7 +38,14 @@ Deno.test("keyless: verify checks the certificate of each image signature", asyn
     (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
     0,
   );
-  const signed = await cosign(["sign", "--key", `${p}/k.key`, "--tlog-upload=false", ref], {
+  const signed = await cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${p}/k.key`,
+    "--tlog-upload=false",
+    ref,
+  ], {
     env,
   });
   assertEquals(signed.code, 0, signed.stderr);
@@ -156,6 +163,7 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
   const mismatch = await cosign(
     [
       "sign",
+      "--new-bundle-format=false",
       "--key",
       `${p}/k.key`,
       "--certificate",
@@ -170,7 +178,16 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
   assertEquals(rekor.requests.length, 0);
 
   const s = await cosign(
-    ["sign", "--key", `${p}/k.key`, ...withCert, "--rekor-url", rekor.url, ref],
+    [
+      "sign",
+      "--new-bundle-format=false",
+      "--key",
+      `${p}/k.key`,
+      ...withCert,
+      "--rekor-url",
+      rekor.url,
+      ref,
+    ],
     { env },
   );
   assertEquals(s.code, 0, s.stderr);
@@ -190,6 +207,7 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
   const a = await cosign(
     [
       "attest",
+      "--new-bundle-format=false",
       "--key",
       `${p}/k.key`,
       ...withCert,
@@ -231,7 +249,16 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
   });
   assertEquals(up.code, 0, up.stderr);
   const st = await cosign(
-    ["sign", "--key", `${p}/k.key`, ...withCert, "--rekor-url", rekor.url, up.out.trim()],
+    [
+      "sign",
+      "--new-bundle-format=false",
+      "--key",
+      `${p}/k.key`,
+      ...withCert,
+      "--rekor-url",
+      rekor.url,
+      up.out.trim(),
+    ],
     { env },
   );
   assertEquals(st.code, 0, st.stderr);
@@ -263,6 +290,7 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
   const lookup = `${reg.host}/app/lookup:v1`;
   const unlogged = await cosign([
     "sign",
+    "--new-bundle-format=false",
     "--key",
     `${p}/k.key`,
     ...withCert,
@@ -301,4 +329,66 @@ Deno.test("keyless: sign and attest --certificate, logged in Rekor, verify keyle
     env,
   });
   assertFails(noLog, 12, /not in the trusted root/);
+});
+
+Deno.test("keyless: v3 sign and attest --certificate write bundles with the certificate; verify keylessly offline", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using reg = await startRegistry();
+  await using rekor = await startRekor();
+  await pushImage(reg, "app/cert3:v1");
+  const ref = `${reg.host}/app/cert3:v1`;
+  const env = { HOME: p, COSIGN_PASSWORD: "pw" };
+  const trust = await createKeylessTrust();
+  await Deno.writeTextFile(
+    `${p}/root.json`,
+    JSON.stringify(trust.trustedRoot({ rekorPublicKeyPem: rekor.publicKeyPem })),
+  );
+  assertEquals(
+    (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
+    0,
+  );
+  const pub = createPublicKey(await Deno.readTextFile(`${p}/k.pub`));
+  await Deno.writeTextFile(
+    `${p}/cert.pem`,
+    certificatePem(await trust.issue(pub, { san: ID, issuer: ISSUER })),
+  );
+  const withCert = ["--certificate", `${p}/cert.pem`, "--rekor-url", rekor.url];
+  const s = await cosign(["sign", "--key", `${p}/k.key`, ...withCert, ref], { env });
+  assertEquals(s.code, 0, s.stderr);
+  const identity = ["--certificate-identity", ID, "--certificate-oidc-issuer", ISSUER];
+  const v = await cosign(["verify", "--trusted-root", `${p}/root.json`, ...identity, ref], { env });
+  assertEquals(v.code, 0, v.stderr);
+  assert(v.stderr.includes("transparency log was verified offline"), v.stderr);
+  assert(v.stderr.includes("code-signing certificate was verified"), v.stderr);
+  const out = JSON.parse(new TextDecoder().decode(v.stdout));
+  assertEquals(out[0].critical.type, "https://sigstore.dev/cosign/sign/v1");
+  const wrong = await cosign(
+    [
+      "verify",
+      "--trusted-root",
+      `${p}/root.json`,
+      "--certificate-identity",
+      "someone@example.com",
+      "--certificate-oidc-issuer",
+      ISSUER,
+      ref,
+    ],
+    { env },
+  );
+  assertFails(wrong, 12, /someone@example\.com/);
+
+  await Deno.writeTextFile(`${p}/predicate.json`, '{"ok":true}');
+  const a = await cosign(
+    ["attest", "--key", `${p}/k.key`, ...withCert, "--predicate", `${p}/predicate.json`, ref],
+    { env },
+  );
+  assertEquals(a.code, 0, a.stderr);
+  const va = await cosign(
+    ["verify-attestation", "--trusted-root", `${p}/root.json`, ...identity, ref],
+    { env },
+  );
+  assertEquals(va.code, 0, va.stderr);
+  const envelope = JSON.parse(new TextDecoder().decode(va.stdout).trim().split("\n")[0]!);
+  assertEquals(envelope.payloadType, "application/vnd.in-toto+json");
 });

@@ -80,11 +80,19 @@ Deno.test("library: verifyImage needs a trusted root or ignoreTlog; verifySignat
     const g = await cosign(["generate-key-pair", "--output-key-prefix", `${p}/${k}`], { env });
     assertEquals(g.code, 0, g.stderr);
   }
-  const s = await cosign(["sign", "--key", `${p}/k.key`, "--tlog-upload=false", a.ref], { env });
+  const s = await cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${p}/k.key`,
+    "--tlog-upload=false",
+    a.ref,
+  ], { env });
   assertEquals(s.code, 0, s.stderr);
   await Deno.writeTextFile(`${p}/pred.json`, '{"ok":true}');
   const at = await cosign([
     "attest",
+    "--new-bundle-format=false",
     "--key",
     `${p}/k.key`,
     "--predicate",

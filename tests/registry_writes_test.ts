@@ -38,7 +38,14 @@ async function otherHost(c: Ctx, name: string): Promise<Record<string, string>> 
 }
 
 async function sign(c: Ctx, key: string, ref: string) {
-  const r = await cosign(["sign", "--key", `${c.dir}/${key}.key`, "--tlog-upload=false", ref], {
+  const r = await cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${c.dir}/${key}.key`,
+    "--tlog-upload=false",
+    ref,
+  ], {
     env: c.env,
   });
   assertEquals(r.code, 0, r.stderr);
@@ -183,7 +190,14 @@ Deno.test("clean is not undone by a signer elsewhere that read the signatures be
     fault: { gate },
   });
   const viaProxy = `${proxy.host}/app/single@${img.digest}`;
-  const signer = cosign(["sign", "--key", `${c.dir}/k2.key`, "--tlog-upload=false", viaProxy], {
+  const signer = cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${c.dir}/k2.key`,
+    "--tlog-upload=false",
+    viaProxy,
+  ], {
     env: await otherHost(c, "signer"),
   });
   await waitFor("the signer's PUT", () => proxy.log.some((e) => e.fault === "gate"));

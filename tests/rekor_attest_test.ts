@@ -110,6 +110,7 @@ Deno.test("rekor: attest uploads a dsse entry and the bundle annotation; verify-
   const attest = (ref: string, extra: string[] = []) =>
     cosign([
       "attest",
+      "--new-bundle-format=false",
       "--key",
       k.key,
       "--predicate",

@@ -186,9 +186,10 @@ Deno.test("rekor: a hostile log's answer fails sign-blob, sign, attest and attes
         ], { env }),
       ],
       [
-        "sign",
+        "sign (legacy)",
         cosign([
           "sign",
+          "--new-bundle-format=false",
           "--key",
           `${p}/k.key`,
           "-y",
@@ -199,7 +200,36 @@ Deno.test("rekor: a hostile log's answer fails sign-blob, sign, attest and attes
         ], { env }),
       ],
       [
-        "attest",
+        "sign (v3)",
+        cosign([
+          "sign",
+          "--key",
+          `${p}/k.key`,
+          "-y",
+          ...log,
+          "--output-signature",
+          out("img3.sig"),
+          img.ref,
+        ], { env }),
+      ],
+      [
+        "attest (legacy)",
+        cosign([
+          "attest",
+          "--new-bundle-format=false",
+          "--key",
+          `${p}/k.key`,
+          "-y",
+          ...log,
+          "--predicate",
+          PRED,
+          "--type",
+          TEST_RESULT,
+          img.ref,
+        ], { env }),
+      ],
+      [
+        "attest (v3)",
         cosign([
           "attest",
           "--key",
@@ -215,7 +245,7 @@ Deno.test("rekor: a hostile log's answer fails sign-blob, sign, attest and attes
       ],
     ];
     for (const [name, r] of runs) refused(await r, `${mode} ${name}`);
-    for (const f of ["blob.bundle", "blob.sig", "att.bundle", "att.sig", "img.sig"]) {
+    for (const f of ["blob.bundle", "blob.sig", "att.bundle", "att.sig", "img.sig", "img3.sig"]) {
       assert(!(await exists(out(f))), `${mode}: ${f} was written`);
     }
     assertEquals(await tags(reg, "app/img"), ["v1"], `${mode}: no .sig/.att tag`);
@@ -260,12 +290,23 @@ Deno.test("rekor: a hostile log's answer fails sign-blob, sign, attest and attes
   }
   const posts = rekor.requests.filter((r) => r.method === "POST").length;
   const signed = await cosign(
-    ["sign", "--key", `${p}/k.key`, "-y", "--rekor-url", rekor.url, ...trust, img.ref],
+    [
+      "sign",
+      "--new-bundle-format=false",
+      "--key",
+      `${p}/k.key`,
+      "-y",
+      "--rekor-url",
+      rekor.url,
+      ...trust,
+      img.ref,
+    ],
     { env },
   );
   assertEquals(signed.code, 0, signed.stderr);
   const attested = await cosign([
     "attest",
+    "--new-bundle-format=false",
     "--key",
     `${p}/k.key`,
     "-y",

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { hashedRekordEntry, RekorClient } from "../lib/tlog/rekor.ts";
 import { pushImage, skopeo, startRegistry } from "./harness/mod.ts";
 import { startRekor } from "./harness/rekor.ts";
-import { assert, assertEquals, assertFails, cosign, run, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosign, run, sh, tempDir } from "./helpers.ts";
 
 Deno.test("rekor: sign records each signature in the log; verify checks the bundle offline", async () => {
   await using d = await tempDir();
@@ -23,7 +23,15 @@ Deno.test("rekor: sign records each signature in the log; verify checks the bund
     0,
   );
   const ref = `${reg.host}/app/single:v1`;
-  const s = await cosign(["sign", "--key", `${p}/k.key`, "--rekor-url", rekor.url, ref], { env });
+  const s = await cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${p}/k.key`,
+    "--rekor-url",
+    rekor.url,
+    ref,
+  ], { env });
   assertEquals(s.code, 0, s.stderr);
   assert(/tlog entry created with index: \d+/.test(s.stderr), s.stderr);
   // The layer carries cosign's bundle annotation for this signature.
@@ -53,7 +61,14 @@ Deno.test("rekor: sign records each signature in the log; verify checks the bund
   // A signature without a log entry does not satisfy a verify that checks the log.
   await pushImage(reg, "app/other:v1");
   const other2 = `${reg.host}/app/other:v1`;
-  const noTlog = await cosign(["sign", "--key", `${p}/k.key`, "--tlog-upload=false", other2], {
+  const noTlog = await cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${p}/k.key`,
+    "--tlog-upload=false",
+    other2,
+  ], {
     env,
   });
   assertEquals(noTlog.code, 0, noTlog.stderr);
@@ -91,7 +106,15 @@ Deno.test("rekor: sget checks each signature's log entry when given trust materi
     env,
   });
   assertEquals(up.code, 0, up.stderr);
-  const s = await cosign(["sign", "--key", `${p}/k.key`, "--rekor-url", rekor.url, up.out.trim()], {
+  const s = await cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    `${p}/k.key`,
+    "--rekor-url",
+    rekor.url,
+    up.out.trim(),
+  ], {
     env,
   });
   assertEquals(s.code, 0, s.stderr);
@@ -148,6 +171,7 @@ Deno.test("rekor: verify looks up a signature without a bundle annotation in the
   // Signed without the log: nothing to find.
   const s = await cosign([
     "sign",
+    "--new-bundle-format=false",
     "--key",
     `${p}/k.key`,
     "--tlog-upload=false",
@@ -181,4 +205,69 @@ Deno.test("rekor: verify looks up a signature without a bundle annotation in the
   assert(!ok.stderr.includes("verified offline"), ok.stderr);
   // --offline: no look-up, so the signature has no proof.
   assertFails(await verify(["--offline"]), 12, /no transparency-log entry/);
+});
+
+Deno.test("rekor: a v3 signature's bundle carries the dsse entry with its inclusion proof; verify checks it offline", async () => {
+  await using d = await tempDir();
+  const p = d.path;
+  await using reg = await startRegistry();
+  await using rekor = await startRekor();
+  const img = await pushImage(reg, "app/v3:v1");
+  const env = { COSIGN_PASSWORD: "pw", HOME: p };
+  assertEquals(
+    (await cosign(["generate-key-pair", "--output-key-prefix", `${p}/k`], { env })).code,
+    0,
+  );
+  const ref = `${reg.host}/app/v3@${img.digest}`;
+  const s = await cosign([
+    "sign",
+    "--key",
+    `${p}/k.key`,
+    "--rekor-url",
+    rekor.url,
+    "--trusted-root",
+    rekor.trustedRootPath,
+    ref,
+  ], { env });
+  assertEquals(s.code, 0, s.stderr);
+  // The fallback index lists one referrer; its bundle holds the entry, proof and checkpoint.
+  const index = await skopeo([
+    "inspect",
+    "--raw",
+    "--tls-verify=false",
+    `docker://${reg.host}/app/v3:sha256-${img.digest.slice(7)}`,
+  ]);
+  const entries = JSON.parse(new TextDecoder().decode(index.out)).manifests;
+  assertEquals(entries.length, 1);
+  const text = (r: { out: Uint8Array }) => new TextDecoder().decode(r.out);
+  const manifest = await sh("curl", [
+    "-sf",
+    `${reg.url}/v2/app/v3/manifests/${entries[0].digest}`,
+    "-H",
+    "Accept: application/vnd.oci.image.manifest.v1+json",
+  ]);
+  const layer = JSON.parse(text(manifest)).layers[0];
+  const blob = await sh("curl", ["-sfL", `${reg.url}/v2/app/v3/blobs/${layer.digest}`]);
+  const bundle = JSON.parse(text(blob));
+  const tlog = bundle.verificationMaterial.tlogEntries[0];
+  assertEquals(tlog.kindVersion, { kind: "dsse", version: "0.0.1" });
+  assert(tlog.inclusionProof?.checkpoint?.envelope, "the entry carries its checkpoint");
+  assert(tlog.inclusionPromise?.signedEntryTimestamp, "and its SET");
+
+  const ok = await cosign(
+    ["verify", "--key", `${p}/k.pub`, "--trusted-root", rekor.trustedRootPath, ref],
+    { env },
+  );
+  assertEquals(ok.code, 0, ok.stderr);
+  assert(
+    ok.stderr.includes("Existence of the claims in the transparency log was verified offline"),
+    ok.stderr,
+  );
+  // A trusted root without this log: the entry is not trusted, so nothing verifies.
+  await using other = await startRekor();
+  const untrusted = await cosign(
+    ["verify", "--key", `${p}/k.pub`, "--trusted-root", other.trustedRootPath, ref],
+    { env },
+  );
+  assertFails(untrusted, 12);
 });

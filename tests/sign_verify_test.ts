@@ -104,7 +104,15 @@ async function opensslKey(dir: string, name: string): Promise<Required<KeyPair>>
 }
 
 function sign(key: string, ref: string, env: Env, extra: string[] = []): Promise<RunResult> {
-  return cosign(["sign", "--key", key, "--tlog-upload=false", ...extra, ref], { env });
+  return cosign([
+    "sign",
+    "--new-bundle-format=false",
+    "--key",
+    key,
+    "--tlog-upload=false",
+    ...extra,
+    ref,
+  ], { env });
 }
 
 async function signOk(key: string, ref: string, env: Env, extra: string[] = []) {

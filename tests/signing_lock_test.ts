@@ -98,6 +98,7 @@ async function sign(
         ROOT + "cli.ts",
         "cosign",
         "sign",
+        "--new-bundle-format=false",
         "--key",
         key,
         "--tlog-upload=false",
