@@ -254,7 +254,7 @@ const CASES: BadCase[] = [
   {
     name: "zero layers",
     build: (reg, _k, img) => referrer(reg, img.repo, img, []),
-    reason: /0 layers/,
+    reason: /has 0 layers; a Sigstore bundle referrer has exactly one/,
   },
   {
     name: "two layers",
@@ -265,7 +265,7 @@ const CASES: BadCase[] = [
         { mediaType: BUNDLE_V03, bytes: enc.encode("{}") },
       ]);
     },
-    reason: /2 layers/,
+    reason: /has 2 layers; a Sigstore bundle referrer has exactly one/,
   },
   {
     name: "a layer of another media type",
@@ -280,7 +280,7 @@ const CASES: BadCase[] = [
     name: "a bundle that is not JSON",
     build: (reg, _k, img) =>
       referrer(reg, img.repo, img, [{ mediaType: BUNDLE_V03, bytes: enc.encode("not json {") }]),
-    reason: /JSON/i,
+    reason: /Invalid bundle: not JSON/,
   },
   {
     name: "a v0.1 bundle",
@@ -289,7 +289,7 @@ const CASES: BadCase[] = [
         mediaType: BUNDLE_V01,
         bytes: await bundle(k, statement(img.digest), BUNDLE_V01),
       }]),
-    reason: /0\.1/,
+    reason: /a v0\.1 bundle; cosign v3 referrers need v0\.3/,
   },
   {
     name: "a statement for another digest (signed with the key)",
@@ -298,7 +298,7 @@ const CASES: BadCase[] = [
         mediaType: BUNDLE_V03,
         bytes: await bundle(k, statement(other.digest)),
       }]),
-    reason: /digest|subject/i,
+    reason: /no matching subject digest/,
   },
   {
     name: "a referrer whose subject is another image",
@@ -417,7 +417,10 @@ Deno.test("forgery: A's signed bundle re-pushed as a referrer of B does not veri
   const forB = await referrer(reg, b.repo, b, [{ mediaType: BUNDLE_V03, bytes: aBundle }]);
   await writeIndex(reg, b, [forB]);
   const r = await verifyFails(k, at(reg.host, b), "A's bundle on B");
-  assert(/digest|subject/i.test(r.stderr), `reason names the statement subject: ${r.stderr}`);
+  assert(
+    /no matching subject digest/.test(r.stderr),
+    `reason names the statement subject: ${r.stderr}`,
+  );
 });
 
 Deno.test("forgery: the predicateType annotation is not trusted; output comes from the statement", async () => {
