@@ -182,8 +182,12 @@ function getIndexManifest(store: ImageStore, ref: Reference): Promise<Manifest> 
   const registry = store as ImageStore & {
     getManifest(ref: Reference, accept?: string[], maxBytes?: number): Promise<Manifest>;
   };
+  // Accept image manifests too: distribution answers 404 MANIFEST_UNKNOWN ("OCI manifest found,
+  // but accept header does not support OCI manifests") when only the index type is accepted, so
+  // a tag holding an image manifest looked missing (verify said "unsigned", sign overwrote it).
+  // Asked for both, a non-index arrives and is reported as such by the caller.
   return hasApi(store)
-    ? registry.getManifest(ref, [OCI_INDEX], LIMITS.referrersIndex)
+    ? registry.getManifest(ref, [...INDEXES, ...IMAGE_MANIFESTS], LIMITS.referrersIndex)
     : store.getManifest(ref);
 }
 
