@@ -267,3 +267,18 @@ Deno.test("6 signers on different hosts (own locks) behind 75–225 ms of latenc
     assertEquals(r.lost, 0, `run ${r.run}: ${r.lost} of ${r.succeeded} signatures lost`);
   }
 });
+
+Deno.test("6 v3 signers on different hosts behind 75–225 ms of latency lose no referrer from the fallback index, 3 runs", async () => {
+  await using d = await tempDir();
+  const runs = await signerRace({
+    runs: 3,
+    signers: 6,
+    latencyMs: [75, 225],
+    workDir: d.path,
+    format: "v3",
+  });
+  for (const r of runs) {
+    assertEquals(r.failed, [], `run ${r.run}`);
+    assertEquals(r.lost, 0, `run ${r.run}: ${r.lost} of ${r.succeeded} referrers lost`);
+  }
+});

@@ -27,6 +27,11 @@ export interface SignerRaceOptions {
   workDir: string;
   /** Told about each run as it ends. */
   onRun?: (run: SignerRun) => void;
+  /**
+   * `legacy`: the `.sig` image (`--new-bundle-format=false`); `v3` (cosign v3's default): one
+   * bundle referrer each, listed in the `sha256-<hex>` fallback index. Default legacy.
+   */
+  format?: "legacy" | "v3";
 }
 
 /** One image signed by all signers at once. */
@@ -74,9 +79,11 @@ export async function signerRace(opts: SignerRaceOptions): Promise<SignerRun[]> 
     const layerBytes = new TextEncoder().encode(`signer race ${run} ${crypto.randomUUID()}\n`);
     const img = await pushImage(reg, `race/r${run}:v1`, { layerBytes });
     const t0 = performance.now();
+    const v3 = opts.format === "v3";
     const results = await Promise.all(keys.map((k) =>
       cli([
         "sign",
+        `--new-bundle-format=${v3}`,
         "--key",
         k.key,
         "--tlog-upload=false",
@@ -86,16 +93,9 @@ export async function signerRace(opts: SignerRaceOptions): Promise<SignerRun[]> 
       ], k.env)
     ));
     const ms = Math.round(performance.now() - t0);
-    const res = await fetch(
-      `${reg.url}/v2/race/r${run}/manifests/sha256-${img.digest.slice(7)}.sig`,
-      { headers: { accept: "application/vnd.oci.image.manifest.v1+json" } },
-    );
-    const manifest = res.ok ? await res.json() : { layers: [] };
-    const kept = new Set(
-      (manifest.layers as { annotations?: Record<string, string> }[]).map((l) =>
-        l.annotations?.[SIG_ANNOTATION]
-      ),
-    );
+    const kept = v3
+      ? await bundleSignatures(reg.url, `race/r${run}`, img.digest)
+      : await layerSignatures(reg.url, `race/r${run}`, img.digest);
     // Each signer's --output-signature is the base64 signature it added.
     const written = await Promise.all(
       keys.map((k, i) =>
@@ -112,6 +112,36 @@ export async function signerRace(opts: SignerRaceOptions): Promise<SignerRun[]> 
     runs.push(one);
   }
   return runs;
+}
+
+/** The signatures of the `.sig` image's layers. */
+async function layerSignatures(url: string, repo: string, digest: string): Promise<Set<unknown>> {
+  const res = await fetch(`${url}/v2/${repo}/manifests/sha256-${digest.slice(7)}.sig`, {
+    headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+  });
+  const manifest = res.ok ? await res.json() : { layers: [] };
+  return new Set(
+    (manifest.layers as { annotations?: Record<string, string> }[]).map((l) =>
+      l.annotations?.[SIG_ANNOTATION]
+    ),
+  );
+}
+
+/** The envelope signatures of the bundles the fallback index lists. */
+async function bundleSignatures(url: string, repo: string, digest: string): Promise<Set<unknown>> {
+  const res = await fetch(`${url}/v2/${repo}/manifests/sha256-${digest.slice(7)}`, {
+    headers: { accept: "application/vnd.oci.image.index.v1+json" },
+  });
+  const index = res.ok ? await res.json() : { manifests: [] };
+  const sigs = new Set<unknown>();
+  for (const entry of index.manifests as { digest: string }[]) {
+    const m = await (await fetch(`${url}/v2/${repo}/manifests/${entry.digest}`, {
+      headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+    })).json();
+    const bundle = await (await fetch(`${url}/v2/${repo}/blobs/${m.layers[0].digest}`)).json();
+    sigs.add(bundle.dsseEnvelope?.signatures?.[0]?.sig);
+  }
+  return sigs;
 }
 
 async function cli(
