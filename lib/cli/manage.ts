@@ -8,22 +8,27 @@ import {
   type AttachmentCopy,
   checkSbomConflicts,
   type CopiedAttachment,
+  type CopiedReferrers,
   copyAttachmentImages,
   copyAttachments,
   copyManifestTree,
+  copyReferrers,
   LAYOUT_KIND,
   layoutImage,
   planAttachmentCopies,
+  type ReferrerKind,
 } from "../cosign/copy.ts";
+import { BUNDLE_PREDICATE_TYPE_ANNOTATION } from "../cosign/referrers.ts";
 import { cleanAttachment } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
-import { type AttachmentKind, attachmentRef } from "../cosign/tags.ts";
+import { type AttachmentKind, attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
 import {
   parseReference,
   type Reference,
   referenceName,
+  repositoryName,
   withDigest,
   withTag,
 } from "../oci/reference.ts";
@@ -35,12 +40,46 @@ import { escapeForTerminal } from "../text/escape.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
 
 const KINDS: Record<string, AttachmentKind> = { sig: "sig", att: "att", sbom: "sbom" };
+/** The referrers `--only` copies: Sigstore signatures, attestations, and other artifacts. */
+const REFERRER_KINDS: Record<AttachmentKind, ReferrerKind> = {
+  sig: "sig",
+  att: "att",
+  sbom: "other",
+};
 
-/** "with 3 attachment images (sig, att)" for messages. */
-function withAttachments(copied: { kind: string }[]): string {
-  if (copied.length === 0) return " (it has no signatures, attestations or SBOMs)";
+/** Prints what {@link copyReferrers} copied and skipped. */
+async function reportReferrers(
+  r: CopiedReferrers,
+  from: string,
+  to: string,
+  verb = "Copied",
+): Promise<void> {
+  for (const s of r.skipped) {
+    await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+  }
+  for (const c of r.copied) {
+    const what = c.referrer.annotations[BUNDLE_PREDICATE_TYPE_ANNOTATION] ??
+      c.referrer.artifactType ?? "artifact";
+    await info(
+      escapeForTerminal(
+        `${verb} referrer ${c.referrer.digest} (${what}) of ${c.subject} from ${from} to ${to}` +
+          (c.pushed.api ? "" : ` (listed in ${to}:${c.subject.replace(":", "-")})`),
+      ),
+    );
+  }
+}
+
+/** "with 3 attachment images (sig, att) and 1 referrer" for messages. */
+function withAttachments(copied: { kind: string }[], referrers = 0): string {
+  const r = `${referrers} referrer${referrers === 1 ? "" : "s"}`;
+  if (copied.length === 0) {
+    return referrers === 0
+      ? " (it has no signatures, attestations or SBOMs)"
+      : ` with ${r} (OCI 1.1)`;
+  }
   const kinds = [...new Set(copied.map((c) => c.kind))].join(", ");
-  return ` with ${copied.length} attachment image${copied.length > 1 ? "s" : ""} (${kinds})`;
+  return ` with ${copied.length} attachment image${copied.length > 1 ? "s" : ""} (${kinds})` +
+    (referrers === 0 ? "" : ` and ${r} (OCI 1.1)`);
 }
 const LAYOUT_ATTACHMENT_KINDS: Record<string, AttachmentKind> = {
   [LAYOUT_KIND.sig]: "sig",
@@ -127,6 +166,22 @@ export const copyCommand: Command = {
         dockerMediaTypes: dockerMediaTypes(),
       });
       for (const c of copied) await info(copiedLine(c));
+      // OCI 1.1 referrers (cosign v3 signatures and attestations): re-pushed by digest, each
+      // recorded in the destination's fallback index unless it answers the referrers API.
+      const referrerKinds = only
+        ? [...new Set(kinds.map((k) => REFERRER_KINDS[KINDS[k]!]))]
+        : undefined;
+      for (const digest of digestsToSign(image, true)) {
+        const r = await copyReferrers(
+          client,
+          attachmentRepository(src),
+          client,
+          attachmentRepository(dst),
+          digest,
+          referrerKinds ? { kinds: referrerKinds } : {},
+        );
+        await reportReferrers(r, repositoryName(src), repositoryName(dst));
+      }
     });
   },
 };
@@ -185,9 +240,23 @@ export const saveCommand: Command = {
           }),
         );
       }
+      let referrers = 0;
+      for (const digest of digestsToSign(image, true)) {
+        const r = await copyReferrers(
+          client,
+          attachmentRepository(ref, repo),
+          layout,
+          attachmentRepository(ref),
+          digest,
+        );
+        for (const s of r.skipped) {
+          await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+        }
+        referrers += r.copied.length;
+      }
       await info(
         `Saved ${referenceName(withDigest(ref, image.digest))} to ${dir}` +
-          withAttachments(copied),
+          withAttachments(copied, referrers),
       );
     });
   },
@@ -238,9 +307,20 @@ export const loadCommand: Command = {
         dockerMediaTypes: dockerMediaTypes(),
       });
       for (const c of copied) if (c.outcome !== "copied") await info(copiedLine(c));
+      // The referrers saved (in the layout's fallback indexes and index entries) go back by
+      // digest, recorded in the registry's fallback index unless it answers the referrers API.
+      const image = await layout.getManifest(withDigest(local, digest));
+      let referrers = 0;
+      for (const d of digestsToSign(image, true)) {
+        const r = await copyReferrers(layout, local, client, attachmentRepository(dst), d);
+        for (const s of r.skipped) {
+          await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+        }
+        referrers += r.copied.length;
+      }
       await info(
         `Loaded ${referenceName(withDigest(dst, digest))}` +
-          withAttachments(copied),
+          withAttachments(copied, referrers),
       );
     });
   },
