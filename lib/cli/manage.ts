@@ -18,8 +18,8 @@ import {
   planAttachmentCopies,
   type ReferrerKind,
 } from "../cosign/copy.ts";
-import { BUNDLE_PREDICATE_TYPE_ANNOTATION } from "../cosign/referrers.ts";
-import { cleanAttachment } from "../cosign/clean.ts";
+import { BUNDLE_PREDICATE_TYPE_ANNOTATION, referrerArtifacts } from "../cosign/referrers.ts";
+import { cleanAttachment, cleanReferrers } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
 import { type AttachmentKind, attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { INDEXES } from "../oci/media_types.ts";
@@ -331,21 +331,24 @@ const CLEAN_TYPES: Record<string, AttachmentKind[]> = {
   signature: ["sig"],
   attestation: ["att"],
   sbom: ["sbom"],
+  referrer: [],
 };
+/** The clean types that remove Sigstore referrers (cosign v3 signatures and attestations). */
+const CLEAN_REFERRERS = new Set(["all", "referrer"]);
 
 /** `cosign clean`. */
 export const cleanCommand: Command = {
   spec: {
     name: "clean",
     summary: "Removes an image's signatures, attestations and SBOM from the registry.",
-    usage: "[--type all|signature|attestation|sbom] [-f] IMAGE",
+    usage: "[--type all|signature|attestation|referrer|sbom] [-f] IMAGE",
     args: [1, 1],
     flags: {
       type: {
         type: "string",
         default: "all",
         value: "TYPE",
-        description: "all, signature, attestation or sbom",
+        description: "all, signature, attestation, referrer (cosign v3 bundles) or sbom",
       },
       force: {
         type: "boolean",
@@ -360,11 +363,13 @@ export const cleanCommand: Command = {
     const type = str(flags, "type") ?? "all";
     const kinds = CLEAN_TYPES[type];
     if (!kinds) {
-      throw new UsageError(`invalid --type "${type}" (all, signature, attestation or sbom)`);
+      throw new UsageError(
+        `invalid --type "${type}" (all, signature, attestation, referrer or sbom)`,
+      );
     }
     const ref = parseReference(positionals[0]!);
     if (!bool(flags, "force")) {
-      const what = type === "all" ? "signatures, attestations and SBOMs" : `${type}s`;
+      const what = type === "all" ? "signatures, attestations, referrers and SBOMs" : `${type}s`;
       if (!stdinIsTerminal()) {
         throw new CosignError(
           "USAGE",
@@ -405,6 +410,27 @@ export const cleanCommand: Command = {
       }
       const failed = done.find((d) => d.status === "rejected");
       if (failed) throw failed.reason;
+      if (CLEAN_REFERRERS.has(type)) {
+        // cosign v3 bundles: out of the fallback index first, then deleted by digest.
+        const repo = attachmentRepository(ref, attachmentOptions(flags).cosignRepository);
+        const r = await cleanReferrers(client, repo, digest);
+        for (const x of r.removed) {
+          await info(
+            `Removed ${escapeForTerminal(referenceName(withDigest(repo, x.digest)))} from ${
+              positionals[0]
+            }`,
+          );
+        }
+        if (r.indexTag) {
+          await info(
+            r.indexRemoved
+              ? `Removed ${referenceName(r.indexTag)} from ${positionals[0]} (no referrers left)`
+              : `Updated ${referenceName(r.indexTag)}: ${r.removed.length} referrer${
+                r.removed.length === 1 ? "" : "s"
+              } removed`,
+          );
+        }
+      }
     });
   },
 };
@@ -445,7 +471,18 @@ export const treeCommand: Command = {
           throw e;
         }
       }));
-      if (found.every((f) => f.layers.length === 0)) {
+      // cosign v3 lists the referrers with an artifact type after the tags.
+      const referrers = await referrerArtifacts(
+        client,
+        attachmentRepository(ref, attachmentOptions(flags).cosignRepository),
+        digest,
+      );
+      for (const s of referrers.skipped) {
+        await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+      }
+      if (
+        found.every((f) => f.layers.length === 0) && referrers.artifacts.length === 0
+      ) {
         await stdout(
           `No Supply Chain Security Related Artifacts found for image ${
             referenceName(ref)
@@ -458,6 +495,19 @@ export const treeCommand: Command = {
         await stdout(`└── ${titles[i]![1]}: ${escapeForTerminal(referenceName(f.tag))}\n`);
         for (const [j, d] of f.layers.entries()) {
           await stdout(`${j === f.layers.length - 1 ? "   └──" : "   ├──"} 🍒 ${d}\n`);
+        }
+      }
+      const repo = attachmentRepository(ref, attachmentOptions(flags).cosignRepository);
+      for (const a of referrers.artifacts) {
+        await stdout(
+          `└── 🔗 ${escapeForTerminal(a.type)} artifacts via OCI referrer: ${
+            escapeForTerminal(referenceName(withDigest(repo, a.digest)))
+          }\n`,
+        );
+        for (const [j, d] of a.layers.entries()) {
+          await stdout(
+            `${j === a.layers.length - 1 ? "   └──" : "   ├──"} 🍒 ${escapeForTerminal(d)}\n`,
+          );
         }
       }
     });

@@ -634,3 +634,48 @@ export async function updateReferrersIndex(
     `Could not update ${referenceName(ref)}: other writers kept replacing it (${rounds} attempts)`,
   );
 }
+
+/** A referrer as `cosign tree` shows it. */
+export interface ReferrerArtifact {
+  /** The referrer manifest's digest. */
+  digest: string;
+  /** Its bundle predicate type annotation, else its artifact type. */
+  type: string;
+  /** Its layer digests. */
+  layers: string[];
+}
+
+/**
+ * The referrers of `digest` with an artifact type, each with its manifest's layers (what cosign
+ * v3's `tree` lists); a referrer whose manifest cannot be read is skipped with the reason.
+ * @throws {CosignError} when the registry fails
+ */
+export async function referrerArtifacts(
+  store: ImageStore,
+  repo: Repository,
+  digest: string,
+): Promise<{ artifacts: ReferrerArtifact[]; skipped: SkippedLayer[] }> {
+  const listing = await listReferrers(store, repo, digest);
+  const skipped = [...listing.skipped];
+  const artifacts: ReferrerArtifact[] = [];
+  for (const r of listing.referrers) {
+    if (!r.artifactType) continue;
+    let m: Manifest;
+    try {
+      m = await store.getManifest({ ...repo, digest: r.digest });
+    } catch (e) {
+      if (e instanceof CosignError && e.code !== "REGISTRY_ERROR") {
+        skipped.push({ digest: r.digest, reason: `referrer ${r.digest}: ${e.message}` });
+        continue;
+      }
+      throw e;
+    }
+    const layers = Array.isArray(m.json.layers) ? m.json.layers as { digest?: unknown }[] : [];
+    artifacts.push({
+      digest: r.digest,
+      type: stringRecord(m.json.annotations)[BUNDLE_PREDICATE_TYPE_ANNOTATION] ?? r.artifactType,
+      layers: layers.map((l) => String(l.digest)),
+    });
+  }
+  return { artifacts, skipped };
+}
