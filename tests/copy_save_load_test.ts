@@ -26,6 +26,8 @@ async function sign(c: Ctx, key: string, ref: string, extra: string[] = []) {
     "--key",
     `${c.dir}/${key}.key`,
     "--tlog-upload=false",
+    // These tests check the legacy `.sig` layout (tests/referrers_carry_test.ts covers v3).
+    "--new-bundle-format=false",
     ...extra,
     ref,
   ], { env: c.env });

@@ -24,6 +24,7 @@ import {
 } from "../cosign/attachments.ts";
 import { decodeSignature } from "../cosign/blob.ts";
 import { getImage } from "../cosign/image_signatures.ts";
+import { type ImageBundle, listImageBundles } from "../cosign/image_bundles.ts";
 import { readFileBytes } from "../cosign/keyref.ts";
 import { simpleSigningPayload } from "../cosign/payload.ts";
 import { attachmentRef } from "../cosign/tags.ts";
@@ -127,6 +128,50 @@ function jsonOrNull(text: string | undefined): unknown {
   }
 }
 
+/**
+ * The Sigstore bundles stored as referrers of `digest` (cosign v3), loaded; those that cannot be
+ * used are reported on stderr and left out.
+ */
+async function referrerBundles(
+  client: Parameters<typeof listImageBundles>[0],
+  ref: Parameters<typeof listImageBundles>[1],
+  digest: string,
+  cosignRepository: string | undefined,
+): Promise<ImageBundle[]> {
+  const listing = await listImageBundles(client, ref, digest, {
+    ...(cosignRepository ? { cosignRepository } : {}),
+    maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")),
+  });
+  for (const s of listing.skipped) {
+    await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+  }
+  const out: ImageBundle[] = [];
+  for (const p of listing.bundles) {
+    try {
+      out.push(await p.load());
+    } catch (e) {
+      if (!(e instanceof CosignError && e.code === "REFERRER_INVALID")) throw e;
+      await info(`WARNING: skipped a referrer: ${escapeForTerminal(e.message)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * A bundle as one line of output: the stored bytes when they are one line of JSON with nothing a
+ * terminal would act on, else the same JSON re-serialised compactly with such characters escaped.
+ */
+export function bundleLine(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes).trim();
+  // deno-lint-ignore no-control-regex
+  const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+  if (!unsafe.test(text)) return text + "\n";
+  return JSON.stringify(JSON.parse(text)).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+  ) + "\n";
+}
+
 /** `cosign download signature`. */
 export const downloadSignatureCommand: Command = {
   spec: {
@@ -140,12 +185,21 @@ export const downloadSignatureCommand: Command = {
     const ref = parseReference(positionals[0]!);
     await withRegistry(flags, async (client) => {
       const digest = ref.digest ?? (await getImage(client, ref)).digest;
+      // cosign v3: the Sigstore bundles stored as referrers, one a line, first.
+      const bundles = await referrerBundles(
+        client,
+        ref,
+        digest,
+        attachmentOptions(flags).cosignRepository,
+      );
+      for (const b of bundles) await stdout(bundleLine(b.bytes));
       const read = await listAttachments(
         client,
         attachmentRef(ref, digest, "sig", attachmentOptions(flags)),
         { maxLayerBytes: maxAttachmentSize(Deno.env.get("COSIGN_MAX_ATTACHMENT_SIZE")) },
       );
       for (const s of read.skipped) await info(`WARNING: skipped a signature layer: ${s.reason}`);
+      if (!read.found && bundles.length > 0) return;
       if (!read.found) {
         throw new CosignError(
           "NO_SIGNATURES",
@@ -283,6 +337,29 @@ export const downloadAttestationCommand: Command = {
     const wantUri = want ? predicateTypeFor(want) : undefined;
     await withRegistry(flags, async (client) => {
       const digest = ref.digest ?? (await getImage(client, ref)).digest;
+      // cosign v3: the Sigstore bundles stored as referrers (of the predicate type asked for,
+      // read from the statement inside), one a line, first.
+      let n = 0;
+      for (
+        const b of await referrerBundles(
+          client,
+          ref,
+          digest,
+          attachmentOptions(flags).cosignRepository,
+        )
+      ) {
+        if (wantUri) {
+          let type: string | undefined;
+          try {
+            const content = b.bundle.content;
+            if (content.type !== "dsseEnvelope") continue;
+            type = parseStatement(content.envelope.payload).predicateType;
+          } catch { /* not a statement: not of the type asked for */ }
+          if (type !== wantUri) continue;
+        }
+        await stdout(bundleLine(b.bytes));
+        n++;
+      }
       const read = await listAttachments(
         client,
         attachmentRef(ref, digest, "att", attachmentOptions(flags)),
@@ -291,13 +368,13 @@ export const downloadAttestationCommand: Command = {
       for (const s of read.skipped) {
         await info(`WARNING: skipped an attestation layer: ${s.reason}`);
       }
+      if (!read.found && n > 0) return;
       if (!read.found) {
         throw new CosignError(
           "NO_SIGNATURES",
           `no attestations found for ${repositoryName(ref)}@${digest}`,
         );
       }
-      let n = 0;
       for await (const got of loadLayers(read.layers)) {
         if (!got.layer) {
           await info(`WARNING: skipped an attestation layer: ${got.skipped.reason}`);

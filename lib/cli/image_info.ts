@@ -6,7 +6,8 @@
 
 import { UsageError } from "../errors.ts";
 import { parseAnnotations, simpleSigningPayload } from "../cosign/payload.ts";
-import { attachmentRef } from "../cosign/tags.ts";
+import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
+import { referrersTagRef } from "../cosign/referrers.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { str } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -20,14 +21,16 @@ export const triangulateCommand: Command = {
   spec: {
     name: "triangulate",
     summary: "Prints where cosign stores an image's signatures, attestations or SBOM.",
-    usage: "[--type signature|attestation|sbom|digest] IMAGE",
+    usage: "[--type signature|attestation|sbom|referrer|digest] IMAGE",
     args: [1, 1],
     flags: {
       type: {
         type: "string",
         default: "signature",
         value: "TYPE",
-        description: "signature, attestation, sbom or digest",
+        description:
+          "signature, attestation, sbom, referrer (the OCI 1.1 referrers fallback index of " +
+          "cosign v3 signatures and attestations) or digest",
       },
       "attachment-tag-prefix": {
         type: "string",
@@ -40,14 +43,25 @@ export const triangulateCommand: Command = {
   },
   async run({ flags, positionals }) {
     const type = str(flags, "type") ?? "signature";
-    if (type !== "digest" && !(type in TYPES)) {
-      throw new UsageError(`invalid --type "${type}" (signature, attestation, sbom or digest)`);
+    if (type !== "digest" && type !== "referrer" && !(type in TYPES)) {
+      throw new UsageError(
+        `invalid --type "${type}" (signature, attestation, sbom, referrer or digest)`,
+      );
     }
     const ref = parseReference(positionals[0]!);
     await withRegistry(flags, async (client) => {
       const digest = await client.resolve(ref);
       if (type === "digest") {
         await stdout(`${repositoryName(ref)}@${digest}\n`);
+        return;
+      }
+      const cosignRepository = Deno.env.get("COSIGN_REPOSITORY");
+      if (type === "referrer") {
+        // Where a registry without the referrers API keeps them: the `sha256-<hex>` index.
+        await stdout(
+          referenceName(referrersTagRef(attachmentRepository(ref, cosignRepository), digest)) +
+            "\n",
+        );
         return;
       }
       const att = attachmentRef(ref, digest, TYPES[type as keyof typeof TYPES], {

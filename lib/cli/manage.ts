@@ -8,22 +8,27 @@ import {
   type AttachmentCopy,
   checkSbomConflicts,
   type CopiedAttachment,
+  type CopiedReferrers,
   copyAttachmentImages,
   copyAttachments,
   copyManifestTree,
+  copyReferrers,
   LAYOUT_KIND,
   layoutImage,
   planAttachmentCopies,
+  type ReferrerKind,
 } from "../cosign/copy.ts";
-import { cleanAttachment } from "../cosign/clean.ts";
+import { BUNDLE_PREDICATE_TYPE_ANNOTATION, referrerArtifacts } from "../cosign/referrers.ts";
+import { cleanAttachment, cleanReferrers } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
-import { type AttachmentKind, attachmentRef } from "../cosign/tags.ts";
+import { type AttachmentKind, attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
 import {
   parseReference,
   type Reference,
   referenceName,
+  repositoryName,
   withDigest,
   withTag,
 } from "../oci/reference.ts";
@@ -35,12 +40,46 @@ import { escapeForTerminal } from "../text/escape.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
 
 const KINDS: Record<string, AttachmentKind> = { sig: "sig", att: "att", sbom: "sbom" };
+/** The referrers `--only` copies: Sigstore signatures, attestations, and other artifacts. */
+const REFERRER_KINDS: Record<AttachmentKind, ReferrerKind> = {
+  sig: "sig",
+  att: "att",
+  sbom: "other",
+};
 
-/** "with 3 attachment images (sig, att)" for messages. */
-function withAttachments(copied: { kind: string }[]): string {
-  if (copied.length === 0) return " (it has no signatures, attestations or SBOMs)";
+/** Prints what {@link copyReferrers} copied and skipped. */
+async function reportReferrers(
+  r: CopiedReferrers,
+  from: string,
+  to: string,
+  verb = "Copied",
+): Promise<void> {
+  for (const s of r.skipped) {
+    await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+  }
+  for (const c of r.copied) {
+    const what = c.referrer.annotations[BUNDLE_PREDICATE_TYPE_ANNOTATION] ??
+      c.referrer.artifactType ?? "artifact";
+    await info(
+      escapeForTerminal(
+        `${verb} referrer ${c.referrer.digest} (${what}) of ${c.subject} from ${from} to ${to}` +
+          (c.pushed.api ? "" : ` (listed in ${to}:${c.subject.replace(":", "-")})`),
+      ),
+    );
+  }
+}
+
+/** "with 3 attachment images (sig, att) and 1 referrer" for messages. */
+function withAttachments(copied: { kind: string }[], referrers = 0): string {
+  const r = `${referrers} referrer${referrers === 1 ? "" : "s"}`;
+  if (copied.length === 0) {
+    return referrers === 0
+      ? " (it has no signatures, attestations or SBOMs)"
+      : ` with ${r} (OCI 1.1)`;
+  }
   const kinds = [...new Set(copied.map((c) => c.kind))].join(", ");
-  return ` with ${copied.length} attachment image${copied.length > 1 ? "s" : ""} (${kinds})`;
+  return ` with ${copied.length} attachment image${copied.length > 1 ? "s" : ""} (${kinds})` +
+    (referrers === 0 ? "" : ` and ${r} (OCI 1.1)`);
 }
 const LAYOUT_ATTACHMENT_KINDS: Record<string, AttachmentKind> = {
   [LAYOUT_KIND.sig]: "sig",
@@ -127,6 +166,22 @@ export const copyCommand: Command = {
         dockerMediaTypes: dockerMediaTypes(),
       });
       for (const c of copied) await info(copiedLine(c));
+      // OCI 1.1 referrers (cosign v3 signatures and attestations): re-pushed by digest, each
+      // recorded in the destination's fallback index unless it answers the referrers API.
+      const referrerKinds = only
+        ? [...new Set(kinds.map((k) => REFERRER_KINDS[KINDS[k]!]))]
+        : undefined;
+      for (const digest of digestsToSign(image, true)) {
+        const r = await copyReferrers(
+          client,
+          attachmentRepository(src),
+          client,
+          attachmentRepository(dst),
+          digest,
+          referrerKinds ? { kinds: referrerKinds } : {},
+        );
+        await reportReferrers(r, repositoryName(src), repositoryName(dst));
+      }
     });
   },
 };
@@ -185,9 +240,23 @@ export const saveCommand: Command = {
           }),
         );
       }
+      let referrers = 0;
+      for (const digest of digestsToSign(image, true)) {
+        const r = await copyReferrers(
+          client,
+          attachmentRepository(ref, repo),
+          layout,
+          attachmentRepository(ref),
+          digest,
+        );
+        for (const s of r.skipped) {
+          await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+        }
+        referrers += r.copied.length;
+      }
       await info(
         `Saved ${referenceName(withDigest(ref, image.digest))} to ${dir}` +
-          withAttachments(copied),
+          withAttachments(copied, referrers),
       );
     });
   },
@@ -238,9 +307,20 @@ export const loadCommand: Command = {
         dockerMediaTypes: dockerMediaTypes(),
       });
       for (const c of copied) if (c.outcome !== "copied") await info(copiedLine(c));
+      // The referrers saved (in the layout's fallback indexes and index entries) go back by
+      // digest, recorded in the registry's fallback index unless it answers the referrers API.
+      const image = await layout.getManifest(withDigest(local, digest));
+      let referrers = 0;
+      for (const d of digestsToSign(image, true)) {
+        const r = await copyReferrers(layout, local, client, attachmentRepository(dst), d);
+        for (const s of r.skipped) {
+          await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+        }
+        referrers += r.copied.length;
+      }
       await info(
         `Loaded ${referenceName(withDigest(dst, digest))}` +
-          withAttachments(copied),
+          withAttachments(copied, referrers),
       );
     });
   },
@@ -251,21 +331,24 @@ const CLEAN_TYPES: Record<string, AttachmentKind[]> = {
   signature: ["sig"],
   attestation: ["att"],
   sbom: ["sbom"],
+  referrer: [],
 };
+/** The clean types that remove Sigstore referrers (cosign v3 signatures and attestations). */
+const CLEAN_REFERRERS = new Set(["all", "referrer"]);
 
 /** `cosign clean`. */
 export const cleanCommand: Command = {
   spec: {
     name: "clean",
     summary: "Removes an image's signatures, attestations and SBOM from the registry.",
-    usage: "[--type all|signature|attestation|sbom] [-f] IMAGE",
+    usage: "[--type all|signature|attestation|referrer|sbom] [-f] IMAGE",
     args: [1, 1],
     flags: {
       type: {
         type: "string",
         default: "all",
         value: "TYPE",
-        description: "all, signature, attestation or sbom",
+        description: "all, signature, attestation, referrer (cosign v3 bundles) or sbom",
       },
       force: {
         type: "boolean",
@@ -280,11 +363,13 @@ export const cleanCommand: Command = {
     const type = str(flags, "type") ?? "all";
     const kinds = CLEAN_TYPES[type];
     if (!kinds) {
-      throw new UsageError(`invalid --type "${type}" (all, signature, attestation or sbom)`);
+      throw new UsageError(
+        `invalid --type "${type}" (all, signature, attestation, referrer or sbom)`,
+      );
     }
     const ref = parseReference(positionals[0]!);
     if (!bool(flags, "force")) {
-      const what = type === "all" ? "signatures, attestations and SBOMs" : `${type}s`;
+      const what = type === "all" ? "signatures, attestations, referrers and SBOMs" : `${type}s`;
       if (!stdinIsTerminal()) {
         throw new CosignError(
           "USAGE",
@@ -325,6 +410,27 @@ export const cleanCommand: Command = {
       }
       const failed = done.find((d) => d.status === "rejected");
       if (failed) throw failed.reason;
+      if (CLEAN_REFERRERS.has(type)) {
+        // cosign v3 bundles: out of the fallback index first, then deleted by digest.
+        const repo = attachmentRepository(ref, attachmentOptions(flags).cosignRepository);
+        const r = await cleanReferrers(client, repo, digest);
+        for (const x of r.removed) {
+          await info(
+            `Removed ${escapeForTerminal(referenceName(withDigest(repo, x.digest)))} from ${
+              positionals[0]
+            }`,
+          );
+        }
+        if (r.indexTag) {
+          await info(
+            r.indexRemoved
+              ? `Removed ${referenceName(r.indexTag)} from ${positionals[0]} (no referrers left)`
+              : `Updated ${referenceName(r.indexTag)}: ${r.removed.length} referrer${
+                r.removed.length === 1 ? "" : "s"
+              } removed`,
+          );
+        }
+      }
     });
   },
 };
@@ -365,7 +471,18 @@ export const treeCommand: Command = {
           throw e;
         }
       }));
-      if (found.every((f) => f.layers.length === 0)) {
+      // cosign v3 lists the referrers with an artifact type after the tags.
+      const referrers = await referrerArtifacts(
+        client,
+        attachmentRepository(ref, attachmentOptions(flags).cosignRepository),
+        digest,
+      );
+      for (const s of referrers.skipped) {
+        await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
+      }
+      if (
+        found.every((f) => f.layers.length === 0) && referrers.artifacts.length === 0
+      ) {
         await stdout(
           `No Supply Chain Security Related Artifacts found for image ${
             referenceName(ref)
@@ -378,6 +495,19 @@ export const treeCommand: Command = {
         await stdout(`└── ${titles[i]![1]}: ${escapeForTerminal(referenceName(f.tag))}\n`);
         for (const [j, d] of f.layers.entries()) {
           await stdout(`${j === f.layers.length - 1 ? "   └──" : "   ├──"} 🍒 ${d}\n`);
+        }
+      }
+      const repo = attachmentRepository(ref, attachmentOptions(flags).cosignRepository);
+      for (const a of referrers.artifacts) {
+        await stdout(
+          `└── 🔗 ${escapeForTerminal(a.type)} artifacts via OCI referrer: ${
+            escapeForTerminal(referenceName(withDigest(repo, a.digest)))
+          }\n`,
+        );
+        for (const [j, d] of a.layers.entries()) {
+          await stdout(
+            `${j === a.layers.length - 1 ? "   └──" : "   ├──"} 🍒 ${escapeForTerminal(d)}\n`,
+          );
         }
       }
     });

@@ -14,7 +14,13 @@ import {
   OCI_CONFIG,
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
-import { type Reference, referenceName, withDigest, withTag } from "../oci/reference.ts";
+import {
+  type Reference,
+  referenceName,
+  type Repository,
+  withDigest,
+  withTag,
+} from "../oci/reference.ts";
 import type { RegistryClient } from "../oci/registry.ts";
 import {
   type DescriptorRead,
@@ -26,6 +32,15 @@ import {
   settle,
   type SettleOptions,
 } from "./attachments.ts";
+import {
+  BUNDLE_MEDIA_TYPE_PREFIX,
+  listReferrers,
+  type Referrer,
+  referrerEntry,
+  referrersTagRef,
+  type ReferrerWriteOptions,
+  updateReferrersIndex,
+} from "./referrers.ts";
 
 /** Options for {@link cleanAttachment}. */
 export interface CleanOptions extends SettleOptions {
@@ -150,6 +165,7 @@ async function removeTag(
   tag: Reference,
   digest: string,
   options: CleanOptions,
+  how: { emptyImage?: boolean } = {},
 ): Promise<string | undefined> {
   const latency = options.latency ?? registryLatency;
   const started = performance.now();
@@ -164,6 +180,7 @@ async function removeTag(
     await client.deleteManifest(withDigest(tag, target));
     return undefined;
   }
+  if (how.emptyImage === false) return other;
   const img = buildImage({
     layers: [],
     manifestMediaType: options.dockerMediaTypes ? DOCKER_MANIFEST : OCI_MANIFEST,
@@ -192,4 +209,67 @@ async function otherTagOf(
   };
   await Promise.all(Array.from({ length: Math.min(TAG_CHECKS, others.length) }, worker));
   return found;
+}
+
+/** What {@link cleanReferrers} did. */
+export interface CleanedReferrers {
+  /** The Sigstore referrers removed (their manifests deleted, or already gone). */
+  removed: Referrer[];
+  /** The fallback tag, when its index was changed. */
+  indexTag?: Reference;
+  /** True when the fallback tag was removed (no referrers were left in it). */
+  indexRemoved: boolean;
+}
+
+/**
+ * Removes the Sigstore bundle referrers (cosign v3 signatures and attestations) of `subject` in
+ * `repo`; other referrers are left alone. The fallback index loses their entries first, under
+ * the writers' lock ({@link updateReferrersIndex}), and goes with its tag when nothing is left
+ * in it, so no tag ever lists a deleted manifest; then each manifest is deleted by digest
+ * (already gone is fine). On a registry with the referrers API, deleting the manifests is all.
+ * @throws {CosignError} when the registry fails
+ */
+export async function cleanReferrers(
+  client: RegistryClient,
+  repo: Repository,
+  subject: string,
+  options: ReferrerWriteOptions = {},
+): Promise<CleanedReferrers> {
+  const listing = await listReferrers(client, repo, subject);
+  const removed: Referrer[] = [];
+  for (const r of listing.referrers) {
+    if (r.artifactType !== undefined && r.artifactType !== "") {
+      if (r.artifactType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)) removed.push(r);
+      continue;
+    }
+    // No artifact type listed: judged by the manifest, as cosign does (a gone one is gone).
+    try {
+      const entry = referrerEntry(await client.getManifest({ ...repo, digest: r.digest }));
+      if (entry.artifactType?.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)) removed.push(r);
+    } catch (e) {
+      if (!(e instanceof CosignError && e.code === "MANIFEST_UNKNOWN")) throw e;
+    }
+  }
+  if (removed.length === 0) return { removed, indexRemoved: false };
+  let indexRemoved = false;
+  const out: CleanedReferrers = { removed, indexRemoved };
+  if (listing.source === "tag") {
+    const tag = referrersTagRef(repo, subject);
+    const r = await updateReferrersIndex(client, repo, subject, {
+      remove: removed.map((x) => x.digest),
+    }, {
+      ...options,
+      removeEmpty: async (t, digest) => {
+        const shared = await removeTag(client, t, digest, {}, { emptyImage: false });
+        indexRemoved = shared === undefined;
+        return indexRemoved;
+      },
+    });
+    if (r.changed) out.indexTag = tag;
+  }
+  out.indexRemoved = indexRemoved;
+  for (const r of removed) {
+    await client.deleteTag({ ...repo, digest: r.digest });
+  }
+  return out;
 }

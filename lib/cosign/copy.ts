@@ -10,11 +10,24 @@ import { CosignError } from "../errors.ts";
 import { LIMITS } from "../oci/body.ts";
 import { INDEXES } from "../oci/media_types.ts";
 import { OciLayout } from "../oci/layout.ts";
-import { type Reference, referenceName, withDigest } from "../oci/reference.ts";
+import { type Reference, referenceName, type Repository, withDigest } from "../oci/reference.ts";
 import { type Manifest, RegistryClient } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { layerDescriptors, mergeAttachmentLayers } from "./attachments.ts";
 import { type AttachmentKind, attachmentRef } from "./tags.ts";
+import type { SkippedLayer } from "./attachments.ts";
+import {
+  BUNDLE_MEDIA_TYPE_PREFIX,
+  BUNDLE_PREDICATE_TYPE_ANNOTATION,
+  listReferrers,
+  manifestSubject,
+  type PushedReferrer,
+  pushReferrerManifest,
+  type Referrer,
+  referrerEntry,
+  type ReferrerWriteOptions,
+} from "./referrers.ts";
+import { COSIGN_SIGN_PREDICATE_TYPE } from "./image_bundles.ts";
 
 /** `kind` annotations cosign puts on `save` layout entries. */
 export const LAYOUT_KIND = {
@@ -364,4 +377,114 @@ export async function layoutImage(
 /** A name for a layout in messages and references. */
 export function layoutReference(digest: string): Reference {
   return { registry: "local", repository: "layout", digest };
+}
+
+/**
+ * What a referrer holds, for `copy --only`: `sig` a Sigstore bundle of a cosign v3 image
+ * signature, `att` a Sigstore bundle of any other predicate (an attestation), `other` any other
+ * artifact (an SBOM pushed as a referrer, for instance).
+ */
+export type ReferrerKind = "sig" | "att" | "other";
+
+/** The kind of a referrer, from its entry (artifact type and predicate type annotation). */
+export function referrerKind(r: Referrer): ReferrerKind {
+  if (!r.artifactType?.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)) return "other";
+  return r.annotations[BUNDLE_PREDICATE_TYPE_ANNOTATION] === COSIGN_SIGN_PREDICATE_TYPE
+    ? "sig"
+    : "att";
+}
+
+/** One referrer copied by {@link copyReferrers}. */
+export interface CopiedReferrer {
+  /** Its entry (digest, artifact type, annotations), the same at both ends. */
+  referrer: Referrer;
+  /** What it holds. */
+  kind: ReferrerKind;
+  /** The subject digest. */
+  subject: string;
+  /** How it was stored at the destination. */
+  pushed: PushedReferrer;
+}
+
+/** Options for {@link copyReferrers}. */
+export interface CopyReferrersOptions extends ReferrerWriteOptions {
+  /** The kinds copied (default all). */
+  kinds?: ReferrerKind[];
+  /** Parallel blob copies. Default 4. */
+  concurrency?: number;
+}
+
+/** What {@link copyReferrers} did. */
+export interface CopiedReferrers {
+  /** The referrers copied. */
+  copied: CopiedReferrer[];
+  /** Referrers not copied, each with its reason (a kind not asked for is not listed). */
+  skipped: SkippedLayer[];
+}
+
+/**
+ * Copies the OCI 1.1 referrers of `subject` from the repository `from` (a registry, by its
+ * referrers API or fallback tag; a layout, by its fallback tags and index entries) to the
+ * repository `to`: each referrer manifest with its blobs, stored by its digest (copies keep
+ * digests, so its `subject` names the copied manifest), then recorded in the destination's
+ * fallback index unless the destination registry answers the referrers API
+ * ({@link pushReferrerManifest}). A referrer whose manifest does not name `subject` is skipped
+ * with the reason.
+ * @throws {CosignError} when a registry fails (never "no referrers" for a failure)
+ */
+export async function copyReferrers(
+  src: ImageStore,
+  from: Repository,
+  dst: ImageStore,
+  to: Repository,
+  subject: string,
+  options: CopyReferrersOptions = {},
+): Promise<CopiedReferrers> {
+  const listing = await listReferrers(src, from, subject);
+  const skipped: SkippedLayer[] = [...listing.skipped];
+  const copied: CopiedReferrer[] = [];
+  const kinds = options.kinds ?? ["sig", "att", "other"];
+  for (const listed of listing.referrers) {
+    // Judged by the listing first, so that a kind not asked for costs no request.
+    if (listed.artifactType && !kinds.includes(referrerKind(listed))) continue;
+    let m: Manifest;
+    try {
+      m = await src.getManifest({ ...from, digest: listed.digest });
+    } catch (e) {
+      if (
+        e instanceof CosignError &&
+        ["MANIFEST_UNKNOWN", "MANIFEST_INVALID", "DIGEST_MISMATCH", "MANIFEST_TOO_LARGE"]
+          .includes(e.code)
+      ) {
+        skipped.push({ digest: listed.digest, reason: `referrer ${listed.digest}: ${e.message}` });
+        continue;
+      }
+      throw e;
+    }
+    if (manifestSubject(m) !== subject) {
+      skipped.push({
+        digest: m.digest,
+        reason: `referrer ${m.digest} refers to ${
+          manifestSubject(m) ?? "nothing"
+        }, not ${subject}; not copied`,
+      });
+      continue;
+    }
+    const entry = referrerEntry(m);
+    // The listing's annotations (those the writer put in the index) win over none.
+    if (Object.keys(entry.annotations).length === 0) entry.annotations = listed.annotations;
+    const kind = referrerKind(entry);
+    if (!kinds.includes(kind)) continue;
+    const fromRef: Reference = { ...from, digest: m.digest };
+    const toRef: Reference = { ...to, digest: m.digest };
+    await copyContents(src, fromRef, dst, toRef, m, options.concurrency ?? 4, {
+      visited: 1,
+      maxDepth: LIMITS.indexDepth,
+      maxManifests: LIMITS.manifestsPerOperation,
+      seen: new Set([m.digest]),
+    }, 0);
+    const pushed = await pushReferrerManifest(dst, to, m.bytes, subject, entry, options);
+    copied.push({ referrer: entry, kind, subject, pushed });
+  }
+  return { copied, skipped };
 }

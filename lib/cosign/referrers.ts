@@ -330,22 +330,9 @@ async function listFromLayout(
       if (e instanceof CosignError && e.code !== "FILE_READ") continue;
       throw e;
     }
-    const subject = m.json.subject as { digest?: unknown } | undefined;
-    if (subject?.digest !== digest) continue;
+    if (manifestSubject(m) !== digest) continue;
     seen.add(m.digest);
-    const config = m.json.config as { mediaType?: unknown } | undefined;
-    const artifactType = typeof m.json.artifactType === "string"
-      ? m.json.artifactType
-      : typeof config?.mediaType === "string"
-      ? config.mediaType
-      : undefined;
-    referrers.push({
-      mediaType: m.mediaType,
-      digest: m.digest,
-      size: m.bytes.length,
-      ...(artifactType ? { artifactType } : {}),
-      annotations: stringRecord(m.json.annotations),
-    });
+    referrers.push(referrerEntry(m));
   }
   return { source: "layout", referrers, skipped };
 }
@@ -400,6 +387,12 @@ export function referrerManifest(input: ReferrerManifestInput): Uint8Array {
 export interface ReferrerWriteOptions extends SettleOptions {
   /** How many times to re-read and re-merge when another writer interfered. Default 10. */
   maxRounds?: number;
+  /**
+   * Removes the fallback tag when a removal leaves its index empty (called under the lock with
+   * the tag and the index's digest); false when it could not, and the empty index is written.
+   * Without it, an empty index is written.
+   */
+  removeEmpty?: (tag: Reference, indexDigest: string) => Promise<boolean>;
 }
 
 /** What {@link pushReferrer} did. */
@@ -438,29 +431,78 @@ export async function pushReferrer(
     annotations: input.annotations,
     layer: { mediaType: input.layerMediaType, digest: layer.digest, size: layerBytes.length },
   });
-  const digest = sha256Digest(bytes);
-  await store.putManifest({ ...repo, digest }, bytes, OCI_MANIFEST);
-  const entry: Referrer = {
+  return await pushReferrerManifest(store, repo, bytes, input.subject.digest, {
     mediaType: OCI_MANIFEST,
-    digest,
+    digest: sha256Digest(bytes),
     size: bytes.length,
     artifactType: input.artifactType,
     annotations: input.annotations,
-  };
+  }, options);
+}
+
+/**
+ * Stores a referrer manifest whose blobs are in place already: PUT by its digest (never a tag),
+ * then, unless the registry answers the referrers API for `subject`, the fallback index entry
+ * ({@link updateReferrersIndex}). In an OCI layout the manifest gets an untagged `index.json`
+ * entry and the fallback index its `sha256-<hex>` tag.
+ * @param store where to write
+ * @param repo the repository holding the referrers
+ * @param bytes the manifest, as it is to be stored (its `subject` names `subject`)
+ * @param subject the digest of the manifest it refers to
+ * @param entry its fallback index entry ({@link referrerEntry})
+ * @throws {CosignError} `DIGEST_MISMATCH` when `entry.digest` is not the bytes' digest
+ */
+export async function pushReferrerManifest(
+  store: ImageStore,
+  repo: Repository,
+  bytes: Uint8Array,
+  subject: string,
+  entry: Referrer,
+  options: ReferrerWriteOptions = {},
+): Promise<PushedReferrer> {
+  const digest = sha256Digest(bytes);
+  if (digest !== entry.digest) {
+    throw new CosignError(
+      "DIGEST_MISMATCH",
+      `The referrer manifest has digest ${digest}, not ${entry.digest}; not storing it`,
+    );
+  }
+  await store.putManifest({ ...repo, digest }, bytes, entry.mediaType);
   if (hasApi(store)) {
-    const probe = await store.referrersPage(repo, input.subject.digest, {
-      artifactType: input.artifactType,
+    const probe = await store.referrersPage(repo, subject, {
+      ...(entry.artifactType ? { artifactType: entry.artifactType } : {}),
     });
     if (probe.supported) return { digest, api: true };
   }
-  const r = await updateReferrersIndex(
-    store,
-    repo,
-    input.subject.digest,
-    { add: [entry] },
-    options,
-  );
+  const r = await updateReferrersIndex(store, repo, subject, { add: [entry] }, options);
   return { digest, api: false, ...(r.digest ? { indexDigest: r.digest } : {}) };
+}
+
+/**
+ * The fallback index entry of a referrer manifest: its media type, digest and size, its
+ * `artifactType` (the manifest's, else its config's media type, as go-containerregistry does)
+ * and its annotations.
+ */
+export function referrerEntry(m: Manifest): Referrer {
+  const config = m.json.config as { mediaType?: unknown } | undefined;
+  const artifactType = typeof m.json.artifactType === "string"
+    ? m.json.artifactType
+    : typeof config?.mediaType === "string"
+    ? config.mediaType
+    : undefined;
+  return {
+    mediaType: m.mediaType,
+    digest: m.digest,
+    size: m.bytes.length,
+    ...(artifactType ? { artifactType } : {}),
+    annotations: stringRecord(m.json.annotations),
+  };
+}
+
+/** The subject digest a manifest names, if any. */
+export function manifestSubject(m: Manifest): string | undefined {
+  const d = (m.json.subject as { digest?: unknown } | undefined)?.digest;
+  return typeof d === "string" ? d : undefined;
 }
 
 /** The change {@link updateReferrersIndex} makes. */
@@ -488,7 +530,11 @@ function entryJson(r: Referrer): string {
  * The fallback index's bytes: existing entries kept as they were (unknown fields included),
  * added ones appended, each digest once, sorted by digest (cosign-spec §13).
  */
-function indexBytes(existing: unknown[], add: Referrer[], remove: Set<string>): Uint8Array {
+function indexBytes(
+  existing: unknown[],
+  add: Referrer[],
+  remove: Set<string>,
+): { bytes: Uint8Array; count: number } {
   const byDigest = new Map<string, string>();
   for (const e of existing) {
     const d = (e as { digest?: unknown })?.digest;
@@ -501,11 +547,12 @@ function indexBytes(existing: unknown[], add: Referrer[], remove: Set<string>): 
     }
   }
   const sorted = [...byDigest.keys()].sort();
-  return new TextEncoder().encode(
+  const bytes = new TextEncoder().encode(
     `{"schemaVersion":2,"mediaType":${goString(OCI_INDEX)},"manifests":[${
       sorted.map((d) => byDigest.get(d)!).join(",")
     }]}`,
   );
+  return { bytes, count: sorted.length };
 }
 
 /**
@@ -565,9 +612,13 @@ export async function updateReferrersIndex(
     const current = await read();
     if (holds(current.raw)) return { digest: current.manifest?.digest, changed };
     if (!current.found && add.length === 0) return { changed };
-    const bytes = indexBytes(current.raw, add, remove);
+    const { bytes, count } = indexBytes(current.raw, add, remove);
     const putStarted = performance.now();
-    const written = await store.putManifest(ref, bytes, OCI_INDEX);
+    // An index left empty goes with its tag when the caller can remove it.
+    const removed = count === 0 && current.manifest !== undefined &&
+      options.removeEmpty !== undefined &&
+      await options.removeEmpty(ref, current.manifest.digest);
+    const written = removed ? undefined : await store.putManifest(ref, bytes, OCI_INDEX);
     latency.request(performance.now() - putStarted);
     latency.span(performance.now() - started);
     changed = true;
@@ -578,7 +629,7 @@ export async function updateReferrersIndex(
         const digests = new Set(now.layers.map((l) => l.digest));
         return add.every((r) => digests.has(r.digest)) && [...remove].every((d) => !digests.has(d));
       },
-      { ...options, latency, quietSince: written, read: asDescriptors },
+      { ...options, latency, ...(written ? { quietSince: written } : {}), read: asDescriptors },
     );
     if (seen.held) return { digest: seen.current.digest, changed };
   }
@@ -586,4 +637,49 @@ export async function updateReferrersIndex(
     "WRITE_CONFLICT",
     `Could not update ${referenceName(ref)}: other writers kept replacing it (${rounds} attempts)`,
   );
+}
+
+/** A referrer as `cosign tree` shows it. */
+export interface ReferrerArtifact {
+  /** The referrer manifest's digest. */
+  digest: string;
+  /** Its bundle predicate type annotation, else its artifact type. */
+  type: string;
+  /** Its layer digests. */
+  layers: string[];
+}
+
+/**
+ * The referrers of `digest` with an artifact type, each with its manifest's layers (what cosign
+ * v3's `tree` lists); a referrer whose manifest cannot be read is skipped with the reason.
+ * @throws {CosignError} when the registry fails
+ */
+export async function referrerArtifacts(
+  store: ImageStore,
+  repo: Repository,
+  digest: string,
+): Promise<{ artifacts: ReferrerArtifact[]; skipped: SkippedLayer[] }> {
+  const listing = await listReferrers(store, repo, digest);
+  const skipped = [...listing.skipped];
+  const artifacts: ReferrerArtifact[] = [];
+  for (const r of listing.referrers) {
+    if (!r.artifactType) continue;
+    let m: Manifest;
+    try {
+      m = await store.getManifest({ ...repo, digest: r.digest });
+    } catch (e) {
+      if (e instanceof CosignError && e.code !== "REGISTRY_ERROR") {
+        skipped.push({ digest: r.digest, reason: `referrer ${r.digest}: ${e.message}` });
+        continue;
+      }
+      throw e;
+    }
+    const layers = Array.isArray(m.json.layers) ? m.json.layers as { digest?: unknown }[] : [];
+    artifacts.push({
+      digest: r.digest,
+      type: stringRecord(m.json.annotations)[BUNDLE_PREDICATE_TYPE_ANNOTATION] ?? r.artifactType,
+      layers: layers.map((l) => String(l.digest)),
+    });
+  }
+  return { artifacts, skipped };
 }
