@@ -6,8 +6,12 @@
  *    registry (the real CNCF distribution registry of `tests/harness/`), counted at a fault
  *    proxy in front of it (every registry request, in order, with its status) plus the token
  *    server's own log. Cold is a fresh HOME (no remembered registry); warm is a second run
- *    with the same HOME. The peer is the request sequence go-containerregistry-based cosign v2
- *    sends for the same command, derived from its sources ({@link GGCR_SIGN}, {@link GGCR_VERIFY}).
+ *    with the same HOME. Two layouts: the legacy `.sig` image (`sign --new-bundle-format=false`,
+ *    then `verify` of that image), whose peer is the request sequence go-containerregistry-based
+ *    cosign v2 sends for the same command ({@link GGCR_SIGN}, {@link GGCR_VERIFY}); and the v3
+ *    layout (`sign` by default: a Sigstore bundle as an OCI 1.1 referrer, found through the
+ *    `sha256-<hex>` fallback tag since distribution has no referrers API), whose peer is cosign
+ *    v3's sequence ({@link GGCR_SIGN_V3}, {@link GGCR_VERIFY_V3}). All are derived from sources.
  * 2. `cosign verify` of an image carrying 100 signatures against one carrying 1 signature, on
  *    the same no-auth registry: median wall time (hyperfine). The `.sig` images are built here
  *    with openssl signatures and pushed with plain `fetch` (no product code).
@@ -20,11 +24,16 @@
  *    after that because its payload is no simple-signing JSON: peak RSS (GNU time) against
  *    300 MB (issue 19.7). The layers are made as they are served by a small registry in this
  *    process, so 1.5 GB is neither stored nor pushed.
+ * 6. `cosign verify` of an image with 100 v3 referrers (Sigstore bundles in the fallback index)
+ *    against one with 1, on the same no-auth registry: median wall time (hyperfine). The bundles
+ *    are built in this process (node:crypto signatures over the DSSE PAE of cosign's statement
+ *    with the subject annotation `n` = 0…99,
+ *    `bundleV03Json`, `referrerManifest`) and pushed once with plain `fetch`, index included.
  *
  * Every ratio printed is ours / peer (lower is better). It prints a plain-text table, then a
  * markdown section for BENCHMARKS.md (between `<!-- images:begin -->` and
  * `<!-- images:end -->`), also written to /tmp/bench_images.md. `BENCH_ONLY` (comma list of
- * `requests`, `verify`, `sget`, `startup`) runs a subset. Temporary files live in one
+ * `requests`, `verify`, `sget`, `startup`, `bigsigs`, `referrers`) runs a subset. Temporary files live in one
  * `cosign-bench-images-*` folder under the system temp directory; it and every registry started
  * are removed at the end, also on failure or Ctrl-C. Commands under test run with a HOME inside
  * that folder, so the user's own registry cache and credentials are neither read nor written.
@@ -51,8 +60,10 @@ const MARKDOWN_OUT = "/tmp/bench_images.md";
 
 /** Targets from the project brief. */
 const TARGET = {
-  /** Requests (registry + token), ours / go-containerregistry's. */
+  /** Requests (registry + token), ours / go-containerregistry's cosign v2 (legacy `.sig`). */
   requestRatio: 0.7,
+  /** Requests (registry + token), ours / cosign v3's (v3 referrers): at most its count. */
+  requestRatioV3: 1,
   /** verify with 100 signatures / verify with 1. */
   manySigRatio: 2,
   /** sget / `curl | sha256sum`. */
@@ -72,8 +83,8 @@ const SGET_RUNS = 5;
 const RSS_RUNS = 3;
 const STARTUP_MIN_RUNS = 20;
 
-type Section = "requests" | "verify" | "sget" | "startup" | "bigsigs";
-const SECTIONS: Section[] = ["requests", "verify", "sget", "startup", "bigsigs"];
+type Section = "requests" | "verify" | "sget" | "startup" | "bigsigs" | "referrers";
+const SECTIONS: Section[] = ["requests", "verify", "sget", "startup", "bigsigs", "referrers"];
 
 // ---------------------------------------------------------------------------------------------
 // The peer: what go-containerregistry-based cosign v2 sends, derived from its sources
@@ -213,6 +224,185 @@ const GGCR_ASSUMPTIONS = [
   "attempt is no HTTP request and is not counted. No retries, no errors.",
   "`--tlog-upload=false` makes ShouldUploadToTlog return before its `remote.Get` (sign.go); " +
   "`--insecure-ignore-tlog` makes no Rekor or TUF requests (not registry requests anyway).",
+];
+
+/**
+ * `cosign sign --key k --tlog-upload=false REG/REPO:TAG` with cosign v3 (new bundle format, the
+ * default), token auth, a registry without the referrers API, the image not signed yet.
+ * sigstore/cosign v3 HEAD with go-containerregistry HEAD.
+ */
+const GGCR_SIGN_V3: PeerStep[] = [
+  {
+    kind: "registry",
+    request: "GET /v2/ → 401",
+    source: "ping of option set A's Puller: `sign.go` SignCmd `regOpts.ClientOpts(ctx)` " +
+      "(`options/registry.go` GetRegistryClientOpts: `remote.Reuse` of a new Pusher and " +
+      "Puller); `ociremote.SignedEntity` → `remote.Get` → `puller.go` fetcher → " +
+      "`transport.NewWithContext` → `ping.go`",
+  },
+  {
+    kind: "token",
+    request: "GET token (pull)",
+    source: "`transport.go` NewWithContext → `bearer.go` refresh, scope `repository:R:pull`",
+  },
+  {
+    kind: "registry",
+    request: "GET manifests/<tag> → 200",
+    source: "SignedEntity `remote.Get`; `walk.SignedEntity` calls the function once for an " +
+      "image and its digest comes from that manifest (no request); `GetAttachedImageRef` with " +
+      "no attachment and `ShouldUploadToTlog` with `--tlog-upload=false` send nothing",
+  },
+  {
+    kind: "registry",
+    request: "GET /v2/ → 401",
+    source: "signDigestBundle builds a second option set, `ociremoteOpts := " +
+      "regOpts.ClientOpts(ctx)` (new Pusher and Puller); WriteAttestationNewBundleFormat → " +
+      "`pkg/oci/remote/write.go` WriteReferrer → `remoteHead` (`remote.Head`) → Puller B's " +
+      "fetcher → ping",
+  },
+  {
+    kind: "token",
+    request: "GET token (pull)",
+    source: "Puller B's transport (`bearer.go` refresh), scope pull",
+  },
+  {
+    kind: "registry",
+    request: "HEAD manifests/<digest> → 200",
+    source: "WriteReferrer `remoteHead(ref)`: the subject descriptor (media type, digest, size)",
+  },
+  {
+    kind: "registry",
+    request: "GET /v2/ → 401",
+    source: "writeEmptyConfigLayer → `remoteWriteLayer` (`remote.WriteLayer`) → Pusher B " +
+      "`Upload` → `pusher.go` writer → repoWriter.init → `write.go` makeWriter → " +
+      "NewWithContext → ping (once for Pusher B: the bundle layer and the manifest reuse it)",
+  },
+  {
+    kind: "token",
+    request: "GET token (push,pull)",
+    source: "makeWriter, scopes from scopesForUploadingImage(repo, nil) (push scope first)",
+  },
+  ...[
+    ["empty config `{}`", "writeEmptyConfigLayer (the image's config is not `{}`)"],
+    ["bundle layer", "WriteReferrer's layer loop, after the config (one at a time)"],
+  ].flatMap(([blob, why]): PeerStep[] => [
+    {
+      kind: "registry",
+      request: `HEAD blobs/<digest> → 404`,
+      source: `${blob}: ${why}; \`pusher.go\` writeLayer → \`write.go\` uploadOne → ` +
+        "checkExistingBlob",
+    },
+    {
+      kind: "registry",
+      request: "POST blobs/uploads/ → 202",
+      source: "`write.go` initiateUpload (a static layer is no MountableLayer: no `from`)",
+    },
+    { kind: "registry", request: "PATCH <location> → 202", source: "`write.go` streamBlob" },
+    {
+      kind: "registry",
+      request: "PUT <location>?digest= → 201",
+      source: "`write.go` commitBlob",
+    },
+  ]),
+  {
+    kind: "registry",
+    request: "PUT manifests/<digest> → 201",
+    source: "WriteReferrer `remotePut` (`remote.Put` → `Pusher.Put` → writer.commitManifest: " +
+      "no existence HEAD) to `repo@<manifest digest>` (referrerManifest.targetRef)",
+  },
+  {
+    kind: "registry",
+    request: "GET referrers/<digest> → 404",
+    source: "`write.go` commitManifest: the manifest has a `subject`, so commitSubjectReferrers " +
+      "probes the referrers API (it does not look at an `OCI-Subject` header)",
+  },
+  {
+    kind: "registry",
+    request: "GET manifests/<referrers tag> → 404",
+    source: "commitSubjectReferrers, `referrersTagFallback` on by default (`options.go`): GET " +
+      "of the fallback tag `sha256-<hex>` (not found: a new index with the one descriptor)",
+  },
+  {
+    kind: "registry",
+    request: "PUT manifests/<referrers tag> → 201",
+    source: "commitSubjectReferrers → commitManifest of the sorted index (it has no subject: " +
+      "nothing more)",
+  },
+];
+
+/**
+ * `cosign verify --key k.pub --insecure-ignore-tlog REG/REPO:TAG` of an image with one v3
+ * referrer (found through the fallback tag), cosign v3 HEAD, token auth.
+ */
+const GGCR_VERIFY_V3: PeerStep[] = [
+  {
+    kind: "registry",
+    request: "GET /v2/ → 401",
+    source: "ping of the one option set (`verify.go` Exec `c.ClientOpts(ctx)`, with " +
+      "`remote.Reuse`); first use: the format detection, `--new-bundle-format` defaults to " +
+      "true (`options/verify.go`), so Exec calls `cosign.GetBundles` → `ResolveDigest` → " +
+      "`remote.Get` → `puller.go`",
+  },
+  {
+    kind: "token",
+    request: "GET token (pull)",
+    source: "`transport.go` NewWithContext → `bearer.go` refresh",
+  },
+  ...[
+    "format detection (`verify.go` Exec)",
+    "`VerifyImageAttestations` → " +
+    "verifyImageAttestationsSigstoreBundle (same puller: no new ping or token)",
+  ].flatMap(
+    (call): PeerStep[] => [
+      {
+        kind: "registry",
+        request: "GET manifests/<tag> → 200",
+        source: `GetBundles of the ${call}: \`ResolveDigest\` (\`remote.Get\`)`,
+      },
+      {
+        kind: "registry",
+        request: "GET referrers/<digest> → 404",
+        source: "GetBundles → `ociremote.Referrers` → `remote.Referrers` → " +
+          "`referrers.go` fetchReferrers",
+      },
+      {
+        kind: "registry",
+        request: "GET manifests/<referrers tag> → 200",
+        source: "fetchReferrers: not 200 → fetchManifest of the fallback tag (no pagination)",
+      },
+      {
+        kind: "registry",
+        request: "GET manifests/<digest> → 200",
+        source: "GetBundles, per index entry: `ociremote.Bundle` → `remote.Image` " +
+          "(`remote.Get`)",
+      },
+      {
+        kind: "registry",
+        request: "GET blobs/<digest> → 200",
+        source: "Bundle: `layers[0].Uncompressed()` → remoteImageLayer.Compressed → " +
+          "fetchBlobURL (its media type comes from the manifest: no request)",
+      },
+    ],
+  ),
+];
+
+const GGCR_ASSUMPTIONS_V3 = [
+  "Sources read (cosign v3 HEAD, go-containerregistry HEAD): sigstore/cosign " +
+  "`cmd/cosign/cli/sign/sign.go` (SignCmd, signDigestBundle), " +
+  "`cmd/cosign/cli/signcommon/common.go` (ShouldUploadToTlog), " +
+  "`cmd/cosign/cli/verify/verify.go` (Exec), `cmd/cosign/cli/options/{registry,verify}.go`, " +
+  "`pkg/oci/remote/{write,referrers,signatures,digest,remote}.go`, `pkg/cosign/verify.go` " +
+  "(GetBundles, VerifyImageAttestations); google/go-containerregistry " +
+  "`pkg/v1/remote/{write,pusher,puller,referrers,image,options}.go`, `pkg/v1/partial/compressed.go`.",
+  "Sign builds two option sets (SignCmd's `opts`, signDigestBundle's `ociremoteOpts`); the " +
+  "second one's Puller (the subject HEAD) and Pusher (blobs, manifest, fallback index) each " +
+  "ping and fetch a token: 3 pings and 3 tokens.",
+  "Verify of a v3 image calls GetBundles twice (format detection, then verification) with " +
+  "nothing cached between them: the tag, the referrers probe, the fallback index, the " +
+  "referrer manifest and the bundle are each fetched twice. 1 signature here; each more " +
+  "referrer adds 2 × (manifest GET + blob GET).",
+  "The registry has no referrers API (distribution answers 404), so go-containerregistry " +
+  "uses the fallback tag; with the API, sign sends no fallback GET/PUT and verify no fallback GET.",
 ];
 
 function peerCounts(steps: PeerStep[]): { registry: number; token: number; total: number } {
@@ -456,13 +646,17 @@ function describe(s: Seen): string {
   }
   const { method, path, url, status } = s.e;
   let what = path;
-  const m = /^\/v2\/(.+?)\/(manifests|blobs)\/(.*)$/.exec(path);
+  const m = /^\/v2\/(.+?)\/(manifests|blobs|referrers)\/(.*)$/.exec(path);
   if (path === "/v2/") what = "/v2/";
   else if (m) {
     const [, , kind, rest] = m;
-    if (kind === "manifests") {
+    if (kind === "referrers") {
+      what = "referrers/<digest>";
+    } else if (kind === "manifests") {
       what = /^sha256-[0-9a-f]{64}\.sig$/.test(rest!)
         ? "manifests/<sig tag>"
+        : /^sha256-[0-9a-f]{64}$/.test(rest!)
+        ? "manifests/<referrers tag>"
         : /^sha256:[0-9a-f]{64}$/.test(rest!)
         ? "manifests/<digest>"
         : "manifests/<tag>";
@@ -485,6 +679,17 @@ interface Counted {
   total: number;
 }
 
+/** A derived sequence as a numbered markdown list with its heading. */
+function peerList(title: string, steps: PeerStep[], tail: string): string[] {
+  const c = peerCounts(steps);
+  return [
+    `${title}, ${c.total} requests (${c.registry} registry + ${c.token} token)${tail}:`,
+    "",
+    ...steps.map((s, i) => `${i + 1}. \`${s.request}\`: ${s.source}`),
+    "",
+  ];
+}
+
 async function measureRequests(root: string): Promise<void> {
   console.error("\n== 1. Requests: sign and verify of a tagged image, token-auth registry ==");
   const keys = `${root}/keys`;
@@ -497,15 +702,14 @@ async function measureRequests(root: string): Promise<void> {
   await using reg = await startRegistry({ mode: "token" });
   await using proxy = await startFaultProxy(reg);
   const tokens = reg.tokenServer!;
-  await pushImage(reg, "bench/sign-cold:v1");
-  await pushImage(reg, "bench/sign-warm:v1");
+  for (const repo of ["sign-cold", "sign-warm", "v3-cold", "v3-warm"]) {
+    await pushImage(reg, `bench/${repo}:v1`);
+  }
   const seen: Seen[] = [];
   recordOrder(proxy, tokens.requests, seen);
 
   const creds = ["--registry-username", reg.username!, "--registry-password", reg.password!];
-  const cold = `${proxy.host}/bench/sign-cold:v1`;
-  const warm = `${proxy.host}/bench/sign-warm:v1`;
-  const signHome = `${root}/home-sign`, verifyHome = `${root}/home-verify`;
+  const at = (repo: string) => `${proxy.host}/bench/${repo}:v1`;
 
   const measure = async (name: string, argv: string[], home: string): Promise<Counted> => {
     const start = seen.length;
@@ -517,70 +721,119 @@ async function measureRequests(root: string): Promise<void> {
     for (const s of mine) console.error(`    ${describe(s)}`);
     return c;
   };
-  const signArgs = (ref: string) =>
-    cli("cosign", "sign", "--key", `${keys}/k.key`, "--tlog-upload=false", ...creds, ref);
+  const signArgs = (ref: string, ...extra: string[]) =>
+    cli("cosign", "sign", "--key", `${keys}/k.key`, "--tlog-upload=false", ...extra, ...creds, ref);
   const verifyArgs = (ref: string) =>
     cli("cosign", "verify", "--key", `${keys}/k.pub`, "--insecure-ignore-tlog", ...creds, ref);
+  const legacy = "--new-bundle-format=false";
 
   // Cold: a fresh HOME. Warm: the same HOME again, signing another unsigned image, so that
-  // the two runs differ only by what the first one remembered.
-  const results = [
-    await measure("sign, cold", signArgs(cold), signHome),
-    await measure("sign, warm", signArgs(warm), signHome),
-    await measure("verify, cold", verifyArgs(cold), verifyHome),
-    await measure("verify, warm", verifyArgs(cold), verifyHome),
+  // the two runs differ only by what the first one remembered. Each layout has its own HOMEs.
+  const groups: { results: Counted[]; sign: PeerStep[]; verify: PeerStep[]; v3: boolean }[] = [
+    {
+      v3: false,
+      sign: GGCR_SIGN,
+      verify: GGCR_VERIFY,
+      results: [
+        await measure("legacy .sig: sign, cold", signArgs(at("sign-cold"), legacy), `${root}/hs2`),
+        await measure("legacy .sig: sign, warm", signArgs(at("sign-warm"), legacy), `${root}/hs2`),
+        await measure("legacy .sig: verify, cold", verifyArgs(at("sign-cold")), `${root}/hv2`),
+        await measure("legacy .sig: verify, warm", verifyArgs(at("sign-cold")), `${root}/hv2`),
+      ],
+    },
+    {
+      v3: true,
+      sign: GGCR_SIGN_V3,
+      verify: GGCR_VERIFY_V3,
+      results: [
+        await measure("v3 referrer: sign, cold", signArgs(at("v3-cold")), `${root}/hs3`),
+        await measure("v3 referrer: sign, warm", signArgs(at("v3-warm")), `${root}/hs3`),
+        await measure("v3 referrer: verify, cold", verifyArgs(at("v3-cold")), `${root}/hv3`),
+        await measure("v3 referrer: verify, warm", verifyArgs(at("v3-cold")), `${root}/hv3`),
+      ],
+    },
   ];
-  const peerSign = peerCounts(GGCR_SIGN), peerVerify = peerCounts(GGCR_VERIFY);
   const lists: string[] = [];
-  for (const c of results) {
-    const peer = c.name.startsWith("sign") ? peerSign : peerVerify;
-    const ratio = c.total / peer.total;
-    rows.push({
-      measure: `${c.name}: requests (registry + token)`,
-      ours: `${c.total} (${c.registry} + ${c.token})`,
-      peer: `${peer.total} (${peer.registry} + ${peer.token}) (ggcr cosign v2, derived)`,
-      ratio: fmtRatio(ratio),
-      target: `<= ${fmtRatio(TARGET.requestRatio)}`,
-      met: ratio <= TARGET.requestRatio + 1e-9,
-    });
-    lists.push(`- ${c.name} (${c.total}): ${c.seen.map((s) => `\`${describe(s)}\``).join(" · ")}`);
+  for (const g of groups) {
+    const target = g.v3 ? TARGET.requestRatioV3 : TARGET.requestRatio;
+    for (const c of g.results) {
+      const peer = peerCounts(c.name.includes(": sign") ? g.sign : g.verify);
+      const ratio = c.total / peer.total;
+      rows.push({
+        measure: `${c.name}: requests (registry + token)`,
+        ours: `${c.total} (${c.registry} + ${c.token})`,
+        peer: `${peer.total} (${peer.registry} + ${peer.token}) (ggcr cosign ${
+          g.v3 ? "v3" : "v2"
+        }, derived)`,
+        ratio: fmtRatio(ratio),
+        target: `<= ${fmtRatio(target)}`,
+        met: ratio <= target + 1e-9,
+      });
+      lists.push(
+        `- ${c.name} (${c.total}): ${c.seen.map((s) => `\`${describe(s)}\``).join(" · ")}`,
+      );
+    }
   }
+  const peerVerify = peerCounts(GGCR_VERIFY);
   // What no implementation can avoid in a fresh process without a token cached on disk.
   const floorVerify = 4;
   notes.push(
-    `verify needs at least ${floorVerify} requests in a process that starts without a token ` +
-      `(token, GET tag, GET .sig, GET layer): ${
+    `legacy verify needs at least ${floorVerify} requests in a process that starts without a ` +
+      `token (token, GET tag, GET .sig, GET layer): ${
         fmtRatio(floorVerify / peerVerify.total)
-      } of ggcr's ${peerVerify.total}, so a ${
+      } of ggcr cosign v2's ${peerVerify.total}, so a ${
         fmtRatio(TARGET.requestRatio)
-      } target for verify is out of reach unless tokens are kept between runs.`,
+      } target for verify is out of reach unless tokens are kept between runs. Our verify ` +
+      "also looks for v3 referrers (referrers API, then the fallback tag), which cosign v2 " +
+      "never reads.",
   );
 
   mdExtra.push(
     "### Requests sent, in order",
     "",
     "Counted at the fault proxy (`tests/harness/fault_proxy.ts`) in front of a token-auth " +
-      "registry, plus the token server's own log, interleaved in arrival order. Credentials " +
-      "`--registry-username/--registry-password`; the sign runs sign images that carry no " +
-      "signature yet (warm signs a second, also unsigned image with the same HOME).",
+      "registry without the referrers API (CNCF distribution), plus the token server's own " +
+      "log, interleaved in arrival order. Credentials `--registry-username/--registry-password`; " +
+      "the sign runs sign images that carry no signature yet (warm signs a second, also " +
+      "unsigned image with the same HOME). Legacy: `sign --new-bundle-format=false`, then " +
+      "`verify` of that image; v3: `sign` (new bundle format by default), then `verify` of " +
+      "that image.",
     "",
     ...lists,
     "",
     "### go-containerregistry-based cosign v2: derived sequences",
     "",
-    `\`cosign sign --key k --tlog-upload=false REG/R:TAG\` (image not signed yet), ${peerSign.total} requests ` +
-      `(${peerSign.registry} registry + ${peerSign.token} token), cold and warm alike:`,
-    "",
-    ...GGCR_SIGN.map((s, i) => `${i + 1}. \`${s.request}\`: ${s.source}`),
-    "",
-    `\`cosign verify --key k.pub --insecure-ignore-tlog REG/R:TAG\` (1 signature), ${peerVerify.total} requests ` +
-      `(${peerVerify.registry} registry + ${peerVerify.token} token):`,
-    "",
-    ...GGCR_VERIFY.map((s, i) => `${i + 1}. \`${s.request}\`: ${s.source}`),
-    "",
+    ...peerList(
+      "`cosign sign --key k --tlog-upload=false REG/R:TAG` (image not signed yet)",
+      GGCR_SIGN,
+      ", cold and warm alike",
+    ),
+    ...peerList(
+      "`cosign verify --key k.pub --insecure-ignore-tlog REG/R:TAG` (1 signature)",
+      GGCR_VERIFY,
+      "",
+    ),
     "Assumptions:",
     "",
     ...GGCR_ASSUMPTIONS.map((a) => `- ${a}`),
+    "",
+    "### go-containerregistry-based cosign v3 (Sigstore bundle referrers): derived sequences",
+    "",
+    ...peerList(
+      "`cosign sign --key k --tlog-upload=false REG/R:TAG` (new bundle format, image not " +
+        "signed yet, registry without the referrers API)",
+      GGCR_SIGN_V3,
+      ", cold and warm alike",
+    ),
+    ...peerList(
+      "`cosign verify --key k.pub --insecure-ignore-tlog REG/R:TAG` (1 v3 referrer in the " +
+        "fallback index)",
+      GGCR_VERIFY_V3,
+      "",
+    ),
+    "Assumptions (besides the v2 ones on pings, tokens and `remote.Reuse`, which hold here too):",
+    "",
+    ...GGCR_ASSUMPTIONS_V3.map((a) => `- ${a}`),
     "",
   );
 }
@@ -1145,6 +1398,218 @@ async function measureBigSignatures(root: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. verify with 100 v3 referrers against 1
+
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+
+/** PUTs a manifest (by tag or digest) straight to the registry. */
+async function putManifestRaw(
+  reg: Registry,
+  repo: string,
+  ref: string,
+  body: Uint8Array,
+  mediaType: string,
+): Promise<void> {
+  const put = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: new Uint8Array(body),
+  });
+  const text = await put.text();
+  if (put.status !== 201) {
+    throw new BenchError(
+      `manifest upload ${repo}:${ref}: HTTP ${put.status} ${text.slice(0, 300)}`,
+    );
+  }
+}
+
+/** One v3 referrer pushed by {@link pushReferrers}. */
+interface PushedReferrerBlob {
+  manifestDigest: string;
+  bundleDigest: string;
+}
+
+/**
+ * Signs `count` v3 image signatures of `image` with the P-256 key `pem` (each over the DSSE PAE
+ * of cosign's statement with the subject annotation `n` = its number, as `-a n=<i>` gives), and
+ * pushes each
+ * as cosign v3 does (bundle blob, empty config, referrer manifest), then one fallback index
+ * `sha256-<hex>` listing them all, sorted by digest.
+ */
+async function pushReferrers(
+  reg: Registry,
+  image: { repo: string; digest: string; mediaType: string; manifest: Uint8Array },
+  count: number,
+  pem: string,
+  publicKeyPem: string,
+): Promise<PushedReferrerBlob[]> {
+  const { createSign } = await import("node:crypto");
+  const { imageSignatureStatement } = await import("../lib/cosign/image_bundles.ts");
+  const { pae, INTOTO_PAYLOAD_TYPE } = await import("../lib/cosign/dsse.ts");
+  const { bundleV03Json, BUNDLE_V03_MEDIA_TYPE } = await import("../lib/cosign/bundle_writer.ts");
+  const { referrerManifest, EMPTY_CONFIG, BUNDLE_CONTENT_ANNOTATION, CREATED_ANNOTATION } =
+    await import("../lib/cosign/referrers.ts");
+  const key = await Deno.readTextFile(pem);
+  const subject = {
+    mediaType: image.mediaType,
+    digest: image.digest,
+    size: image.manifest.length,
+  };
+  await putBlob(reg, image.repo, EMPTY_CONFIG);
+  const out: { digest: string; size: number; bundleDigest: string; annotations: string }[] = [];
+  const one = async (i: number) => {
+    // `-a n=<i>`: a subject annotation, so that each statement (and printed payload) differs.
+    const statement = imageSignatureStatement(image.digest, { n: String(i) });
+    const sig = createSign("sha256").update(pae(INTOTO_PAYLOAD_TYPE, statement)).sign(key);
+    const envelope = enc.encode(
+      `{"payloadType":"${INTOTO_PAYLOAD_TYPE}","payload":"${statement.toBase64()}",` +
+        `"signatures":[{"keyid":"","sig":"${new Uint8Array(sig).toBase64()}"}]}`,
+    );
+    const bundle = enc.encode(bundleV03Json({
+      content: { type: "dsseEnvelope", envelope },
+      verificationMaterial: { type: "publicKey", publicKeyPem },
+    }));
+    const bundleDigest = await putBlob(reg, image.repo, bundle);
+    const annotations = {
+      [CREATED_ANNOTATION]: "2026-01-01T00:00:00Z",
+      [BUNDLE_CONTENT_ANNOTATION]: "dsse-envelope",
+      "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1",
+    };
+    const manifest = referrerManifest({
+      subject,
+      artifactType: BUNDLE_V03_MEDIA_TYPE,
+      layer: { mediaType: BUNDLE_V03_MEDIA_TYPE, digest: bundleDigest, size: bundle.length },
+      annotations,
+    });
+    const digest = `sha256:${await sha256Hex(manifest)}`;
+    await putManifestRaw(reg, image.repo, digest, manifest, OCI_MANIFEST);
+    out[i] = {
+      digest,
+      size: manifest.length,
+      bundleDigest,
+      annotations: JSON.stringify(annotations),
+    };
+  };
+  for (let i = 0; i < count; i++) await one(i);
+  const sorted = [...out].sort((a, b) => a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0);
+  const index = enc.encode(
+    `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[${
+      sorted.map((r) =>
+        `{"mediaType":"${OCI_MANIFEST}","size":${r.size},"digest":"${r.digest}",` +
+        `"annotations":${r.annotations},"artifactType":"${BUNDLE_V03_MEDIA_TYPE}"}`
+      ).join(",")
+    }]}`,
+  );
+  await putManifestRaw(reg, image.repo, image.digest.replace(":", "-"), index, OCI_INDEX);
+  return out.map((r) => ({ manifestDigest: r.digest, bundleDigest: r.bundleDigest }));
+}
+
+async function measureManyReferrers(root: string): Promise<void> {
+  console.error(`\n== 6. verify: ${MANY} v3 referrers against 1, no-auth registry ==`);
+  const dir = `${root}/referrers`;
+  await Deno.mkdir(dir);
+  const tmp = `${root}/tmp`;
+  const pem = `${dir}/key.pem`, pub = `${dir}/key.pub`;
+  await run([
+    "openssl",
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    pem,
+  ]);
+  await run(["openssl", "pkey", "-in", pem, "-pubout", "-out", pub]);
+  const publicKeyPem = await Deno.readTextFile(pub);
+
+  await using reg = await startRegistry({ mode: "noauth" });
+  const one = await pushImage(reg, "bench/ref-one:v1");
+  const many = await pushImage(reg, "bench/ref-many:v1");
+  const t0 = performance.now();
+  await pushReferrers(reg, one, 1, pem, publicKeyPem);
+  const manyRefs = await pushReferrers(reg, many, MANY, pem, publicKeyPem);
+  console.error(
+    `built and pushed the referrers (1 + ${MANY} bundles, fallback indexes) in ${
+      fmtTime((performance.now() - t0) / 1000)
+    }`,
+  );
+
+  const env = cliEnv(`${root}/home-referrers`, tmp);
+  const verify = (img: string) =>
+    cli("cosign", "verify", "--key", pub, "--insecure-ignore-tlog", img);
+  for (const [img, n] of [[one.ref, 1], [many.ref, MANY]] as const) {
+    const r = await run(verify(img), { env });
+    const payloads = JSON.parse(r.stdout) as unknown[];
+    if (payloads.length !== n) {
+      throw new BenchError(
+        `verify ${img}: ${payloads.length} bundles verified, expected ${n}\n${
+          r.stderr.slice(0, 3000)
+        }`,
+      );
+    }
+  }
+  // What the registry alone costs: the 100 referrer manifest GETs and 100 bundle GETs by curl,
+  // 10 at a time, in one process.
+  const base = `${reg.url}/v2/bench/ref-many`;
+  const curlGets = [
+    "curl",
+    "-sS",
+    "--fail",
+    "-Z",
+    "--parallel-max",
+    "10",
+    "-H",
+    `Accept: ${OCI_MANIFEST}`,
+    ...manyRefs.flatMap((r) => [
+      "-o",
+      "/dev/null",
+      `${base}/manifests/${r.manifestDigest}`,
+      "-o",
+      "/dev/null",
+      `${base}/blobs/${r.bundleDigest}`,
+    ]),
+  ];
+  const [r1, r100, rCurl] = await hyperfine(
+    `${dir}/verify.json`,
+    [
+      { name: "verify, 1 v3 referrer", argv: verify(one.ref) },
+      { name: `verify, ${MANY} v3 referrers`, argv: verify(many.ref) },
+      { name: `curl: the ${2 * MANY} referrer GETs`, argv: curlGets },
+    ],
+    { warmup: 1, runs: VERIFY_RUNS },
+    env,
+  );
+  const ratio = r100!.median / r1!.median;
+  rows.push({
+    measure: `verify, ${MANY} v3 referrers vs 1: wall (median of ${VERIFY_RUNS})`,
+    ours: fmtTime(r100!.median),
+    peer: `${fmtTime(r1!.median)} (same verify, 1 referrer)`,
+    ratio: fmtRatio(ratio),
+    target: `<= ${fmtRatio(TARGET.manySigRatio)}`,
+    met: ratio <= TARGET.manySigRatio,
+  });
+  notes.push(
+    `v3 referrers: verify spread (min-max of ${VERIFY_RUNS}): ${MANY} referrers ${
+      fmtTime(r100!.min)
+    }-${fmtTime(r100!.max)}, 1 referrer ${fmtTime(r1!.min)}-${fmtTime(r1!.max)}. Extra time ` +
+      `for ${MANY - 1} more: ${fmtTime(r100!.median - r1!.median)}; the registry alone serves ` +
+      `the ${MANY} referrer manifest GETs and ${MANY} bundle GETs in ${
+        fmtTime(rCurl!.median)
+      } (curl, 10 in parallel, one process, median of ${VERIFY_RUNS}), ${
+        fmtRatio(rCurl!.median / r1!.median)
+      } of a whole 1-referrer verify${
+        rCurl!.median > (TARGET.manySigRatio - 1) * r1!.median
+          ? `, more than the ${
+            fmtRatio(TARGET.manySigRatio - 1)
+          } of extra time the target allows: no client that fetches each referrer manifest ` +
+            "and bundle can meet it on this registry and machine"
+          : ""
+      }.`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Main
 
 async function main(): Promise<number> {
@@ -1191,6 +1656,7 @@ async function main(): Promise<number> {
     if (ran.includes("sget")) await measureSget(root, mib);
     if (ran.includes("startup")) await measureStartup(root);
     if (ran.includes("bigsigs")) await measureBigSignatures(root);
+    if (ran.includes("referrers")) await measureManyReferrers(root);
 
     const seconds = (performance.now() - started) / 1000;
     env.push(
