@@ -13,7 +13,7 @@
 
 import { CosignError } from "../errors.ts";
 import type { RekorClient } from "../tlog/rekor.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { FlagValues } from "./args.ts";
 import { info } from "./io.ts";
 import { loadTrustedRoot, rootForRekorKey } from "./trust.ts";
@@ -46,7 +46,7 @@ export async function onlineTrustedRoot(
   );
   const json = rootForRekorKey(await rekor.publicKey()) as { tlogs: Record<string, unknown>[] };
   for (const t of json.tlogs) t.baseUrl = rekor.url;
-  const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
+  const { parseTrustedRoot } = await import("../trust/trusted_root.ts");
   const fromApi = parseTrustedRoot(json);
   return root ? { ...root, tlogs: [...root.tlogs, ...fromApi.tlogs] } : fromApi;
 }

@@ -13,7 +13,7 @@ import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { toBase64 } from "../crypto/encoding.ts";
 import { keyAlgorithm, parsePublicKeyPem, spkiDer } from "../crypto/keys.ts";
 import { CosignError } from "../errors.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { type FlagValues, str } from "./args.ts";
 
 const KEY_DETAILS: Record<string, string> = {
@@ -113,7 +113,7 @@ export function authoritiesFromPem(text: string, what: string): Record<string, u
 /** The trust material the flags and environment name, or undefined when there is none. */
 export async function loadTrustedRoot(flags: FlagValues): Promise<TrustedRoot | undefined> {
   const rootPath = str(flags, "trusted-root");
-  const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
+  const { parseTrustedRoot } = await import("../trust/trusted_root.ts");
   if (rootPath) return parseTrustedRoot(await readFileBytes(rootPath, "trusted root"));
   const env = (name: string) => Deno.env.get(name) || undefined;
   const rekorKey = env("SIGSTORE_REKOR_PUBLIC_KEY");
