@@ -62,7 +62,7 @@ export async function uploadTrustedRoot(
   rekor: RekorClient,
 ): Promise<TrustedRoot | undefined> {
   if (Deno.env.get(TRUST_REKOR_API_KEY_ENV)) return await onlineTrustedRoot(flags, rekor);
-  const root = await loadTrustedRoot(flags);
+  const root = await loadTrustedRoot(flags, { tuf: false });
   if (root === undefined) {
     await info(
       `WARNING: no trust material for the transparency log ${rekor.url} (--trusted-root or ` +
