@@ -223,10 +223,14 @@ export async function updateTuf(
       );
     }
     await Deno.writeFile(`${scratch}/root.json`, root);
+    // tuf-js's forceCache skips the root update when no timestamp is cached: use it only
+    // when there is one.
+    let cachedTimestamp = false;
     if (cachedRoot !== undefined && cache) {
       for (const role of METADATA.slice(1)) {
         const b = await readIfExists(`${cache}/${role}.json`);
         if (b) await Deno.writeFile(`${scratch}/${role}.json`, b);
+        if (b && role === "timestamp") cachedTimestamp = true;
       }
       for (const n of names) {
         const b = await readIfExists(`${cache}/targets/${n}`);
@@ -246,7 +250,7 @@ export async function updateTuf(
         targetDir: `${scratch}/targets`,
         targetBaseUrl: `${mirror}/targets`,
         fetcher,
-        forceCache: !options.refresh,
+        forceCache: cachedTimestamp && !options.refresh,
         config: { ...LIMITS, fetchRetries: 0 },
       });
       await updater.refresh();
