@@ -21,8 +21,7 @@
  * @module
  */
 
-import { BaseFetcher, Updater } from "npm:tuf-js@6.0.2";
-import { DownloadHTTPError } from "npm:tuf-js@6.0.2/dist/error.js";
+import { BaseFetcher, DownloadHTTPError, Updater } from "./deps.ts";
 import { CosignError } from "../errors.ts";
 import { acquireLock } from "../cosign/lock.ts";
 import { parseTrustedRoot, type TrustedRoot } from "./trusted_root.ts";
@@ -183,6 +182,7 @@ async function commitToCache(dir: string, files: [string, Uint8Array][]): Promis
 
 function describe(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
+  // deno-lint-ignore no-control-regex
   return m.replace(/[\x00-\x1f\x7f]/g, " ");
 }
 

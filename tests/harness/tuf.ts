@@ -7,6 +7,7 @@
  */
 
 import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+// deno-lint-ignore no-import-prefix
 import { Metadata, MetadataKind, Signature } from "npm:@tufjs/models@5.0.2";
 
 /** An Ed25519 signing key with its TUF key ID. */
