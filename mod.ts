@@ -208,6 +208,15 @@ export type {
   ValidityPeriod,
 } from "./lib/trust/trusted_root.ts";
 export { parseTrustedRoot } from "./lib/trust/trusted_root.ts";
+export {
+  DEFAULT_TUF_MIRROR,
+  signingConfigFromTuf,
+  STAGING_TUF_MIRROR,
+  trustedRootFromTuf,
+  type TufOptions,
+  type TufTargets,
+  updateTuf,
+} from "./lib/trust/tuf.ts";
 
 // Bundles and offline verification (no I/O: bytes, a bundle and trust material in, a result out).
 export { parseBundle } from "./lib/cosign/bundle.ts";
