@@ -206,8 +206,17 @@ export type {
   TrustedCertificate,
   TrustedRoot,
   ValidityPeriod,
-} from "./lib/tlog/trusted_root.ts";
-export { parseTrustedRoot } from "./lib/tlog/trusted_root.ts";
+} from "./lib/trust/trusted_root.ts";
+export { parseTrustedRoot } from "./lib/trust/trusted_root.ts";
+export {
+  DEFAULT_TUF_MIRROR,
+  signingConfigFromTuf,
+  STAGING_TUF_MIRROR,
+  trustedRootFromTuf,
+  type TufOptions,
+  type TufTargets,
+  updateTuf,
+} from "./lib/trust/tuf.ts";
 
 // Bundles and offline verification (no I/O: bytes, a bundle and trust material in, a result out).
 export { parseBundle } from "./lib/cosign/bundle.ts";

@@ -93,7 +93,9 @@ export type ErrorCode =
   | "TLOG_ENTRY_NOT_FOUND"
   | "LOCK_UNSAFE"
   | "LOCK_TIMEOUT"
-  | "WRITE_CONFLICT";
+  | "WRITE_CONFLICT"
+  | "TUF_INVALID"
+  | "TUF_UNAVAILABLE";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

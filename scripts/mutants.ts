@@ -234,10 +234,10 @@ export const MUTANTS: readonly Mutant[] = [
     tests: [...TLOG, ...BUNDLE],
   },
 
-  // ---- lib/tlog/trusted_root.ts ---------------------------------------------------------------
+  // ---- lib/trust/trusted_root.ts ---------------------------------------------------------------
   {
     id: "trusted-root-no-start",
-    file: "lib/tlog/trusted_root.ts",
+    file: "lib/trust/trusted_root.ts",
     original: "if (period.start !== undefined && t < period.start.getTime()) return false;",
     replacement: "if (period.start !== undefined && t < 0) return false;",
     description: "a key is valid before its validity start",
@@ -245,7 +245,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "trusted-root-no-end",
-    file: "lib/tlog/trusted_root.ts",
+    file: "lib/trust/trusted_root.ts",
     original: "if (period.end !== undefined && t > period.end.getTime()) return false;",
     replacement: "if (period.end !== undefined && t < 0) return false;",
     description: "a key is valid after its validity end",
@@ -253,7 +253,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "trusted-root-end-exclusive",
-    file: "lib/tlog/trusted_root.ts",
+    file: "lib/trust/trusted_root.ts",
     original: "if (period.end !== undefined && t > period.end.getTime()) return false;",
     replacement: "if (period.end !== undefined && t >= period.end.getTime()) return false;",
     description: "off-by-one: the validity window's end becomes exclusive (it is closed)",
@@ -261,7 +261,7 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     id: "trusted-root-first-log-wins",
-    file: "lib/tlog/trusted_root.ts",
+    file: "lib/trust/trusted_root.ts",
     original: "const valid = matches.find((l) => isValidAt(l.validFor, time));",
     replacement: "const valid = matches[0];",
     description: "a log found by ID is used whether or not its key is valid at the time",

@@ -6,7 +6,7 @@
  */
 import { parseBundle, verifyBundleWithKey } from "../lib/cosign/bundle.ts";
 import { loadVerifier } from "../lib/cosign/keyref.ts";
-import { parseTrustedRoot } from "../lib/tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../lib/trust/trusted_root.ts";
 import { startRekor } from "./harness/rekor.ts";
 import {
   assert,

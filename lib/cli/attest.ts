@@ -59,7 +59,7 @@ import {
   RekorClient,
   type RekorEntry,
 } from "../tlog/rekor.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { uploadTrustedRoot } from "./tlog_online.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";

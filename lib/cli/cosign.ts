@@ -118,6 +118,10 @@ export const cosignProgram: Program = {
       summary: "Store registry credentials in docker's config.json",
       load: async () => (await import("./login.ts")).loginCommand,
     },
+    initialize: {
+      summary: "Initialize the TUF trust material cache",
+      load: async () => (await import("./initialize.ts")).initializeCommand,
+    },
     version: {
       summary: "Print the version",
       load: async () => (await import("./version.ts")).versionCommand,

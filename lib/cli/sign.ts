@@ -36,7 +36,7 @@ import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
 import { createHash } from "node:crypto";
 import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import { attestationEntry, hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { uploadTrustedRoot } from "./tlog_online.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 

@@ -13,7 +13,7 @@
 
 import { CosignError } from "../errors.ts";
 import type { RekorClient } from "../tlog/rekor.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { FlagValues } from "./args.ts";
 import { info } from "./io.ts";
 import { loadTrustedRoot, rootForRekorKey } from "./trust.ts";
@@ -46,7 +46,7 @@ export async function onlineTrustedRoot(
   );
   const json = rootForRekorKey(await rekor.publicKey()) as { tlogs: Record<string, unknown>[] };
   for (const t of json.tlogs) t.baseUrl = rekor.url;
-  const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
+  const { parseTrustedRoot } = await import("../trust/trusted_root.ts");
   const fromApi = parseTrustedRoot(json);
   return root ? { ...root, tlogs: [...root.tlogs, ...fromApi.tlogs] } : fromApi;
 }
@@ -62,7 +62,7 @@ export async function uploadTrustedRoot(
   rekor: RekorClient,
 ): Promise<TrustedRoot | undefined> {
   if (Deno.env.get(TRUST_REKOR_API_KEY_ENV)) return await onlineTrustedRoot(flags, rekor);
-  const root = await loadTrustedRoot(flags);
+  const root = await loadTrustedRoot(flags, { tuf: false });
   if (root === undefined) {
     await info(
       `WARNING: no trust material for the transparency log ${rekor.url} (--trusted-root or ` +

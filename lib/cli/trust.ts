@@ -13,8 +13,10 @@ import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { toBase64 } from "../crypto/encoding.ts";
 import { keyAlgorithm, parsePublicKeyPem, spkiDer } from "../crypto/keys.ts";
 import { CosignError } from "../errors.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { type FlagValues, str } from "./args.ts";
+import { info } from "./io.ts";
+import type { TufOptions } from "../trust/tuf.ts";
 
 const KEY_DETAILS: Record<string, string> = {
   "ecdsa-p256": "PKIX_ECDSA_P256_SHA_256",
@@ -110,17 +112,30 @@ export function authoritiesFromPem(text: string, what: string): Record<string, u
   });
 }
 
-/** The trust material the flags and environment name, or undefined when there is none. */
-export async function loadTrustedRoot(flags: FlagValues): Promise<TrustedRoot | undefined> {
+/**
+ * The trust material the flags and environment name: `--trusted-root`, else the `SIGSTORE_*`
+ * files, else (unless `--offline` or `tuf: false`) the `trusted_root.json` of the TUF
+ * repository that `cosign initialize` chose (see {@link tufOptionsFromEnv}); undefined when
+ * there is none. `--trusted-root`, the `SIGSTORE_*` files and `--offline` never touch the
+ * network or the TUF cache.
+ */
+export async function loadTrustedRoot(
+  flags: FlagValues,
+  options: { tuf?: boolean } = {},
+): Promise<TrustedRoot | undefined> {
   const rootPath = str(flags, "trusted-root");
-  const { parseTrustedRoot } = await import("../tlog/trusted_root.ts");
+  const { parseTrustedRoot } = await import("../trust/trusted_root.ts");
   if (rootPath) return parseTrustedRoot(await readFileBytes(rootPath, "trusted root"));
   const env = (name: string) => Deno.env.get(name) || undefined;
   const rekorKey = env("SIGSTORE_REKOR_PUBLIC_KEY");
   const fulcio = env("SIGSTORE_ROOT_FILE");
   const ctKey = env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE");
   const tsa = env("SIGSTORE_TSA_CERTIFICATE_FILE");
-  if (!rekorKey && !fulcio && !ctKey && !tsa) return undefined;
+  if (!rekorKey && !fulcio && !ctKey && !tsa) {
+    if (options.tuf === false || flags["offline"] === true) return undefined;
+    const { trustedRootFromTuf } = await import("../trust/tuf.ts");
+    return await trustedRootFromTuf(await tufOptionsFromEnv());
+  }
   const root = emptyRoot();
   if (rekorKey) {
     root.tlogs = [
@@ -145,4 +160,39 @@ export async function loadTrustedRoot(flags: FlagValues): Promise<TrustedRoot | 
     ];
   }
   return parseTrustedRoot(root);
+}
+
+/** The file in the TUF cache folder where `cosign initialize` records the mirror it chose. */
+export const TUF_REMOTE_FILE = "remote.json";
+
+/**
+ * The TUF cache folder: `TUF_ROOT`, else `~/.sigstore/root` (sigstore-go's `DefaultOptions`,
+ * which cosign v3 uses; cosign v2 used the same folder).
+ */
+export function tufCacheDir(): string {
+  const fromEnv = Deno.env.get("TUF_ROOT");
+  if (fromEnv) return fromEnv;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  return `${home ?? Deno.makeTempDirSync()}/.sigstore/root`;
+}
+
+/**
+ * The TUF client options from the environment: cache `TUF_ROOT` (see {@link tufCacheDir}),
+ * mirror `TUF_MIRROR`, else the one `cosign initialize` recorded in the cache, else Sigstore's
+ * public-good mirror; initial root `TUF_ROOT_JSON` (a file) when set. Warnings go to stderr.
+ */
+export async function tufOptionsFromEnv(): Promise<TufOptions> {
+  const cacheDir = tufCacheDir();
+  let mirror = Deno.env.get("TUF_MIRROR") || undefined;
+  if (!mirror) {
+    try {
+      const remote = JSON.parse(await Deno.readTextFile(`${cacheDir}/${TUF_REMOTE_FILE}`));
+      if (typeof remote?.mirror === "string") mirror = remote.mirror;
+    } catch {
+      // no initialize yet: the default mirror
+    }
+  }
+  const rootFile = Deno.env.get("TUF_ROOT_JSON");
+  const root = rootFile ? await readFileBytes(rootFile, "TUF_ROOT_JSON") : undefined;
+  return { mirror, cacheDir, root, onWarning: (m) => void info(`WARNING: ${m}`) };
 }

@@ -7,7 +7,7 @@
  */
 
 import { CosignError } from "../errors.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { type Certificate, parseCertificate } from "../x509/certificate.ts";
 import { checkBundleChain, verifyCertificateChain } from "../x509/chain.ts";
 import { type SctCheck, verifyEmbeddedScts } from "../x509/sct.ts";

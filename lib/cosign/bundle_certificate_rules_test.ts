@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { authority, LEAF_URI, testPki } from "../x509/_test_certs.ts";
 import {
   type CertificatePolicy,

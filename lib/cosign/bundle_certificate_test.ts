@@ -4,7 +4,7 @@ import { CosignError } from "../errors.ts";
 import { assertThrowsCode } from "../tlog/_fixtures.ts";
 import { encodePem } from "../crypto/pem.ts";
 import { toBase64 } from "../crypto/encoding.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { authority, crossSignedWeb, LEAF_URI, type TestPki, testPki } from "../x509/_test_certs.ts";
 import { CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, SIGNATURE_ANNOTATION } from "./attachments.ts";
 import { layerAsBundle } from "./layer_bundle.ts";

@@ -9,7 +9,7 @@ import { createKeylessTrust } from "../../tests/harness/fulcio.ts";
 import { CosignError } from "../errors.ts";
 import { utf8 } from "../crypto/encoding.ts";
 import { KeySigner } from "../crypto/key_signer.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { INTOTO_PAYLOAD_TYPE, pae } from "./dsse.ts";
 import { parseBundle, verifyBundle } from "./bundle.ts";
 import { verifySignatureLayers } from "./verify_signatures.ts";

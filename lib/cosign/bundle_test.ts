@@ -4,7 +4,7 @@ import { CosignError } from "../errors.ts";
 import { certificateSpki } from "../crypto/der.ts";
 import { toBase64, utf8 } from "../crypto/encoding.ts";
 import { KeyVerifier } from "../crypto/key_signer.ts";
-import { parseTrustedRoot, type TrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot, type TrustedRoot } from "../trust/trusted_root.ts";
 import {
   type Bundle,
   type BundleArtifact,

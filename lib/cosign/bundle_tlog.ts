@@ -20,7 +20,7 @@ import { bytesEqual, decodeProtoBytes } from "../tlog/bytes.ts";
 import { leafHash, verifyInclusion } from "../tlog/merkle.ts";
 import { verifySet } from "../tlog/set.ts";
 import { checkCheckpointMatchesProof, verifyCheckpoint } from "../tlog/checkpoint.ts";
-import { findTlog, type TransparencyLog, type TrustedRoot } from "../tlog/trusted_root.ts";
+import { findTlog, type TransparencyLog, type TrustedRoot } from "../trust/trusted_root.ts";
 import type { BundleContent, BundleTlogEntry } from "./bundle.ts";
 import { pae } from "./dsse.ts";
 import { digestOf, PROTO_HASH } from "./digests.ts";

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { assert, assertEquals, FIXTURES } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
 import { certificateSpki } from "../crypto/der.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { parseBundle } from "./bundle.ts";
 import { verifyEntry } from "./bundle_tlog.ts";
 

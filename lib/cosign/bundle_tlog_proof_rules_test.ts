@@ -9,7 +9,7 @@ import { assert, assertEquals, FIXTURES } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
 import { certificateSpki } from "../crypto/der.ts";
 import { leafHash } from "../tlog/merkle.ts";
-import { parseTrustedRoot, type TrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot, type TrustedRoot } from "../trust/trusted_root.ts";
 import { type BundleTlogEntry, parseBundle } from "./bundle.ts";
 import { type BodyContext, verifyEntry } from "./bundle_tlog.ts";
 

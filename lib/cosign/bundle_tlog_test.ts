@@ -1,7 +1,7 @@
 import { assert, assertEquals, FIXTURES } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
 import { certificateSpki } from "../crypto/der.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { type Bundle, type DsseContent, parseBundle } from "./bundle.ts";
 import { verifyEntry } from "./bundle_tlog.ts";
 

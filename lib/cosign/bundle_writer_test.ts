@@ -7,7 +7,7 @@ import { KeySigner, KeyVerifier } from "../crypto/key_signer.ts";
 import { generateEcdsaP256, parsePublicKeyPem } from "../crypto/keys.ts";
 import type { DigestAlgorithm } from "../crypto/prehashed.ts";
 import { dsseEntry, hashedRekordEntry, RekorClient, type RekorEntry } from "../tlog/rekor.ts";
-import { parseTrustedRoot, type TrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot, type TrustedRoot } from "../trust/trusted_root.ts";
 import { parseBundle, verifyBundleWithKey } from "./bundle.ts";
 import {
   BUNDLE_V03_MEDIA_TYPE,

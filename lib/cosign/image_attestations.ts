@@ -16,7 +16,7 @@ import { toBase64 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { type Reference, referenceName, withDigest } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import {
   type AttachmentLayer,
   BUNDLE_ANNOTATION,

@@ -19,7 +19,7 @@ import { IMAGE_MANIFESTS } from "../oci/media_types.ts";
 import type { Repository } from "../oci/reference.ts";
 import type { Descriptor, Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { RekorEntry } from "../tlog/rekor.ts";
 import { LIMITS } from "../oci/body.ts";
 import type { SkippedLayer } from "./attachments.ts";

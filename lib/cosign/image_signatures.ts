@@ -18,7 +18,7 @@ import { INDEXES } from "../oci/media_types.ts";
 import { type Reference, referenceName, repositoryName, withDigest } from "../oci/reference.ts";
 import type { Descriptor, Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { RekorClient, RekorEntry } from "../tlog/rekor.ts";
 import {
   imageSignatureStatement,

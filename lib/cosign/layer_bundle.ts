@@ -8,7 +8,7 @@
 
 import { CosignError } from "../errors.ts";
 import type { Verifier } from "../crypto/signer.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { fromBase64, toBase64 } from "../crypto/encoding.ts";
 import { parseCertificatePem } from "../x509/certificate.ts";
 import {

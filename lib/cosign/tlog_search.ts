@@ -12,7 +12,7 @@ import { CosignError } from "../errors.ts";
 import { fromBase64, toBase64 } from "../crypto/encoding.ts";
 import type { BundleArtifact, BundleSigner, BundleVerification } from "./bundle.ts";
 import type { RekorClient, RekorEntry } from "../tlog/rekor.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 
 /** Entries fetched at a time while looking for the signature's entry. */
 const FETCH_BATCH = 8;

@@ -17,7 +17,7 @@ import { parsePublicKeyPem, spkiDer } from "../crypto/keys.ts";
 import { type DigestAlgorithm, verifyPrehashed } from "../crypto/prehashed.ts";
 import type { Verifier } from "../crypto/signer.ts";
 import { bytesEqual } from "../tlog/bytes.ts";
-import type { TrustedRoot } from "../tlog/trusted_root.ts";
+import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { verifyEnvelope } from "./dsse.ts";
 import { hasSubjectDigest, parseStatement, type Statement } from "./intoto.ts";
 import type { Bundle, BundleContent, BundleFormat, VerificationMaterial } from "./bundle.ts";

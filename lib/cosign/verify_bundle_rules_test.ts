@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, FIXTURES } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { parseCertificate } from "../x509/certificate.ts";
 import { type Bundle, parseBundle } from "./bundle.ts";
 import { verifyBundle } from "./verify_bundle.ts";

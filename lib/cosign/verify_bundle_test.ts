@@ -1,5 +1,5 @@
 import { assert, assertEquals, FIXTURES } from "../../tests/helpers.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { parseBundle } from "./bundle.ts";
 import { verifyBundle } from "./verify_bundle.ts";
 

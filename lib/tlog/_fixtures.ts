@@ -7,7 +7,7 @@
 import { CosignError } from "../errors.ts";
 import { FIXTURES } from "../../tests/helpers.ts";
 import { decodeProtoBytes } from "./bytes.ts";
-import { parseTrustedRoot, type TrustedRoot } from "./trusted_root.ts";
+import { parseTrustedRoot, type TrustedRoot } from "../trust/trusted_root.ts";
 
 /** A bundle tlog entry with its protojson `bytes` fields decoded. */
 export interface FixtureEntry {

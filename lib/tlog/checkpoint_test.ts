@@ -17,7 +17,7 @@ import {
   verifyCheckpoint,
 } from "./checkpoint.ts";
 import { leafHash, verifyInclusion } from "./merkle.ts";
-import { findTlog, type TransparencyLog, type TrustedRoot } from "./trusted_root.ts";
+import { findTlog, type TransparencyLog, type TrustedRoot } from "../trust/trusted_root.ts";
 import { utf8 } from "../crypto/encoding.ts";
 
 function proofOf(e: FixtureEntry): NonNullable<FixtureEntry["proof"]> & { checkpoint: string } {

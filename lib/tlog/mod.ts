@@ -37,5 +37,5 @@ export {
   type TrustedCertificate,
   type TrustedRoot,
   type ValidityPeriod,
-} from "./trusted_root.ts";
+} from "../trust/trusted_root.ts";
 export { decodeProtoBytes } from "./bytes.ts";

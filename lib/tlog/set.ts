@@ -17,7 +17,7 @@ import { CosignError } from "../errors.ts";
 import { toBase64, toHex } from "../crypto/encoding.ts";
 import { canonicalizeToBytes } from "./canonical_json.ts";
 import { toUint } from "./bytes.ts";
-import { findTlog, type TransparencyLog, type TrustedRoot } from "./trusted_root.ts";
+import { findTlog, type TransparencyLog, type TrustedRoot } from "../trust/trusted_root.ts";
 
 /** The parts of a tlog entry a SET covers. */
 export interface SetPayloadFields {

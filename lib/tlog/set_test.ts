@@ -10,7 +10,7 @@ import {
   trustedRoot,
 } from "./_fixtures.ts";
 import { type SetEntry, setPayload, verifySet } from "./set.ts";
-import { parseTrustedRoot } from "./trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 
 function setEntry(e: FixtureEntry): SetEntry {
   assert(e.integratedTime !== undefined, "the entry has an integrated time");

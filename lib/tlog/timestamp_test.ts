@@ -2,7 +2,7 @@ import { assert, assertEquals, sh } from "../../tests/helpers.ts";
 import { CosignError } from "../errors.ts";
 import { assertThrowsCode, readJson, trustedRoot } from "./_fixtures.ts";
 import { type ParsedTimestamp, parseTimestamp, verifyTimestamp } from "./timestamp.ts";
-import { type CertificateAuthority, parseTrustedRoot } from "./trusted_root.ts";
+import { type CertificateAuthority, parseTrustedRoot } from "../trust/trusted_root.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Real sigstore-conformance bundles

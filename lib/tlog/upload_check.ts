@@ -27,7 +27,7 @@ import { canonicalizeToBytes, type JsonValue } from "./canonical_json.ts";
 import { checkCheckpointMatchesProof, verifyCheckpoint } from "./checkpoint.ts";
 import { leafHash, verifyInclusion } from "./merkle.ts";
 import { verifySet } from "./set.ts";
-import { findTlog, logIdBytes, type TrustedRoot } from "./trusted_root.ts";
+import { findTlog, logIdBytes, type TrustedRoot } from "../trust/trusted_root.ts";
 import type { RekorEntry } from "./rekor.ts";
 
 /** Options of {@link checkUploadedEntry}. */

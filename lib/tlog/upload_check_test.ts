@@ -9,7 +9,7 @@ import {
   RekorClient,
   type RekorEntry,
 } from "./rekor.ts";
-import { parseTrustedRoot } from "./trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { checkUploadedEntry } from "./upload_check.ts";
 
 const enc = new TextEncoder();

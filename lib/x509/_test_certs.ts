@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { generateKeyPairSync, type KeyObject, sign, X509Certificate } from "node:crypto";
 import { FIXTURES } from "../../tests/helpers.ts";
 import { concatBytes, utf8 } from "../crypto/encoding.ts";
-import type { CertificateAuthority, ValidityPeriod } from "../tlog/trusted_root.ts";
+import type { CertificateAuthority, ValidityPeriod } from "../trust/trusted_root.ts";
 import { encodeElement } from "./_der.ts";
 import { type Certificate, OID, parseCertificate } from "./certificate.ts";
 

@@ -5,7 +5,7 @@ import { assertThrowsCode } from "../tlog/_fixtures.ts";
 import { certificateSpki } from "../crypto/der.ts";
 import { encodePem } from "../crypto/pem.ts";
 import { toHex } from "../crypto/encoding.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { isSignedBy, OID, parseCertificate, parseCertificatePem } from "./certificate.ts";
 import {
   buildCertificate,

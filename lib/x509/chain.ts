@@ -16,7 +16,7 @@
  */
 
 import { CosignError } from "../errors.ts";
-import { type CertificateAuthority, isValidAt } from "../tlog/trusted_root.ts";
+import { type CertificateAuthority, isValidAt } from "../trust/trusted_root.ts";
 import {
   bytesEqual,
   type Certificate,

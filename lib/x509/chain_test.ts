@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../tests/helpers.ts";
 import { assertThrowsCode } from "../tlog/_fixtures.ts";
-import { parseTrustedRoot } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { OID, parseCertificate } from "./certificate.ts";
 import {
   checkBundleChain,

@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { createHash, type KeyObject, verify } from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { concatBytes, toHex } from "../crypto/encoding.ts";
-import { findLog, type TransparencyLog } from "../tlog/trusted_root.ts";
+import { findLog, type TransparencyLog } from "../trust/trusted_root.ts";
 import { type Certificate, formatTime, OID } from "./certificate.ts";
 import { content, DerError, encoded, encodeElement, kids, readWhole, TAG } from "./_der.ts";
 

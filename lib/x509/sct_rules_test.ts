@@ -6,7 +6,7 @@ import { createHash, sign } from "node:crypto";
 import { assertEquals } from "../../tests/helpers.ts";
 import { assertThrowsCode } from "../tlog/_fixtures.ts";
 import { concatBytes, toHex } from "../crypto/encoding.ts";
-import type { TransparencyLog } from "../tlog/trusted_root.ts";
+import type { TransparencyLog } from "../trust/trusted_root.ts";
 import { OID, parseCertificate } from "./certificate.ts";
 import { sctSignedData, verifyEmbeddedScts } from "./sct.ts";
 import {

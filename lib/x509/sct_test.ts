@@ -2,7 +2,7 @@ import { createHash, type KeyObject, sign } from "node:crypto";
 import { assert, assertEquals } from "../../tests/helpers.ts";
 import { assertThrowsCode } from "../tlog/_fixtures.ts";
 import { concatBytes, toHex } from "../crypto/encoding.ts";
-import { parseTrustedRoot, type TransparencyLog } from "../tlog/trusted_root.ts";
+import { parseTrustedRoot, type TransparencyLog } from "../trust/trusted_root.ts";
 import { OID, parseCertificate } from "./certificate.ts";
 import { verifyCertificateChain } from "./chain.ts";
 import { parseSctList, precertificateTbs, sctSignedData, verifyEmbeddedScts } from "./sct.ts";

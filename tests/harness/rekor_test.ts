@@ -14,7 +14,7 @@ import {
   REKOR_INDEX_PATH,
   startRekor,
 } from "./rekor.ts";
-import { findTlog, parseTrustedRoot, type TrustedRoot } from "../../lib/tlog/trusted_root.ts";
+import { findTlog, parseTrustedRoot, type TrustedRoot } from "../../lib/trust/trusted_root.ts";
 import { setPayload, verifySet } from "../../lib/tlog/set.ts";
 import { leafHash, verifyInclusion } from "../../lib/tlog/merkle.ts";
 import { checkCheckpointMatchesProof, verifyCheckpoint } from "../../lib/tlog/checkpoint.ts";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { assert, assertEquals, FIXTURES } from "../../tests/helpers.ts";
-import { assertThrowsCode, PGI_ROOT, readJson, trustedRoot } from "./_fixtures.ts";
+import { assertThrowsCode, PGI_ROOT, readJson, trustedRoot } from "../tlog/_fixtures.ts";
 import {
   findLog,
   findTlog,

@@ -12,8 +12,8 @@
 import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { toHex } from "../crypto/encoding.ts";
-import { noteKeyId } from "./checkpoint.ts";
-import { decodeProtoBytes } from "./bytes.ts";
+import { noteKeyId } from "../tlog/checkpoint.ts";
+import { decodeProtoBytes } from "../tlog/bytes.ts";
 
 /** The trusted-root media types this parser accepts. */
 export const TRUSTED_ROOT_MEDIA_TYPES: readonly string[] = [

@@ -1,0 +1,183 @@
+import { assert, assertEquals, FIXTURES, tempDir } from "../../tests/helpers.ts";
+import { inDays, serveTuf, signMetadata, TufRepo } from "../../tests/harness/tuf.ts";
+import { CosignError } from "../errors.ts";
+import { signingConfigFromTuf, trustedRootFromTuf, tufMirrorCacheDir, updateTuf } from "./tuf.ts";
+
+const TRUSTED_ROOT = await Deno.readFile(`${FIXTURES}bundles/trusted_root_pgi.json`);
+const SIGNING_CONFIG = new TextEncoder().encode('{"mediaType":"x"}');
+
+function newRepo(): TufRepo {
+  return new TufRepo({
+    "trusted_root.json": TRUSTED_ROOT,
+    "signing_config.v0.2.json": SIGNING_CONFIG,
+  });
+}
+
+async function snapshotDir(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string, rel: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(d)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory) await walk(`${d}/${e.name}`, `${rel}${e.name}/`);
+      else out[rel + e.name] = (await Deno.readFile(`${d}/${e.name}`)).toHex();
+    }
+  };
+  await walk(dir, "");
+  return out;
+}
+
+async function refused(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert(e instanceof CosignError, `not a CosignError: ${e}`);
+    assert(pattern.test(e.message), `"${e.message}" does not match ${pattern}`);
+    return;
+  }
+  throw new Error("accepted");
+}
+
+Deno.test("tuf: fetches and caches the targets; a warm cache makes no request", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot };
+  const root = await trustedRootFromTuf(opts);
+  assert(root.tlogs.length > 0, "tlogs parsed");
+  assert(
+    srv.requests.includes(
+      `targets/${(await crypto.subtle.digest("SHA-256", TRUSTED_ROOT)).byteLength && ""}`,
+    ) || srv.requests.some((r) => /^targets\/[0-9a-f]{64}\.trusted_root\.json$/.test(r)),
+    "consistent target path",
+  );
+  assert(
+    srv.requests.includes("1.snapshot.json") && srv.requests.includes("1.targets.json"),
+    srv.requests.join(),
+  );
+  const cfg = await signingConfigFromTuf(opts);
+  assertEquals(new TextDecoder().decode(cfg), '{"mediaType":"x"}');
+  const n = srv.requests.length;
+  await trustedRootFromTuf(opts);
+  assertEquals(srv.requests.length, n, "warm cache: no request");
+  await srv.stop();
+  await trustedRootFromTuf({ ...opts, offline: true });
+  await trustedRootFromTuf(opts);
+});
+
+Deno.test("tuf: root rotation with threshold 2 is followed; below threshold is refused, cache unchanged", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot, refresh: true };
+  await updateTuf(["trusted_root.json"], opts);
+  repo.rotateRoot();
+  repo.publishTargets();
+  await updateTuf(["trusted_root.json"], opts);
+  const cache = tufMirrorCacheDir(d.path, srv.url);
+  assertEquals(JSON.parse(await Deno.readTextFile(`${cache}/root.json`)).signed.version, 2);
+  // Version 3 signed by only one of the (version 2) root keys.
+  const before = await snapshotDir(d.path);
+  const oneOld = [repo.rootKeys[0]!];
+  repo.rootKeys = [repo.rootKeys[0]!, repo.rootKeys[1]!, repo.rootKeys[2]!];
+  repo.publishRoot(oneOld);
+  await refused(updateTuf(["trusted_root.json"], opts), /TUF mirror .*root/i);
+  assertEquals(await snapshotDir(d.path), before, "cache unchanged");
+});
+
+Deno.test("tuf: refused with the cache unchanged: bad target bytes, expired timestamp, rollback, mix-and-match", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot, refresh: true };
+  repo.publishTargets();
+  await updateTuf(["trusted_root.json"], opts);
+  const before = await snapshotDir(d.path);
+  const keep = new Map(repo.files);
+  const versions = [repo.targetsVersion, repo.snapshotVersion, repo.timestampVersion] as const;
+  const reset = () => {
+    repo.files = new Map(keep);
+    [repo.targetsVersion, repo.snapshotVersion, repo.timestampVersion] = versions;
+  };
+  const cases: [string, () => void, RegExp][] = [
+    ["target hash", () => {
+      repo.targets["trusted_root.json"] = new TextEncoder().encode('{"changed":1}');
+      repo.publishTargets({ targetBytes: { "trusted_root.json": TRUSTED_ROOT } });
+      repo.targets["trusted_root.json"] = TRUSTED_ROOT;
+    }, /TUF mirror/],
+    ["expired timestamp", () => repo.publishTimestamp(inDays(-1)), /expired/i],
+    ["snapshot rollback", () => {
+      repo.publishTargets({ snapshotVersion: 1 });
+    }, /TUF mirror/],
+    ["mix-and-match targets", () => {
+      // A targets file signed by only one of the two targets keys (below threshold).
+      repo.publishTargets();
+      const t = JSON.parse(
+        new TextDecoder().decode(repo.files.get(`${repo.targetsVersion}.targets.json`)!),
+      );
+      repo.files.set(
+        `${repo.targetsVersion}.targets.json`,
+        signMetadata("targets", t.signed, [repo.targetsKeys[0]!]),
+      );
+    }, /TUF mirror/],
+  ];
+  for (const [label, make, pattern] of cases) {
+    reset();
+    make();
+    try {
+      await refused(updateTuf(["trusted_root.json"], opts), pattern);
+    } catch (e) {
+      throw new Error(`${label}: ${(e as Error).message}`);
+    }
+    assertEquals(await snapshotDir(d.path), before, `${label}: cache unchanged`);
+  }
+});
+
+Deno.test("tuf: bad metadata is refused naming the mirror", async () => {
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const fresh = () => ({ mirror: srv.url, root: repo.initialRoot });
+  const keep = new Map(repo.files);
+  const cases: [string, () => void][] = [
+    ["not JSON", () => repo.files.set("timestamp.json", new TextEncoder().encode("{nope"))],
+    ["wrong _type", () => {
+      const t = JSON.parse(new TextDecoder().decode(keep.get("timestamp.json")!));
+      t.signed._type = "snapshot";
+      repo.files.set("timestamp.json", new TextEncoder().encode(JSON.stringify(t)));
+    }],
+    ["huge length", () => repo.files.set("timestamp.json", new Uint8Array(64 * 1024).fill(32))],
+    ["root with no keys", () =>
+      repo.publishRoot(repo.rootKeys, (s) => {
+        s.keys = {};
+      })],
+  ];
+  for (const [label, make] of cases) {
+    repo.files = new Map(keep);
+    repo.rootVersion = 1;
+    make();
+    try {
+      await refused(updateTuf(["trusted_root.json"], fresh()), new RegExp(`TUF mirror ${srv.url}`));
+    } catch (e) {
+      throw new Error(`${label}: ${(e as Error).message}`);
+    }
+  }
+  await refused(updateTuf(["../trusted_root.json"], fresh()), /Invalid TUF target name/);
+});
+
+Deno.test("tuf: an uncreatable cache still verifies from memory, with a warning", async () => {
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const warnings: string[] = [];
+  const root = await trustedRootFromTuf({
+    mirror: srv.url,
+    cacheDir: "/proc/no-such/dir",
+    root: repo.initialRoot,
+    onWarning: (m) => warnings.push(m),
+  });
+  assert(root.tlogs.length > 0, "parsed");
+  assert(warnings.length === 1 && /Cannot write the TUF cache/.test(warnings[0]!), warnings.join());
+});
