@@ -171,7 +171,12 @@ Deno.test("rekor: attest uploads a dsse entry and the bundle annotation; verify-
   assertEquals(viaEnv.code, 0, viaEnv.stderr);
   // Without trust material: a clear error, not a silent skip. With --insecure-ignore-tlog: OK,
   // with cosign's warning and without the offline line.
-  assertRefused(await verify(a.ref, []), /--trusted-root .*--insecure-ignore-tlog/, "no trust");
+  // (With neither, trust comes from TUF: here its mirror cannot be reached, which is named.)
+  assertRefused(
+    await verify(a.ref, [], { ...env, TUF_MIRROR: "http://127.0.0.1:9" }),
+    /127\.0\.0\.1:9/,
+    "no trust",
+  );
   const skipped = await verify(a.ref, ["--insecure-ignore-tlog"]);
   assertEquals(skipped.code, 0, skipped.stderr);
   assert(skipped.stderr.includes("WARNING: Skipping tlog verification"), skipped.stderr);
@@ -477,9 +482,10 @@ Deno.test("rekor: verify-blob without a bundle finds the signature's entry onlin
     "another log's key",
   );
   // No trust material: an error naming the ways to provide it; the log's own key only on request.
+  // (Trust comes from TUF by default: here its mirror cannot be reached, which is named.)
   assertRefused(
-    await verify(`${p}/blob`, "blob.sig", []),
-    /needs its key: pass --trusted-root FILE or SIGSTORE_REKOR_PUBLIC_KEY.*SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY/,
+    await verify(`${p}/blob`, "blob.sig", [], { ...env, TUF_MIRROR: "http://127.0.0.1:9" }),
+    /127\.0\.0\.1:9/,
     "no trust",
   );
   const api = await verify(`${p}/blob`, "blob.sig", [], {

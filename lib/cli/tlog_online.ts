@@ -6,8 +6,8 @@
  * `SIGSTORE_REKOR_PUBLIC_KEY`. As in cosign, the key the log itself serves
  * (`GET /api/v1/log/publicKey`) is trusted only when `SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY` is set
  * (cosign documents it as for testing: whoever answers for the log could then forge entries), and
- * with a warning. Without any of them the check fails with a message naming all three (cosign
- * would fall back to its TUF root, which this version does not fetch).
+ * with a warning, and then TUF is not consulted. Without any of them the trusted root comes from
+ * TUF (`cosign initialize`).
  * @module
  */
 
@@ -31,8 +31,10 @@ export async function onlineTrustedRoot(
   flags: FlagValues,
   rekor: RekorClient,
 ): Promise<TrustedRoot> {
-  const root = await loadTrustedRoot(flags);
-  if (!Deno.env.get(TRUST_REKOR_API_KEY_ENV)) {
+  // With the log's own key asked for, TUF is not consulted (as cosign: that key replaces it).
+  const apiKey = !!Deno.env.get(TRUST_REKOR_API_KEY_ENV);
+  const root = await loadTrustedRoot(flags, apiKey ? { tuf: false } : {});
+  if (!apiKey) {
     if (root) return root;
     throw new CosignError(
       "TRUSTED_ROOT_MISSING",

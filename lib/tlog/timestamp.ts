@@ -33,7 +33,11 @@ import {
 import { type Certificate, parseCertificate } from "../x509/certificate.ts";
 import { verifyCertificateChain } from "../x509/chain.ts";
 import { bytesEqual } from "./bytes.ts";
-import { type CertificateAuthority, isValidAt, type ValidityPeriod } from "../trust/trusted_root.ts";
+import {
+  type CertificateAuthority,
+  isValidAt,
+  type ValidityPeriod,
+} from "../trust/trusted_root.ts";
 
 /** The hash algorithms a message imprint may use. */
 export type TimestampHashAlgorithm = "sha256" | "sha384" | "sha512";

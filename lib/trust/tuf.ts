@@ -136,7 +136,9 @@ class MirrorFetcher extends BaseFetcher {
     } catch (e) {
       throw new CosignError(
         "TUF_UNAVAILABLE",
-        `Cannot reach the TUF mirror ${this.mirror}: ${describe(e)}`,
+        `Cannot reach the TUF mirror ${this.mirror}: ${
+          describe(e)
+        }; pass --trusted-root FILE to verify without TUF`,
         { cause: e },
       );
     }
@@ -209,7 +211,17 @@ export async function updateTuf(
       throw new CosignError("USAGE", `Invalid TUF target name "${n}"`);
     }
   }
-  const scratch = await Deno.makeTempDir({ prefix: "cosign-tuf-" });
+  let scratch: string;
+  try {
+    scratch = await Deno.makeTempDir({ prefix: "cosign-tuf-" });
+  } catch (e) {
+    throw new CosignError(
+      "TUF_UNAVAILABLE",
+      `Cannot update trust from the TUF mirror ${mirror}: no temporary folder can be written ` +
+        `(${describe(e)}); pass --trusted-root FILE to verify without TUF`,
+      { cause: e },
+    );
+  }
   try {
     await Deno.mkdir(`${scratch}/targets`);
     const cachedRoot = cache && !options.replaceRoot
@@ -275,7 +287,8 @@ export async function updateTuf(
       const unreachable = e instanceof DownloadHTTPError || (e as Error)?.name === "TypeError";
       throw new CosignError(
         unreachable ? "TUF_UNAVAILABLE" : "TUF_INVALID",
-        `Cannot update trust from the TUF mirror ${mirror}: ${describe(e)}`,
+        `Cannot update trust from the TUF mirror ${mirror}: ${describe(e)}` +
+          (unreachable ? "; pass --trusted-root FILE to verify without TUF" : ""),
         { cause: e },
       );
     }
