@@ -93,7 +93,11 @@ export type ErrorCode =
   | "TLOG_ENTRY_NOT_FOUND"
   | "LOCK_UNSAFE"
   | "LOCK_TIMEOUT"
-  | "WRITE_CONFLICT";
+  | "WRITE_CONFLICT"
+  | "OIDC_TOKEN_MISSING"
+  | "OIDC_TOKEN_INVALID"
+  | "FULCIO_ERROR"
+  | "TSA_ERROR";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {
