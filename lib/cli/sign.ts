@@ -20,7 +20,7 @@ import { outputPayload } from "../cosign/verify_signatures.ts";
 import { bundleOutputPayload } from "../cosign/image_bundles.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
-import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
+import { bool, type FlagValues, parseBool, str } from "./args.ts";
 import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";

@@ -86,7 +86,7 @@ export function parseSigningCertAnswer(url: string, text: string): FulcioChain {
   const embedded = j.signedCertificateEmbeddedSct as Record<string, unknown> | undefined;
   const detached = j.signedCertificateDetachedSct as Record<string, unknown> | undefined;
   const holder = embedded ?? detached;
-  const certs = ((holder?.chain as Record<string, unknown> | undefined)?.certificates);
+  const certs = (holder?.chain as Record<string, unknown> | undefined)?.certificates;
   if (!Array.isArray(certs) || certs.length === 0 || !certs.every((c) => typeof c === "string")) {
     throw fulcioError(url, "its answer holds no certificate chain");
   }
@@ -96,7 +96,10 @@ export function parseSigningCertAnswer(url: string, text: string): FulcioChain {
     try {
       parsed = parseCertificatePem(pem, `Fulcio certificate ${i}`);
     } catch (e) {
-      throw fulcioError(url, `certificate ${i} of its chain does not parse (${(e as Error).message})`);
+      throw fulcioError(
+        url,
+        `certificate ${i} of its chain does not parse (${(e as Error).message})`,
+      );
     }
     for (const c of parsed) ders.push(c.der);
   }
@@ -167,7 +170,9 @@ export async function requestSigningCertificate(
       continue;
     }
     if (res.status !== 200 && res.status !== 201) {
-      const msg = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim().slice(0, 300);
+      // Server text is printed: control characters become spaces.
+      const msg = [...text].map((c) => c < " " || c === "\x7f" ? " " : c).join("").trim()
+        .slice(0, 300);
       throw fulcioError(base, `HTTP ${res.status}${msg ? `: ${JSON.stringify(msg)}` : ""}`);
     }
     return parseSigningCertAnswer(base, text);

@@ -8,10 +8,8 @@
  */
 
 import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from "node:crypto";
-// deno-lint-ignore no-external-import
-import Provider from "npm:oidc-provider@9.13.3";
-// deno-lint-ignore no-external-import
-import { createRemoteJWKSet, jwtVerify, SignJWT } from "npm:jose@6.1.3";
+import Provider from "oidc-provider";
+import { createRemoteJWKSet, jwtVerify, SignJWT } from "jose";
 import { createKeylessTrust, type KeylessTrust } from "./fulcio.ts";
 
 /** What the Fulcio front does with the next requests. */
@@ -47,7 +45,7 @@ export interface KeylessServices extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -140,9 +138,13 @@ export async function startKeylessServices(): Promise<KeylessServices> {
   const trust: KeylessTrust = await createKeylessTrust();
   const foreign: KeylessTrust = await createKeylessTrust();
   const noSct: KeylessTrust = await createKeylessTrust(undefined, { withoutSct: true });
-  const oidcPort = await freePort();
+  const oidcPort = freePort();
   const issuer = `http://127.0.0.1:${oidcPort}`;
-  const state = { ttl: 600 };
+  const services = {
+    fulcioMode: "ok" as FulcioMode,
+    tsaRequests: 0,
+    idTokenTtl: 600,
+  };
   const provider = new Provider(issuer, {
     clients: ["sigstore", "other"].map((id) => ({
       client_id: id,
@@ -159,7 +161,7 @@ export async function startKeylessServices(): Promise<KeylessServices> {
     claims: { email: ["email", "email_verified"] },
     pkce: { required: () => true },
     conformIdTokenClaims: false,
-    ttl: { IdToken: () => state.ttl },
+    ttl: { IdToken: () => services.idTokenTtl },
   });
   // deno-lint-ignore no-explicit-any
   const oidcServer: any = await new Promise((ok) => {
@@ -168,10 +170,6 @@ export async function startKeylessServices(): Promise<KeylessServices> {
   const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
 
   const fulcioLog: { status: number; reason: string }[] = [];
-  const services = {
-    fulcioMode: "ok" as FulcioMode,
-    tsaRequests: 0,
-  };
   const refuse = (status: number, reason: string) => {
     fulcioLog.push({ status, reason });
     return new Response(reason, { status });
@@ -195,7 +193,8 @@ export async function startKeylessServices(): Promise<KeylessServices> {
       fulcioLog.push({ status: 200, reason: "garbage" });
       return new Response(JSON.stringify({ signedCertificateEmbeddedSct: { chain: {} } }));
     }
-    let body: Record<string, any>; // deno-lint-ignore no-explicit-any
+    // deno-lint-ignore no-explicit-any
+    let body: Record<string, any>;
     try {
       body = JSON.parse(text);
     } catch {
@@ -258,12 +257,6 @@ export async function startKeylessServices(): Promise<KeylessServices> {
     fulcioUrl,
     tsaUrl: `${fulcioUrl}/api/v1/timestamp`,
     fulcioLog,
-    get idTokenTtl() {
-      return state.ttl;
-    },
-    set idTokenTtl(v: number) {
-      state.ttl = v;
-    },
     trustedRoot(rekorPublicKeyPem?: string) {
       const root = trust.trustedRoot(rekorPublicKeyPem ? { rekorPublicKeyPem } : {}) as {
         certificateAuthorities: unknown[];
@@ -283,10 +276,17 @@ export async function startKeylessServices(): Promise<KeylessServices> {
       // Play the user: confirm the code, log in, consent — whatever form comes next.
       let page = await user.request(start.verification_uri_complete);
       for (let step = 0; step < 8 && /<form/.test(page.text); step++) {
-        page = await user.submit(page, /name="login"/.test(page.text) ? { login: account, password: "any" } : {});
+        page = await user.submit(
+          page,
+          /name="login"/.test(page.text) ? { login: account, password: "any" } : {},
+        );
       }
       if (!/success/i.test(page.text)) {
-        throw new Error(`device flow did not complete: ${page.text.replace(/<style[\s\S]*?<\/style>/g, "").slice(0, 600)}`);
+        throw new Error(
+          `device flow did not complete: ${
+            page.text.replace(/<style[\s\S]*?<\/style>/g, "").slice(0, 600)
+          }`,
+        );
       }
       const res = await fetch(meta.token_endpoint, {
         method: "POST",
