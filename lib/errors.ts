@@ -95,7 +95,11 @@ export type ErrorCode =
   | "LOCK_TIMEOUT"
   | "WRITE_CONFLICT"
   | "TUF_INVALID"
-  | "TUF_UNAVAILABLE";
+  | "TUF_UNAVAILABLE"
+  | "OIDC_TOKEN_MISSING"
+  | "OIDC_TOKEN_INVALID"
+  | "FULCIO_ERROR"
+  | "TSA_ERROR";
 
 /** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
 export class CosignError extends Error {

@@ -48,6 +48,8 @@ import {
   parseStatement,
   predicateTypeFor,
 } from "../cosign/intoto.ts";
+import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
+import { requestTimestampFor } from "./blob.ts";
 import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { fromBase64, utf8 } from "../crypto/encoding.ts";
@@ -161,12 +163,13 @@ export const attestCommand: Command = {
       ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       "rekor-entry-type": REKOR_ENTRY_TYPE_FLAG,
+      ...KEYLESS_SIGN_FLAGS,
       ...REFERRERS_FLAGS,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
-    const keyRef = required(flags, "key");
+    const keyRef = str(flags, "key");
     const predicatePath = required(flags, "predicate");
     const newBundleFormat = checkReferrersFlags(flags);
     if (newBundleFormat && bool(flags, "replace")) {
@@ -181,7 +184,9 @@ export const attestCommand: Command = {
       ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
       : await readFileBytes(predicatePath, "predicate file");
     const ref = parseReference(positionals[0]!);
-    const signer = await loadSigner(keyRef, {
+    // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
     });
     // As `sign --upload=false`, `--no-upload` sends nothing anywhere, the log included.
@@ -190,7 +195,8 @@ export const attestCommand: Command = {
       : undefined;
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
-    const certificate = await signerCertificate(flags, await signer.publicKeyPem());
+    const certificate = keyless?.certificate ??
+      await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     await withRegistry(flags, async (client) => {
@@ -269,6 +275,12 @@ export const attestCommand: Command = {
   },
 };
 
+/** The raw signature bytes of a one-signature DSSE envelope (what a TSA timestamps). */
+function envelopeSignature(envelope: Uint8Array): Uint8Array {
+  const env = JSON.parse(new TextDecoder().decode(envelope)) as { signatures: { sig: string }[] };
+  return Uint8Array.fromBase64(env.signatures[0]!.sig);
+}
+
 /**
  * The artifact handed to `verifyBundle` for DSSE content with `checkClaims: false`: it is not
  * read (the subject is checked by the caller, with cosign's messages).
@@ -340,7 +352,7 @@ export const attestBlobCommand: Command = {
     name: "attest-blob",
     summary: "Signs an in-toto attestation for a file; writes the DSSE envelope.",
     usage:
-      "--key KEYREF --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
+      "(--key KEYREF | --use-signing-config=false --fulcio-url URL --trusted-root FILE) --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -375,10 +387,11 @@ export const attestBlobCommand: Command = {
       },
       ...SIGN_TLOG_FLAGS,
       "rekor-entry-type": REKOR_ENTRY_TYPE_FLAG,
+      ...KEYLESS_SIGN_FLAGS,
     },
   },
   async run({ flags, positionals }) {
-    const keyRef = required(flags, "key");
+    const keyRef = str(flags, "key");
     const predicate = await readFileBytes(required(flags, "predicate"), "predicate file");
     const kind = entryType(flags);
     const { path: bundlePath, writer } = await bundleOutput(flags);
@@ -393,9 +406,15 @@ export const attestBlobCommand: Command = {
       name: path.slice(path.lastIndexOf("/") + 1),
       sha256: hex,
     });
-    const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
+    // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const signer = keyless?.signer ??
+      await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
-    const publicKeyPem = await signer.publicKeyPem();
+    const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
+    const timestamps = keyless?.timestampServerUrl
+      ? [await requestTimestampFor(keyless.timestampServerUrl, envelopeSignature(envelope))]
+      : [];
     let entry: RekorEntry | undefined;
     if (bool(flags, "tlog-upload")) {
       const rekor = new RekorClient(str(flags, "rekor-url"));
@@ -419,8 +438,11 @@ export const attestBlobCommand: Command = {
       const text = writer
         ? writer.bundleV03Json({
           content: { type: "dsseEnvelope", envelope },
-          verificationMaterial: { type: "publicKey", publicKeyPem },
+          verificationMaterial: keyless?.certificateDer
+            ? { type: "certificate", der: keyless.certificateDer }
+            : { type: "publicKey", publicKeyPem },
           tlogEntry: entry,
+          rfc3161Timestamps: timestamps,
         })
         : legacyBundleJson(envelope, publicKeyPem, entry);
       await writeFileAtomic(bundlePath, text, 0o644);

@@ -37,6 +37,7 @@ import {
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
+import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
 
 /** Opens a blob for streaming: a file path, or `-` for stdin. */
 export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>> {
@@ -59,7 +60,7 @@ export const signBlobCommand: Command = {
     name: "sign-blob",
     summary: "Signs a file (or stdin as -) and prints the base64 signature.",
     usage:
-      "--key KEYREF [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
+      "(--key KEYREF | --use-signing-config=false --fulcio-url URL --trusted-root FILE [--identity-token JWT]) [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -82,13 +83,16 @@ export const signBlobCommand: Command = {
         description: "skip confirmation prompts for uploading to the transparency log",
       },
       ...SIGN_TLOG_FLAGS,
+      ...KEYLESS_SIGN_FLAGS,
     },
   },
   async run({ flags, positionals }) {
-    const keyRef = required(flags, "key");
+    const keyRef = str(flags, "key");
     const path = positionals[0]!;
     const { path: bundlePath, writer } = await bundleOutput(flags);
-    const signer = await loadSigner(keyRef, {
+    // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
     });
     await info(`Using payload from: ${path}`);
@@ -108,7 +112,11 @@ export const signBlobCommand: Command = {
       })(),
     );
     const digest = new Uint8Array(hash.digest());
-    const publicKeyPem = await signer.publicKeyPem();
+    // Keyless: the log and the bundles record the certificate, not the bare key.
+    const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
+    const timestamps = keyless?.timestampServerUrl
+      ? [await requestTimestampFor(keyless.timestampServerUrl, sig)]
+      : [];
     let entry: RekorEntry | undefined;
     if (bool(flags, "tlog-upload")) {
       const rekor = new RekorClient(str(flags, "rekor-url"));
@@ -145,8 +153,11 @@ export const signBlobCommand: Command = {
               digest: { algorithm: digestAlg, bytes: digest },
               signature: sig,
             },
-            verificationMaterial: { type: "publicKey", publicKeyPem },
+            verificationMaterial: keyless?.certificateDer
+              ? { type: "certificate", der: keyless.certificateDer }
+              : { type: "publicKey", publicKeyPem },
             tlogEntry: entry,
+            rfc3161Timestamps: timestamps,
           })
           : legacyBundleJson(sig, publicKeyPem, entry),
       ]);
@@ -165,6 +176,12 @@ export const signBlobCommand: Command = {
     else if (!bundlePath) await stdout(b64 ? toBase64(sig) + "\n" : sig);
   },
 };
+
+/** An RFC 3161 timestamp over `signature` from the TSA at `url` (DER `TimeStampResp`). */
+export async function requestTimestampFor(url: string, signature: Uint8Array): Promise<Uint8Array> {
+  const { requestTimestamp } = await import("../tlog/tsa_client.ts");
+  return await requestTimestamp({ url }, signature);
+}
 
 /** A `hashedrekord` proposal recording a digest other than SHA-256. */
 function withHashAlgorithm(

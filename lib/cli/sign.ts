@@ -12,6 +12,7 @@ import {
   type VerifyImageResult,
 } from "../cosign/image_signatures.ts";
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
+import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
@@ -19,7 +20,7 @@ import { outputPayload } from "../cosign/verify_signatures.ts";
 import { bundleOutputPayload } from "../cosign/image_bundles.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
-import { bool, type FlagValues, parseBool, required, str } from "./args.ts";
+import { bool, type FlagValues, parseBool, str } from "./args.ts";
 import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
@@ -116,7 +117,7 @@ export const signCommand: Command = {
     name: "sign",
     summary: "Signs container images and stores the signatures in the registry.",
     usage:
-      "--key KEYREF [--certificate FILE [--certificate-chain FILE]] [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
+      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | --use-signing-config=false --fulcio-url URL --trusted-root FILE) [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
     args: [1, Infinity],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -152,18 +153,23 @@ export const signCommand: Command = {
       },
       ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
+      ...KEYLESS_SIGN_FLAGS,
       ...ATTACHMENT_FLAGS,
       ...REFERRERS_FLAGS,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
-    const keyRef = required(flags, "key");
+    const keyRef = str(flags, "key");
     const newBundleFormat = checkReferrersFlags(flags);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
-    const signer = await loadSigner(keyRef, { password: () => readPassword({ confirm: false }) });
-    const certificate = await signerCertificate(flags, await signer.publicKeyPem());
+    // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const signer = keyless?.signer ??
+      await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
+    const certificate = keyless?.certificate ??
+      await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     const rekor = bool(flags, "tlog-upload") && bool(flags, "upload")

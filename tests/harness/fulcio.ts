@@ -10,6 +10,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { initializeCA, initializeCTLog, initializeTSA } from "@sigstore/mock";
 
@@ -50,6 +51,8 @@ export interface KeylessTrust {
   issue(publicKey: KeyObject, options: IssueOptions): Promise<Uint8Array>;
   /** A DER `TimeStampResp` token over `data` (SHA-256 imprint). */
   timestamp(data: Uint8Array): Promise<Uint8Array>;
+  /** A DER `TimeStampResp` over a SHA-256 digest with the requester's nonce. */
+  timestampDigest(digest: Uint8Array, nonce: bigint): Promise<Uint8Array>;
   /**
    * A trusted_root.json object with the CA, CT log and TSA (valid from `validFrom`, default
    * the epoch) and, when given, a Rekor key (PEM).
@@ -104,6 +107,16 @@ export async function createKeylessTrust(
         artifactHash: createHash("sha256").update(data).digest(),
         hashAlgorithmOID: "2.16.840.1.101.3.4.2.1",
         nonce: Math.floor(Math.random() * 1e9),
+        policyOID: "1.2.3.4",
+        certReq: true,
+      });
+      return new Uint8Array(token.buffer.slice(0));
+    },
+    async timestampDigest(digest, nonce) {
+      const token = await tsa.timestamp({
+        artifactHash: Buffer.from(digest),
+        hashAlgorithmOID: "2.16.840.1.101.3.4.2.1",
+        nonce: Number(nonce),
         policyOID: "1.2.3.4",
         certReq: true,
       });
