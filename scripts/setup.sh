@@ -24,4 +24,23 @@ fi
 
 # Fetch and cache the npm dependencies (pinned in deno.lock) so tests start offline-fast.
 deno install --quiet --entrypoint cli.ts mod.ts tests/*.ts >/dev/null
+# sigstore-js, the peer our bundles are held to (tests/keyless_sign_test.ts, scripts/bench_bundle.ts),
+# pinned, under Node, into .bench-cache/sigstore-verify/ (gitignored).
+PEER=.bench-cache/sigstore-verify
+if [ ! -f "$PEER/node_modules/@sigstore/verify/package.json" ] ||
+  ! grep -q '"version": "4.1.3"' "$PEER/node_modules/@sigstore/verify/package.json"; then
+  mkdir -p "$PEER"
+  cat >"$PEER/package.json" <<'JSON'
+{
+  "private": true,
+  "dependencies": {
+    "@sigstore/verify": "4.1.3",
+    "@sigstore/bundle": "5.0.1",
+    "@sigstore/core": "4.0.1",
+    "@sigstore/protobuf-specs": "0.5.2"
+  }
+}
+JSON
+  (cd "$PEER" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+fi
 echo "setup: ready ($(deno --version | head -n1))" >&2
