@@ -81,6 +81,12 @@ export async function createKeylessTrust(
   const ctLog = await initializeCTLog(ctKeys, clock);
   const ca = await initializeCA(p256(), options.withoutSct ? undefined : ctLog, clock);
   const tsa = await initializeTSA(p256(), clock);
+  // The mock's genTime keeps milliseconds, which pkijs writes without trailing zeros
+  // ("…01.5Z"); sigstore-js reads only three digits or none. Whole seconds suit both.
+  if (clock === undefined) {
+    (tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () =>
+      new Date(Math.floor(Date.now() / 1000) * 1000);
+  }
   const rootDer = new Uint8Array(ca.rootCertificate.buffer.slice(0));
   const tsaChain = [
     new Uint8Array(tsa.intCertificate.buffer.slice(0)),
