@@ -393,6 +393,11 @@ export interface ReferrerWriteOptions extends SettleOptions {
    * Without it, an empty index is written.
    */
   removeEmpty?: (tag: Reference, indexDigest: string) => Promise<boolean>;
+  /**
+   * Uploads the manifest's blobs again, for when the registry refuses the manifest because
+   * another writer is storing the same blob at that moment (see {@link pushReferrer}).
+   */
+  reupload?: () => Promise<unknown>;
 }
 
 /** What {@link pushReferrer} did. */
@@ -437,7 +442,40 @@ export async function pushReferrer(
     size: bytes.length,
     artifactType: input.artifactType,
     annotations: input.annotations,
-  }, options);
+  }, {
+    ...options,
+    reupload: () =>
+      Promise.all([store.uploadBlob(repo, layerBytes), store.uploadBlob(repo, EMPTY_CONFIG)]),
+  });
+}
+
+/** distribution's answers to a manifest PUT while another writer stores one of its blobs. */
+const BLOB_RACE = /HTTP 400 (DIGEST_INVALID|MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN)/;
+
+/**
+ * PUTs a manifest; when the registry refuses it because another writer is storing one of its
+ * blobs at the same moment (every signer uploads the same empty config `{}`), waits a little,
+ * uploads the blobs again and retries, a few times.
+ */
+async function putManifestRacing(
+  store: ImageStore,
+  ref: Reference,
+  bytes: Uint8Array,
+  mediaType: string,
+  reupload: (() => Promise<unknown>) | undefined,
+  sleep: (ms: number) => Promise<void>,
+): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await store.putManifest(ref, bytes, mediaType);
+    } catch (e) {
+      const racing = e instanceof CosignError && e.code === "REGISTRY_ERROR" &&
+        BLOB_RACE.test(e.message);
+      if (!racing || attempt >= 6) throw e;
+      await sleep(50 * attempt * (0.5 + Math.random()));
+      await reupload?.();
+    }
+  }
 }
 
 /**
@@ -467,7 +505,14 @@ export async function pushReferrerManifest(
       `The referrer manifest has digest ${digest}, not ${entry.digest}; not storing it`,
     );
   }
-  await store.putManifest({ ...repo, digest }, bytes, entry.mediaType);
+  await putManifestRacing(
+    store,
+    { ...repo, digest },
+    bytes,
+    entry.mediaType,
+    options.reupload,
+    options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+  );
   if (hasApi(store)) {
     const probe = await store.referrersPage(repo, subject, {
       ...(entry.artifactType ? { artifactType: entry.artifactType } : {}),
