@@ -37,3 +37,26 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   }
   return out;
 }
+
+const URL_SAFE = /[-_]/;
+const STANDARD = /[+/]/;
+const PROTO_BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/**
+ * Decodes a protojson `bytes` value the way protobuf's JSON mapping accepts it: standard or
+ * URL-safe base64, with or without padding (but not both alphabets in one value).
+ * @returns the bytes, or `undefined` when `text` is not base64
+ */
+export function decodeProtoBytes(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!PROTO_BASE64.test(text)) return undefined;
+  if (URL_SAFE.test(text) && STANDARD.test(text)) return undefined;
+  const bare = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+  if (bare.length % 4 === 1) return undefined;
+  const padded = bare + "=".repeat((4 - (bare.length % 4)) % 4);
+  if (text.includes("=") && padded.length !== text.length) return undefined;
+  try {
+    return Uint8Array.fromBase64(padded);
+  } catch {
+    return undefined;
+  }
+}

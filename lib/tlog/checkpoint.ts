@@ -26,7 +26,10 @@
 import { type KeyObject, verify } from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { toHex, utf8 } from "../crypto/encoding.ts";
-import { bytesEqual, sha256, toUint } from "./bytes.ts";
+import { bytesEqual, toUint } from "./bytes.ts";
+import { noteKeyId } from "../crypto/note_key.ts";
+
+export { noteKeyId };
 
 /** One signature line of a signed note. */
 export interface NoteSignature {
@@ -75,7 +78,6 @@ export interface CheckpointKey {
 const SIGNATURE_PREFIX = "\u2014 ";
 const MAX_SIGNATURES = 100;
 const HINT_SIZE = 4;
-const ED25519_NOTE_TYPE = 0x01;
 
 function invalid(message: string): never {
   throw new CosignError("TLOG_INVALID", message);
@@ -184,26 +186,6 @@ export function parseCheckpoint(text: string): Checkpoint {
     invalid("Malformed checkpoint: the body contains an empty line");
   }
   return { origin, treeSize: BigInt(size), rootHash, otherContent };
-}
-
-/**
- * Computes a log key's signed-note key ID (the key hint is its first 4 bytes): SHA-256 of the
- * PKIX DER for ECDSA and RSA keys (Rekor v1's convention, equal to its log ID), and
- * SHA-256(origin ‖ "\n" ‖ 0x01 ‖ raw key) for Ed25519 keys (C2SP, Rekor v2).
- * @param publicKey the log key
- * @param origin the checkpoint origin / key name; required for Ed25519 keys
- * @throws {CosignError} `TLOG_INVALID` for an Ed25519 key without an origin
- */
-export function noteKeyId(publicKey: KeyObject, origin?: string): Uint8Array<ArrayBuffer> {
-  if (publicKey.asymmetricKeyType === "ed25519") {
-    if (origin === undefined || origin === "") {
-      invalid("Cannot compute the checkpoint key ID of an Ed25519 log key without its origin");
-    }
-    const jwk = publicKey.export({ format: "jwk" });
-    const raw = Uint8Array.fromBase64(jwk.x ?? "", { alphabet: "base64url" });
-    return sha256(utf8(origin + "\n"), new Uint8Array([ED25519_NOTE_TYPE]), raw);
-  }
-  return sha256(new Uint8Array(publicKey.export({ format: "der", type: "spki" })));
 }
 
 function ecdsaHash(key: KeyObject): string {

@@ -11,9 +11,8 @@
 
 import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { CosignError } from "../errors.ts";
-import { toHex } from "../crypto/encoding.ts";
-import { noteKeyId } from "../tlog/checkpoint.ts";
-import { decodeProtoBytes } from "../tlog/bytes.ts";
+import { decodeProtoBytes, toHex } from "../crypto/encoding.ts";
+import { noteKeyId } from "../crypto/note_key.ts";
 
 /** The trusted-root media types this parser accepts. */
 export const TRUSTED_ROOT_MEDIA_TYPES: readonly string[] = [

@@ -23,6 +23,8 @@
 
 import { BaseFetcher, DownloadHTTPError, Updater } from "./deps.ts";
 import { CosignError } from "../errors.ts";
+// lib/cosign/lock.ts is a leaf (it imports only node:crypto and lib/errors.ts): the one
+// import from above lib/trust, kept so that the TUF cache and signing share one lock scheme.
 import { acquireLock } from "../cosign/lock.ts";
 import { parseTrustedRoot, type TrustedRoot } from "./trusted_root.ts";
 import seeds from "./seeds.json" with { type: "json" };
