@@ -1,5 +1,6 @@
 import { assert, assertEquals, FIXTURES, tempDir } from "../../tests/helpers.ts";
-import { inDays, serveTuf, signMetadata, TufRepo } from "../../tests/harness/tuf.ts";
+import { createHash, sign } from "node:crypto";
+import { inDays, inSeconds, serveTuf, signMetadata, TufRepo } from "../../tests/harness/tuf.ts";
 import { CosignError } from "../errors.ts";
 import { signingConfigFromTuf, trustedRootFromTuf, tufMirrorCacheDir, updateTuf } from "./tuf.ts";
 
@@ -180,4 +181,148 @@ Deno.test("tuf: an uncreatable cache still verifies from memory, with a warning"
   });
   assert(root.tlogs.length > 0, "parsed");
   assert(warnings.length === 1 && /Cannot write the TUF cache/.test(warnings[0]!), warnings.join());
+});
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+Deno.test("tuf: a signature over a non-canonical serialisation is refused, cache unchanged", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot, refresh: true };
+  await updateTuf(["trusted_root.json"], opts);
+  const before = await snapshotDir(d.path);
+  repo.publishTimestamp();
+  const good = repo.files.get("timestamp.json")!;
+  const md = JSON.parse(dec.decode(good));
+  // The same role body, signed by the right key, but over an indented (non-canonical) form.
+  const sig = sign(
+    null,
+    enc.encode(JSON.stringify(md.signed, null, 2)),
+    repo.timestampKey.privateKey,
+  );
+  md.signatures = [{ keyid: repo.timestampKey.id, sig: sig.toString("hex") }];
+  repo.files.set("timestamp.json", enc.encode(JSON.stringify(md)));
+  await refused(updateTuf(["trusted_root.json"], opts), new RegExp(`TUF mirror ${srv.url}`));
+  assertEquals(await snapshotDir(d.path), before, "cache unchanged");
+  // Control: the same body signed over its canonical form is accepted.
+  repo.files.set("timestamp.json", good);
+  await updateTuf(["trusted_root.json"], opts);
+  assertEquals(
+    JSON.parse(await Deno.readTextFile(`${tufMirrorCacheDir(d.path, srv.url)}/timestamp.json`))
+      .signed.version,
+    md.signed.version,
+  );
+});
+
+Deno.test("tuf: a huge target length is refused before any target is downloaded", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  repo.publishTargets({ targetLengths: { "trusted_root.json": 2 ** 40 } });
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot };
+  await refused(
+    updateTuf(["trusted_root.json"], opts),
+    new RegExp(`trusted_root.json at ${srv.url} claims ${2 ** 40} bytes`),
+  );
+  assertEquals(srv.requests.filter((r) => r.startsWith("targets/")), [], "nothing downloaded");
+  assertEquals(
+    await snapshotDir(tufMirrorCacheDir(d.path, srv.url)),
+    {},
+    "nothing cached",
+  );
+});
+
+Deno.test("tuf: mix-and-match targets (another version, another repository, other bytes) refused, cache unchanged", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot, refresh: true };
+  await updateTuf(["trusted_root.json"], opts);
+  const before = await snapshotDir(d.path);
+  const keep = new Map(repo.files);
+  const versions = [repo.targetsVersion, repo.snapshotVersion, repo.timestampVersion] as const;
+  const reset = () => {
+    repo.files = new Map(keep);
+    [repo.targetsVersion, repo.snapshotVersion, repo.timestampVersion] = versions;
+  };
+  const other = newRepo();
+  other.publishTargets();
+  // A validly signed targets.json for the same version as the snapshot names, listing other
+  // bytes for trusted_root.json.
+  const forged = () => {
+    const t = JSON.parse(dec.decode(repo.files.get(`${repo.targetsVersion}.targets.json`)!));
+    const evil = enc.encode('{"mediaType":"evil"}');
+    t.signed.targets["trusted_root.json"] = {
+      length: evil.length,
+      hashes: { sha256: new Uint8Array(createHash("sha256").update(evil).digest()).toHex() },
+    };
+    repo.files.set(
+      `targets/${
+        new Uint8Array(createHash("sha256").update(evil).digest()).toHex()
+      }.trusted_root.json`,
+      evil,
+    );
+    repo.files.set(
+      `${repo.targetsVersion}.targets.json`,
+      signMetadata("targets", t.signed, repo.targetsKeys),
+    );
+  };
+  const cases: [string, () => void, RegExp][] = [
+    ["an older targets version than the snapshot names", () => {
+      repo.publishTargets();
+      repo.files.set(`${repo.targetsVersion}.targets.json`, keep.get("1.targets.json")!);
+    }, /does not match snapshot version/],
+    ["the same version from another repository", () => {
+      repo.publishTargets();
+      repo.files.set(`2.targets.json`, other.files.get("2.targets.json")!);
+    }, /TUF mirror .*signed by 0\/2 keys/],
+    ["other targets bytes than the snapshot's hash", () => {
+      repo.publishTargets({ snapshotHashes: true });
+      forged();
+    }, /TUF mirror .*(hash|length)/i],
+  ];
+  for (const [label, make, pattern] of cases) {
+    reset();
+    make();
+    try {
+      await refused(updateTuf(["trusted_root.json"], opts), pattern);
+    } catch (e) {
+      throw new Error(`${label}: ${(e as Error).message}`);
+    }
+    assertEquals(await snapshotDir(d.path), before, `${label}: cache unchanged`);
+  }
+  // Control: without the snapshot's hash, the same forged targets.json (right version, right
+  // keys) is indistinguishable and accepted — the refusal above comes from the hash check.
+  reset();
+  repo.publishTargets();
+  forged();
+  const got = await updateTuf(["trusted_root.json"], opts);
+  assertEquals(dec.decode(got.get("trusted_root.json")), '{"mediaType":"evil"}');
+});
+
+Deno.test("tuf: mirror stopped after initialize: the cache serves until its timestamp expires, then the error names the mirror", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  repo.publishTimestamp(inSeconds(4));
+  const expires = Date.parse(
+    JSON.parse(dec.decode(repo.files.get("timestamp.json")!)).signed.expires,
+  );
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot };
+  await trustedRootFromTuf(opts);
+  await srv.stop();
+  const root = await trustedRootFromTuf(opts);
+  assert(root.tlogs.length > 0, "served from the cache");
+  await new Promise((r) => setTimeout(r, Math.max(0, expires - Date.now()) + 1100));
+  try {
+    await trustedRootFromTuf(opts);
+    throw new Error("accepted after the cached timestamp expired");
+  } catch (e) {
+    assert(e instanceof CosignError, String(e));
+    assertEquals(e.code, "TUF_UNAVAILABLE", e.message);
+    assert(e.message.includes(srv.url), e.message);
+  }
+  await refused(trustedRootFromTuf({ ...opts, offline: true }), /expired/);
 });

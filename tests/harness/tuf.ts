@@ -65,6 +65,11 @@ export function inDays(days: number): string {
   return new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
 }
 
+/** ISO time `seconds` from now, without milliseconds (rounded down). */
+export function inSeconds(seconds: number): string {
+  return new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
 /** A TUF repository in memory. */
 export class TufRepo {
   rootKeys: TufKey[] = [newTufKey(), newTufKey(), newTufKey()];
@@ -133,13 +138,20 @@ export class TufRepo {
       timestampExpires?: string;
       targetBytes?: Record<string, Uint8Array>;
       snapshotVersion?: number;
+      /** Lengths to claim in targets.json instead of the real ones. */
+      targetLengths?: Record<string, number>;
+      /** Also record targets.json's length and sha256 in the snapshot's meta. */
+      snapshotHashes?: boolean;
     } = {},
   ): void {
     this.targetsVersion++;
     const targets: Record<string, unknown> = {};
     for (const [name, bytes] of Object.entries(this.targets)) {
       const hash = sha256Hex(bytes);
-      targets[name] = { length: bytes.length, hashes: { sha256: hash } };
+      targets[name] = {
+        length: opts.targetLengths?.[name] ?? bytes.length,
+        hashes: { sha256: hash },
+      };
       this.files.set(`targets/${hash}.${name}`, opts.targetBytes?.[name] ?? bytes);
     }
     const t = signMetadata("targets", {
@@ -156,7 +168,11 @@ export class TufRepo {
       spec_version: "1.0.31",
       version: this.snapshotVersion,
       expires: inDays(30),
-      meta: { "targets.json": { version: this.targetsVersion } },
+      meta: {
+        "targets.json": opts.snapshotHashes
+          ? { version: this.targetsVersion, length: t.length, hashes: { sha256: sha256Hex(t) } }
+          : { version: this.targetsVersion },
+      },
     }, [this.snapshotKey]);
     this.files.set(`${this.snapshotVersion}.snapshot.json`, s);
     this.publishTimestamp(opts.timestampExpires);
