@@ -122,6 +122,14 @@ export const cosignProgram: Program = {
       summary: "Initialize the TUF trust material cache",
       load: async () => (await import("./initialize.ts")).initializeCommand,
     },
+    "trusted-root create": {
+      summary: "Create a Sigstore protobuf trusted root",
+      load: async () => (await import("./trusted_root_create.ts")).trustedRootCreateCommand,
+    },
+    "signing-config create": {
+      summary: "Create a Sigstore protobuf signing config",
+      load: async () => (await import("./signing_config_create.ts")).signingConfigCreateCommand,
+    },
     version: {
       summary: "Print the version",
       load: async () => (await import("./version.ts")).versionCommand,
