@@ -1,0 +1,8 @@
+/**
+ * Third-party dependencies of the OpenID Connect layer, as full pinned specifiers so that a
+ * script importing `mod.ts` by URL (without this repository's import map) resolves them too.
+ * @module
+ */
+
+export { createLocalJWKSet, decodeJwt, jwtVerify } from "npm:jose@6.2.19";
+export type { JSONWebKeySet } from "npm:jose@6.2.19";
