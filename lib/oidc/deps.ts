@@ -6,3 +6,5 @@
 
 export { createLocalJWKSet, decodeJwt, jwtVerify } from "npm:jose@6.2.19";
 export type { JSONWebKeySet } from "npm:jose@6.2.19";
+// for tests that play a hostile issuer
+export { exportJWK, generateKeyPair, SignJWT } from "npm:jose@6.2.19";

@@ -6,7 +6,7 @@
 import { discoverOidc, interactiveIdentityToken } from "./interactive.ts";
 import { CosignError } from "../errors.ts";
 import { browseAsUser, freePort, startOidcProvider } from "../../tests/harness/oidc_provider.ts";
-import { decodeJwt } from "./deps.ts";
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "./deps.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
@@ -157,4 +157,200 @@ Deno.test("discovery: missing, not JSON, or another issuer is one clear error", 
   await using other = fakeIssuer(() => Response.json({ issuer: "https://elsewhere" }));
   e = await refused(discoverOidc(other.url));
   assert(/names issuer "https:\/\/elsewhere"/.test(e.message), e.message);
+});
+
+/**
+ * A scripted issuer (not oidc-provider): it signs ID tokens with its own key, or with another
+ * key, audience or nonce, and answers device-flow polls from a script. It checks PKCE.
+ */
+async function scriptedIssuer(opts: {
+  /** Claims overriding the good ones; `nonce: undefined` keeps the sent nonce. */
+  claims?: Record<string, unknown>;
+  /** Sign with a key the JWKS does not hold. */
+  foreignKey?: boolean;
+  /** Device polls: an OAuth error code, or "token". */
+  polls?: readonly string[];
+  expiresIn?: number;
+}) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256");
+  const other = await generateKeyPair("ES256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
+  const seen: { pkceOk?: boolean; pollTimes: number[] } = { pollTimes: [] };
+  let challenge = "";
+  let nonce: string | undefined;
+  const polls = [...(opts.polls ?? [])];
+  let url = "";
+  const mint = (n?: string) =>
+    new SignJWT({
+      iss: url,
+      aud: "sigstore",
+      sub: "carol",
+      iat: Math.floor(Date.now() / 1000),
+      exp: Math.floor(Date.now() / 1000) + 300,
+      email: "carol@example.com",
+      email_verified: true,
+      ...(n === undefined ? {} : { nonce: n }),
+      ...opts.claims,
+    })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .sign(opts.foreignKey ? other.privateKey : privateKey);
+  const s256 = async (v: string) =>
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(v)))
+      .toBase64({ alphabet: "base64url", omitPadding: true });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const u = new URL(req.url);
+    if (u.pathname === "/.well-known/openid-configuration") {
+      return Response.json({
+        issuer: url,
+        authorization_endpoint: url + "/auth",
+        token_endpoint: url + "/token",
+        jwks_uri: url + "/jwks",
+        device_authorization_endpoint: url + "/device",
+      });
+    }
+    if (u.pathname === "/jwks") return Response.json({ keys: [jwk] });
+    const form = new URLSearchParams(await req.text());
+    if (u.pathname === "/device") {
+      challenge = form.get("code_challenge") ?? "";
+      return Response.json({
+        device_code: "dc",
+        user_code: "ABCD-EFGH",
+        verification_uri: url + "/activate",
+        interval: 1,
+        expires_in: opts.expiresIn ?? 60,
+      });
+    }
+    if (u.pathname === "/token") {
+      seen.pkceOk = (await s256(form.get("code_verifier") ?? "")) === challenge;
+      if (form.get("grant_type") === "authorization_code") {
+        return Response.json({ id_token: await mint(nonce), token_type: "Bearer" });
+      }
+      seen.pollTimes.push(Date.now());
+      const next = polls.shift() ?? "authorization_pending";
+      if (next === "token") return Response.json({ id_token: await mint() });
+      return Response.json({ error: next }, { status: 400 });
+    }
+    return new Response("no", { status: 404 });
+  });
+  url = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    url,
+    seen,
+    /** Plays the browser: reads the printed URL and sends the redirect the issuer would. */
+    async browse(line: string) {
+      if (!line.startsWith(url)) return;
+      const p = new URL(line).searchParams;
+      challenge = p.get("code_challenge") ?? "";
+      nonce = "nonce" in (opts.claims ?? {}) ? undefined : p.get("nonce") ?? undefined;
+      const res = await fetch(`${p.get("redirect_uri")}?code=c0de&state=${p.get("state")}`);
+      await res.body?.cancel();
+    },
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
+
+Deno.test("browser flow against a scripted issuer: PKCE verifier matches; a good token passes", async () => {
+  await using iss = await scriptedIssuer({});
+  const opened: string[] = [];
+  const printed: string[] = [];
+  const token = await interactiveIdentityToken({
+    issuer: iss.url,
+    clientId: "sigstore",
+    flow: "normal", // default redirect URL: http://localhost:0/auth/callback, a free port
+    openBrowser: (u) => void opened.push(u),
+    print: (l) => (printed.push(l), iss.browse(l)),
+  });
+  assert(decodeJwt(token).email === "carol@example.com", "token");
+  assert(iss.seen.pkceOk === true, "code_verifier does not match the S256 challenge");
+  assert(printed[0] === "Your browser will now be opened to:", printed.join("\n"));
+  assert(opened.length === 1 && opened[0] === printed[1], "browser not opened on the URL");
+  const redirect = new URL(opened[0]!).searchParams.get("redirect_uri") ?? "";
+  assert(/^http:\/\/localhost:[1-9]\d*\/auth\/callback$/.test(redirect), redirect);
+});
+
+Deno.test("browser flow: no redirect within timeoutMs is a clear error", async () => {
+  await using iss = await scriptedIssuer({});
+  const redirect = `http://127.0.0.1:${freePort()}/auth/callback`;
+  const e = await refused(interactiveIdentityToken({
+    issuer: iss.url,
+    clientId: "sigstore",
+    redirectUrl: redirect,
+    flow: "normal",
+    timeoutMs: 300,
+    print: () => Promise.resolve(),
+  }));
+  assert(/timed out waiting for the login/.test(e.message), e.message);
+  let closed = false;
+  try {
+    await (await fetch(redirect)).body?.cancel();
+  } catch {
+    closed = true;
+  }
+  assert(closed, "listener still open");
+});
+
+Deno.test("browser flow: a token with another nonce, key, audience or issuer is refused", async () => {
+  const cases: [Parameters<typeof scriptedIssuer>[0], RegExp][] = [
+    [{ claims: { nonce: "replayed" } }, /nonce does not match/],
+    [{ foreignKey: true }, /ID token from ".*" is invalid: signature verification failed/],
+    [{ claims: { aud: "someone-else" } }, /ID token from ".*" is invalid: unexpected "aud"/],
+    [{ claims: { iss: "https://evil" } }, /ID token from ".*" is invalid: unexpected "iss"/],
+    [{ claims: { exp: 1_000_000 } }, /ID token from ".*" is invalid: "exp" claim/],
+  ];
+  for (const [opts, pattern] of cases) {
+    await using iss = await scriptedIssuer(opts);
+    const e = await refused(interactiveIdentityToken({
+      issuer: iss.url,
+      clientId: "sigstore",
+      redirectUrl: `http://127.0.0.1:${freePort()}/auth/callback`,
+      flow: "normal",
+      print: (l) => iss.browse(l),
+    }));
+    assert(pattern.test(e.message), `${JSON.stringify(opts)}: ${e.message}`);
+  }
+});
+
+Deno.test("device flow: authorization_pending then slow_down add to the interval", async () => {
+  await using iss = await scriptedIssuer({
+    polls: ["authorization_pending", "slow_down", "token"],
+  });
+  const printed: string[] = [];
+  const token = await interactiveIdentityToken({
+    issuer: iss.url,
+    clientId: "sigstore",
+    flow: "device",
+    print: (l) => Promise.resolve(void printed.push(l)),
+  });
+  assert(decodeJwt(token).sub === "carol", "token");
+  assert(iss.seen.pkceOk === true, "device flow code_verifier does not match");
+  assert(
+    printed[0] === `Enter the verification code ABCD-EFGH in your browser at: ${iss.url}/activate`,
+    printed.join("\n"),
+  );
+  const [t0, t1, t2] = iss.seen.pollTimes as [number, number, number];
+  assert(iss.seen.pollTimes.length === 3, `${iss.seen.pollTimes.length} polls`);
+  assert(t1 - t0 >= 950 && t1 - t0 < 3000, `pending wait ${t1 - t0} ms (interval 1 s)`);
+  assert(t2 - t1 >= 5900, `slow_down wait ${t2 - t1} ms (interval 1 s + 5 s)`);
+});
+
+Deno.test("device flow: expired_token, access_denied and the code's lifetime end the wait", async () => {
+  for (
+    const [opts, pattern] of [
+      [{ polls: ["expired_token"] }, /the code expired/],
+      [{ polls: ["access_denied"] }, /access denied/],
+      [{ polls: ["invalid_grant"] }, /HTTP 400, invalid_grant/],
+      [{ expiresIn: 1 }, /the code expired/],
+    ] as const
+  ) {
+    await using iss = await scriptedIssuer(opts);
+    const e = await refused(interactiveIdentityToken({
+      issuer: iss.url,
+      clientId: "sigstore",
+      flow: "device",
+      print: () => Promise.resolve(),
+    }));
+    assert(pattern.test(e.message), `${JSON.stringify(opts)}: ${e.message}`);
+  }
 });
