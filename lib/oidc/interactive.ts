@@ -37,7 +37,7 @@ export interface InteractiveLoginOptions {
   issuer: string;
   /** The client id (cosign: `sigstore`). */
   clientId: string;
-  /** The client secret, for confidential clients (sent with HTTP Basic auth). */
+  /** The client secret, for confidential clients (sent with HTTP Basic auth; empty: none). */
   clientSecret?: string;
   /** The browser flow's redirect URL (`--oidc-redirect-url`); a loopback `http` URL. Default {@link DEFAULT_OIDC_REDIRECT_URL}. */
   redirectUrl?: string;
@@ -175,7 +175,7 @@ function tokenHeaders(o: InteractiveLoginOptions): Record<string, string> {
     "content-type": "application/x-www-form-urlencoded",
     accept: "application/json",
   };
-  if (o.clientSecret !== undefined) {
+  if (o.clientSecret) {
     const enc = (s: string) => encodeURIComponent(s);
     h.authorization = "Basic " + btoa(`${enc(o.clientId)}:${enc(o.clientSecret)}`);
   }
@@ -397,7 +397,7 @@ async function browserFlow(
     redirect_uri: listener.url,
     code_verifier: verifier,
   };
-  if (o.clientSecret === undefined) form.client_id = o.clientId;
+  if (!o.clientSecret) form.client_id = o.clientId;
   const { status, body } = await postForm(
     o,
     d.token_endpoint,
@@ -449,7 +449,7 @@ async function deviceFlow(
     code_challenge: await s256(verifier),
     code_challenge_method: "S256",
   };
-  if (o.clientSecret === undefined) start.client_id = o.clientId;
+  if (!o.clientSecret) start.client_id = o.clientId;
   const what = "Starting the device login";
   const { status, body } = await postForm(o, endpoint, start, signal, what);
   if (status !== 200) {
@@ -484,7 +484,7 @@ async function deviceFlow(
     device_code: deviceCode,
     code_verifier: verifier,
   };
-  if (o.clientSecret === undefined) poll.client_id = o.clientId;
+  if (!o.clientSecret) poll.client_id = o.clientId;
   const pollWhat = "Waiting for the device login";
   for (;;) {
     const r = await postForm(o, d.token_endpoint, poll, expiry, pollWhat).catch((e) => {

@@ -175,7 +175,14 @@ async function scriptedIssuer(opts: {
   const { privateKey, publicKey } = await generateKeyPair("ES256");
   const other = await generateKeyPair("ES256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
-  const seen: { pkceOk?: boolean; pollTimes: number[] } = { pollTimes: [] };
+  const seen: {
+    pkceOk?: boolean;
+    pollTimes: number[];
+    auth?: string | undefined;
+    clientId?: string | undefined;
+  } = {
+    pollTimes: [],
+  };
   let challenge = "";
   let nonce: string | undefined;
   const polls = [...(opts.polls ?? [])];
@@ -222,6 +229,8 @@ async function scriptedIssuer(opts: {
     }
     if (u.pathname === "/token") {
       seen.pkceOk = (await s256(form.get("code_verifier") ?? "")) === challenge;
+      seen.auth = req.headers.get("authorization") ?? undefined;
+      seen.clientId = form.get("client_id") ?? undefined;
       if (form.get("grant_type") === "authorization_code") {
         return Response.json({ id_token: await mint(nonce), token_type: "Bearer" });
       }
@@ -264,10 +273,25 @@ Deno.test("browser flow against a scripted issuer: PKCE verifier matches; a good
   });
   assert(decodeJwt(token).email === "carol@example.com", "token");
   assert(iss.seen.pkceOk === true, "code_verifier does not match the S256 challenge");
+  assert(iss.seen.clientId === "sigstore" && iss.seen.auth === undefined, "public client");
   assert(printed[0] === "Your browser will now be opened to:", printed.join("\n"));
   assert(opened.length === 1 && opened[0] === printed[1], "browser not opened on the URL");
   const redirect = new URL(opened[0]!).searchParams.get("redirect_uri") ?? "";
   assert(/^http:\/\/localhost:[1-9]\d*\/auth\/callback$/.test(redirect), redirect);
+});
+
+Deno.test("browser flow: a client secret goes in HTTP Basic auth", async () => {
+  await using iss = await scriptedIssuer({});
+  await interactiveIdentityToken({
+    issuer: iss.url,
+    clientId: "sigstore",
+    clientSecret: "s3cr:t",
+    redirectUrl: `http://127.0.0.1:${freePort()}/auth/callback`,
+    flow: "normal",
+    print: (l) => iss.browse(l),
+  });
+  assert(iss.seen.auth === "Basic " + btoa("sigstore:s3cr%3At"), `auth ${iss.seen.auth}`);
+  assert(iss.seen.clientId === undefined, "client_id also in the form");
 });
 
 Deno.test("browser flow: no redirect within timeoutMs is a clear error", async () => {
