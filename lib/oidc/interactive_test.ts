@@ -378,3 +378,27 @@ Deno.test("device flow: expired_token, access_denied and the code's lifetime end
     assert(pattern.test(e.message), `${JSON.stringify(opts)}: ${e.message}`);
   }
 });
+
+Deno.test("browser flow: an error redirect (the user cancelled) is reported", async () => {
+  await using iss = await scriptedIssuer({});
+  const e = await refused(interactiveIdentityToken({
+    issuer: iss.url,
+    clientId: "sigstore",
+    redirectUrl: `http://127.0.0.1:${freePort()}/auth/callback`,
+    flow: "normal",
+    print: async (line) => {
+      if (!line.startsWith(iss.url)) return;
+      const p = new URL(line).searchParams;
+      const res = await fetch(
+        `${p.get("redirect_uri")}?error=access_denied&error_description=End-User+aborted` +
+          `&state=${p.get("state")}`,
+      );
+      await res.body?.cancel();
+    },
+  }));
+  assert(
+    e.message ===
+      'OpenID Connect login failed: the issuer answered "access_denied: End-User aborted"',
+    e.message,
+  );
+});
