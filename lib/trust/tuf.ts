@@ -21,7 +21,6 @@
  * @module
  */
 
-import { BaseFetcher, DownloadHTTPError, Updater } from "./deps.ts";
 import { CosignError } from "../errors.ts";
 // lib/cosign/lock.ts is a leaf (it imports only node:crypto and lib/errors.ts): the one
 // import from above lib/trust, kept so that the TUF cache and signing share one lock scheme.
@@ -102,54 +101,69 @@ export function tufMirrorCacheDir(cacheDir: string, mirror: string): string {
   return `${cacheDir}/${encodeURIComponent(normaliseMirror(mirror))}`;
 }
 
-class MirrorFetcher extends BaseFetcher {
-  requests = 0;
-  constructor(
-    private readonly doFetch: typeof fetch,
-    private readonly offline: boolean,
-    private readonly mirror: string,
-  ) {
-    super();
-  }
+type Deps = typeof import("./deps.ts");
 
-  override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
-    if (this.offline) {
-      throw new CosignError(
-        "TUF_UNAVAILABLE",
-        `The cached TUF metadata for ${this.mirror} is missing or expired, and --offline ` +
-          `forbids fetching ${url}`,
-      );
-    }
-    this.requests++;
-    if (url.startsWith("file:")) {
-      try {
-        const file = await Deno.open(new URL(url));
-        return file.readable as ReadableStream<Uint8Array<ArrayBuffer>>;
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) {
-          throw new DownloadHTTPError(`${url}: not found`, 404);
-        }
-        throw e;
+/** tuf-js, loaded on first use only: importing this module (or mod.ts) runs none of it. */
+let depsLoading: Promise<Deps> | undefined;
+function loadDeps(): Promise<Deps> {
+  return depsLoading ??= import("./deps.ts");
+}
+
+/** The fetcher tuf-js calls: counts requests, honours offline, names the mirror in errors. */
+interface MirrorFetcher {
+  requests: number;
+}
+
+function mirrorFetcher(
+  deps: Deps,
+  doFetch: typeof fetch,
+  offline: boolean,
+  mirror: string,
+): InstanceType<Deps["BaseFetcher"]> & MirrorFetcher {
+  const { BaseFetcher, DownloadHTTPError } = deps;
+  class Fetcher extends BaseFetcher implements MirrorFetcher {
+    requests = 0;
+
+    override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
+      if (offline) {
+        throw new CosignError(
+          "TUF_UNAVAILABLE",
+          `The cached TUF metadata for ${mirror} is missing or expired, and --offline ` +
+            `forbids fetching ${url}`,
+        );
       }
+      this.requests++;
+      if (url.startsWith("file:")) {
+        try {
+          const file = await Deno.open(new URL(url));
+          return file.readable as ReadableStream<Uint8Array<ArrayBuffer>>;
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) {
+            throw new DownloadHTTPError(`${url}: not found`, 404);
+          }
+          throw e;
+        }
+      }
+      let res: Response;
+      try {
+        res = await doFetch(url, { redirect: "follow" });
+      } catch (e) {
+        throw new CosignError(
+          "TUF_UNAVAILABLE",
+          `Cannot reach the TUF mirror ${mirror}: ${
+            describe(e)
+          }; pass --trusted-root FILE to verify without TUF`,
+          { cause: e },
+        );
+      }
+      if (!res.ok || !res.body) {
+        await res.body?.cancel();
+        throw new DownloadHTTPError(`GET ${url}: HTTP ${res.status}`, res.status);
+      }
+      return res.body as ReadableStream<Uint8Array<ArrayBuffer>>;
     }
-    let res: Response;
-    try {
-      res = await this.doFetch(url, { redirect: "follow" });
-    } catch (e) {
-      throw new CosignError(
-        "TUF_UNAVAILABLE",
-        `Cannot reach the TUF mirror ${this.mirror}: ${
-          describe(e)
-        }; pass --trusted-root FILE to verify without TUF`,
-        { cause: e },
-      );
-    }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new DownloadHTTPError(`GET ${url}: HTTP ${res.status}`, res.status);
-    }
-    return res.body as ReadableStream<Uint8Array<ArrayBuffer>>;
   }
+  return new Fetcher();
 }
 
 async function readIfExists(path: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
@@ -251,7 +265,10 @@ export async function updateTuf(
         if (b) await Deno.writeFile(`${scratch}/targets/${n}`, b);
       }
     }
-    const fetcher = new MirrorFetcher(
+    const deps = await loadDeps();
+    const { Updater, DownloadHTTPError } = deps;
+    const fetcher = mirrorFetcher(
+      deps,
       options.fetch ?? globalThis.fetch,
       options.offline ?? false,
       mirror,
