@@ -493,8 +493,13 @@ async function verifyBlobBundle(
   // compared with the bundle's messageDigest, whose signature verifyBundle checks; a DSSE
   // bundle's subjects come from its one envelope, the bytes whose signature is verified.
   const bundle = parseBundle(await readFileBytes(bundlePath, "bundle"));
-  const trustedRoot = await loadTrustedRoot(flags);
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");
+  // With a key and the log skipped, trust material is used only when given (timestamps): TUF
+  // is not consulted.
+  const trustedRoot = await loadTrustedRoot(
+    flags,
+    keyRef !== undefined && ignoreTlog ? { tuf: false } : {},
+  );
   if (keyRef === undefined && bundle.verificationMaterial.type !== "certificate") {
     // A key-signed bundle needs --key: say so, whatever else was given.
     const { checkVerificationMaterial } = await import("../cosign/bundle.ts");

@@ -152,7 +152,7 @@ function mirrorFetcher(
           "TUF_UNAVAILABLE",
           `Cannot reach the TUF mirror ${mirror}: ${
             describe(e)
-          }; pass --trusted-root FILE to verify without TUF`,
+          }; pass --trusted-root FILE to verify without TUF (with --key, --insecure-ignore-tlog skips the log)`,
           { cause: e },
         );
       }
@@ -234,7 +234,9 @@ export async function updateTuf(
     throw new CosignError(
       "TUF_UNAVAILABLE",
       `Cannot update trust from the TUF mirror ${mirror}: no temporary folder can be written ` +
-        `(${describe(e)}); pass --trusted-root FILE to verify without TUF`,
+        `(${
+          describe(e)
+        }); pass --trusted-root FILE to verify without TUF (with --key, --insecure-ignore-tlog skips the log)`,
       { cause: e },
     );
   }
@@ -307,7 +309,9 @@ export async function updateTuf(
       throw new CosignError(
         unreachable ? "TUF_UNAVAILABLE" : "TUF_INVALID",
         `Cannot update trust from the TUF mirror ${mirror}: ${describe(e)}` +
-          (unreachable ? "; pass --trusted-root FILE to verify without TUF" : ""),
+          (unreachable
+            ? "; pass --trusted-root FILE to verify without TUF (with --key, --insecure-ignore-tlog skips the log)"
+            : ""),
         { cause: e },
       );
     }
