@@ -115,11 +115,17 @@ Deno.test("keyless: verify checks the certificate of each image signature", asyn
   );
   assertFails(untrusted, 12, /no trusted certificate authority/);
 
-  // Keyless needs the CAs.
+  // Keyless needs the CAs: without --trusted-root they come from TUF, unreachable here.
   const noRoot = await cosign(["verify", "--insecure-ignore-tlog", ...identity, ref], {
     env: { ...env, SIGSTORE_REKOR_PUBLIC_KEY: "" },
   });
-  assertFails(noRoot, 2, /trusted-root/);
+  assertFails(noRoot, 1, /TUF mirror.*--trusted-root/);
+  // --offline never consults TUF: then the missing CAs are a usage error.
+  const offline = await cosign(
+    ["verify", "--offline", "--insecure-ignore-tlog", ...identity, ref],
+    { env: { ...env, SIGSTORE_REKOR_PUBLIC_KEY: "" } },
+  );
+  assertFails(offline, 2, /trusted-root/);
 
   // SIGSTORE_ROOT_FILE in place of --trusted-root: the CA only, so the SCT is skipped on request.
   const viaEnv = await cosign(
