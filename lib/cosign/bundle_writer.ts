@@ -21,6 +21,7 @@ import { toBase64 } from "../crypto/encoding.ts";
 import { type KeyAlgorithm, parsePublicKeyPem, spkiDer } from "../crypto/keys.ts";
 import type { DigestAlgorithm } from "../crypto/prehashed.ts";
 import type { RekorEntry } from "../tlog/rekor.ts";
+import type { RekorV2Entry } from "../tlog/rekor_v2.ts";
 import { parseEnvelope } from "./dsse.ts";
 
 /** The media type of the bundles this module writes. */
@@ -67,8 +68,9 @@ export interface BundleWriterInput {
   /**
    * The log entry as Rekor returned it; it must carry an inclusion proof with a checkpoint.
    * `undefined` without a transparency-log upload (the bundle then has no `tlogEntries`).
+   * A Rekor v2 entry ({@link RekorV2Entry}, from `uploadRekorV2`) is written as it came.
    */
-  readonly tlogEntry?: RekorEntry | undefined;
+  readonly tlogEntry?: RekorEntry | RekorV2Entry | undefined;
   /** RFC 3161 signed timestamps (DER `TimeStampResp` bytes). */
   readonly rfc3161Timestamps?: readonly Uint8Array[];
 }
@@ -194,6 +196,31 @@ export function tlogEntryJson(entry: RekorEntry): Json {
   return out;
 }
 
+/**
+ * The protojson `TransparencyLogEntry` of a Rekor v2 entry, fields in proto order: no
+ * integrated time and no SET (Rekor v2 gives neither), the inclusion proof with its checkpoint.
+ */
+export function tlogEntryJsonV2(entry: RekorV2Entry): Json {
+  const out: Json = {};
+  const int64 = (obj: Json, name: string, n: bigint) => {
+    if (n < 0n) throw new RangeError(`${name} is not an int64: ${n}`);
+    if (n !== 0n) obj[name] = String(n);
+  };
+  int64(out, "logIndex", entry.logIndex);
+  out.logId = { keyId: toBase64(entry.logId) };
+  out.kindVersion = { kind: entry.kindVersion.kind, version: entry.kindVersion.version };
+  const proof = entry.inclusionProof;
+  const p: Json = {};
+  int64(p, "logIndex", proof.logIndex);
+  p.rootHash = toBase64(proof.rootHash);
+  int64(p, "treeSize", proof.treeSize);
+  if (proof.hashes.length > 0) p.hashes = proof.hashes.map((h) => toBase64(h));
+  p.checkpoint = { envelope: proof.checkpoint };
+  out.inclusionProof = p;
+  out.canonicalizedBody = toBase64(entry.canonicalizedBody);
+  return out;
+}
+
 function contentJson(content: BundleWriterContent): [string, Json] {
   if (content.type === "messageSignature") {
     const { algorithm, bytes } = content.digest;
@@ -254,7 +281,10 @@ export function bundleV03Json(input: BundleWriterInput): string {
     }
     vm.certificate = { rawBytes: toBase64(m.der) };
   }
-  if (input.tlogEntry !== undefined) vm.tlogEntries = [tlogEntryJson(input.tlogEntry)];
+  const entry = input.tlogEntry;
+  if (entry !== undefined) {
+    vm.tlogEntries = ["kindVersion" in entry ? tlogEntryJsonV2(entry) : tlogEntryJson(entry)];
+  }
   const stamps = input.rfc3161Timestamps ?? [];
   if (stamps.length > 0) {
     vm.timestampVerificationData = {
