@@ -244,7 +244,7 @@ export type { CertificateCheck, CertificatePolicy } from "./lib/cosign/bundle_ce
 export { layerAsBundle } from "./lib/cosign/layer_bundle.ts";
 export type { KeylessLayerOptions, LayerKind } from "./lib/cosign/layer_bundle.ts";
 export { checkCertificatePolicy } from "./lib/cosign/certificate_policy.ts";
-export { bundleV03Json } from "./lib/cosign/bundle_writer.ts";
+export { bundleV03Json, tlogEntryJsonV2 } from "./lib/cosign/bundle_writer.ts";
 export type {
   BundleWriterContent,
   BundleWriterInput,
@@ -263,6 +263,21 @@ export {
   RekorClient,
 } from "./lib/tlog/rekor.ts";
 export type { RekorEntry, UploadCheckOptions } from "./lib/tlog/rekor.ts";
+export {
+  REKOR_V2_ENTRIES_PATH,
+  REKOR_V2_KEY_DETAILS,
+  rekorV2KeyDetails,
+  rekorV2LeafHashHex,
+  uploadRekorV2,
+} from "./lib/tlog/rekor_v2.ts";
+export type {
+  RekorV2Algorithm,
+  RekorV2Entry,
+  RekorV2InclusionProof,
+  RekorV2Request,
+  RekorV2UploadOptions,
+  RekorV2VerifierInput,
+} from "./lib/tlog/rekor_v2.ts";
 export { findAndVerifyEntry } from "./lib/cosign/tlog_search.ts";
 export type { OnlineTlogQuery, OnlineTlogResult } from "./lib/cosign/tlog_search.ts";
 export { parseCertificate, parseCertificatePem } from "./lib/x509/certificate.ts";

@@ -14,7 +14,12 @@ import {
 } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { CosignError } from "../lib/errors.ts";
-import { type RekorV2Entry, type RekorV2Request, uploadRekorV2 } from "../lib/tlog/rekor_v2.ts";
+import {
+  type RekorV2Entry,
+  rekorV2LeafHashHex,
+  type RekorV2Request,
+  uploadRekorV2,
+} from "../lib/tlog/rekor_v2.ts";
 import { bundleV03Json } from "../lib/cosign/bundle_writer.ts";
 import { parseBundle } from "../lib/cosign/bundle.ts";
 import { verifyBundle } from "../lib/cosign/verify_bundle.ts";
@@ -201,6 +206,52 @@ Deno.test("rekor v2: hashedrekord and DSSE entries, v0.3 bundles verified by our
       `${dir}/key.pem`,
     ]);
     assertEquals(peer.code, 0, peer.stderr);
+
+    assertEquals(
+      rekorV2LeafHashHex(entry),
+      createHash("sha256").update(Buffer.from([0])).update(log.entries[5]!).digest("hex"),
+    );
+
+    // Both verifiers need the proof and the log's checkpoint signature: tampered copies fail.
+    const tampered = (edit: (tle: Record<string, Record<string, unknown>>) => void) => {
+      const b = JSON.parse(text);
+      edit(b.verificationMaterial.tlogEntries[0]);
+      return JSON.stringify(b);
+    };
+    const stranger = generateKeyPairSync("ed25519").privateKey;
+    const copies = [
+      tampered((t) => {
+        const h = t.inclusionProof!.hashes as string[];
+        h[0] = Buffer.alloc(32, 7).toString("base64");
+      }),
+      tampered((t) => {
+        const env = (t.inclusionProof!.checkpoint as { envelope: string }).envelope;
+        const note = env.slice(0, env.lastIndexOf("\n\n") + 1);
+        (t.inclusionProof!.checkpoint as { envelope: string }).envelope = signCheckpointNote(
+          note,
+          log.origin,
+          stranger,
+          log.publicKey,
+        );
+      }),
+    ];
+    for (const [i, copy] of copies.entries()) {
+      await expectError(
+        verifyBundle(parseBundle(copy), { bytes: ARTIFACT }, root, {
+          key: new KeyVerifier(key.publicKey),
+        }),
+        "TLOG_INVALID",
+        /Inclusion proof does not verify|does not verify with the log key/,
+      );
+      await Deno.writeTextFile(`${dir}/bad${i}.sigstore.json`, copy);
+      const bad = await sigstoreJs([
+        `${dir}/bad${i}.sigstore.json`,
+        `${dir}/root.json`,
+        `${dir}/blob`,
+        `${dir}/key.pem`,
+      ]);
+      assertEquals(bad.code, 1, bad.stderr);
+    }
 
     // DSSE: logged as a hashedrekord 0.0.2 over the PAE digest.
     const envelope = envelopeFor(key);

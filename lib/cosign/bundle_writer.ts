@@ -200,7 +200,7 @@ export function tlogEntryJson(entry: RekorEntry): Json {
  * The protojson `TransparencyLogEntry` of a Rekor v2 entry, fields in proto order: no
  * integrated time and no SET (Rekor v2 gives neither), the inclusion proof with its checkpoint.
  */
-export function tlogEntryJsonV2(entry: RekorV2Entry): Json {
+export function tlogEntryJsonV2(entry: RekorV2Entry): Record<string, unknown> {
   const out: Json = {};
   const int64 = (obj: Json, name: string, n: bigint) => {
     if (n < 0n) throw new RangeError(`${name} is not an int64: ${n}`);

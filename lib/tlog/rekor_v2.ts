@@ -126,17 +126,20 @@ export interface RekorV2Entry {
 
 type Json = Record<string, unknown>;
 
-interface Algorithm {
+/** The digest a key-details value signs over. */
+export interface RekorV2Algorithm {
+  /** The hash, as `node:crypto` names it. */
   readonly hash: "sha256" | "sha384" | "sha512";
+  /** The protobuf-specs `HashAlgorithm` name, e.g. `SHA2_256`. */
   readonly proto: string;
 }
 
-const SHA256: Algorithm = { hash: "sha256", proto: "SHA2_256" };
-const SHA384: Algorithm = { hash: "sha384", proto: "SHA2_384" };
-const SHA512: Algorithm = { hash: "sha512", proto: "SHA2_512" };
+const SHA256: RekorV2Algorithm = { hash: "sha256", proto: "SHA2_256" };
+const SHA384: RekorV2Algorithm = { hash: "sha384", proto: "SHA2_384" };
+const SHA512: RekorV2Algorithm = { hash: "sha512", proto: "SHA2_512" };
 
 /** The hash each key-details value signs with (protobuf-specs `PublicKeyDetails`). */
-export const REKOR_V2_KEY_DETAILS: Readonly<Record<string, Algorithm>> = {
+export const REKOR_V2_KEY_DETAILS: Readonly<Record<string, RekorV2Algorithm>> = {
   PKIX_ECDSA_P256_SHA_256: SHA256,
   PKIX_ECDSA_P384_SHA_384: SHA384,
   PKIX_ECDSA_P521_SHA_512: SHA512,
@@ -178,7 +181,7 @@ interface Prepared {
   /** The protojson `CreateEntryRequest`. */
   readonly request: Json;
   readonly digest: Uint8Array;
-  readonly algorithm: Algorithm;
+  readonly algorithm: RekorV2Algorithm;
   readonly signature: Uint8Array;
   readonly keyDetails: string;
   readonly verifierKind: "publicKey" | "x509Certificate";
