@@ -183,7 +183,7 @@ Deno.test("rekor v2: hashedrekord and DSSE entries, v0.3 bundles verified by our
         signature: blob.signature,
       },
       verificationMaterial: { type: "publicKey", publicKeyPem: key.pem },
-      tlogEntry: entry,
+      tlogEntryV2: entry,
     });
     const tle = JSON.parse(text).verificationMaterial.tlogEntries[0];
     assertEquals(tle.kindVersion, { kind: "hashedrekord", version: "0.0.2" });
@@ -260,7 +260,7 @@ Deno.test("rekor v2: hashedrekord and DSSE entries, v0.3 bundles verified by our
     const dsseText = bundleV03Json({
       content: { type: "dsseEnvelope", envelope },
       verificationMaterial: { type: "publicKey", publicKeyPem: key.pem },
-      tlogEntry: dsse,
+      tlogEntryV2: dsse,
     });
     const dsseResult = await verifyBundle(
       parseBundle(dsseText),
@@ -315,7 +315,7 @@ Deno.test("rekor v2: a certificate verifier, keyless bundle with a timestamp ver
         signature: (req as { signature: Uint8Array }).signature,
       },
       verificationMaterial: { type: "certificate", der },
-      tlogEntry: entry,
+      tlogEntryV2: entry,
       rfc3161Timestamps: [await trust.timestamp((req as { signature: Uint8Array }).signature)],
     });
     const result = await verifyBundle(

@@ -68,9 +68,13 @@ export interface BundleWriterInput {
   /**
    * The log entry as Rekor returned it; it must carry an inclusion proof with a checkpoint.
    * `undefined` without a transparency-log upload (the bundle then has no `tlogEntries`).
-   * A Rekor v2 entry ({@link RekorV2Entry}, from `uploadRekorV2`) is written as it came.
    */
-  readonly tlogEntry?: RekorEntry | RekorV2Entry | undefined;
+  readonly tlogEntry?: RekorEntry | undefined;
+  /**
+   * Instead of {@link tlogEntry}: a Rekor v2 entry (from `uploadRekorV2`), written as it came
+   * (no integrated time, no SET).
+   */
+  readonly tlogEntryV2?: RekorV2Entry | undefined;
   /** RFC 3161 signed timestamps (DER `TimeStampResp` bytes). */
   readonly rfc3161Timestamps?: readonly Uint8Array[];
 }
@@ -281,10 +285,14 @@ export function bundleV03Json(input: BundleWriterInput): string {
     }
     vm.certificate = { rawBytes: toBase64(m.der) };
   }
-  const entry = input.tlogEntry;
-  if (entry !== undefined) {
-    vm.tlogEntries = ["kindVersion" in entry ? tlogEntryJsonV2(entry) : tlogEntryJson(entry)];
+  if (input.tlogEntry !== undefined && input.tlogEntryV2 !== undefined) {
+    throw new CosignError(
+      "BUNDLE_INVALID",
+      "Cannot write a bundle: give a Rekor v1 or a Rekor v2 entry, not both",
+    );
   }
+  if (input.tlogEntry !== undefined) vm.tlogEntries = [tlogEntryJson(input.tlogEntry)];
+  if (input.tlogEntryV2 !== undefined) vm.tlogEntries = [tlogEntryJsonV2(input.tlogEntryV2)];
   const stamps = input.rfc3161Timestamps ?? [];
   if (stamps.length > 0) {
     vm.timestampVerificationData = {

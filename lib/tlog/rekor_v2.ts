@@ -468,7 +468,7 @@ function errorText(text: string): string {
  *   signature,
  *   verifier: { certificateDer },
  * });
- * bundleV03Json({ content, verificationMaterial, tlogEntry: entry });
+ * bundleV03Json({ content, verificationMaterial, tlogEntryV2: entry });
  * ```
  */
 export async function uploadRekorV2(
