@@ -53,8 +53,9 @@ Deno.test("rekor: sign records each signature in the log; verify checks the bund
   await Deno.writeTextFile(`${p}/rekor.pub`, rekor.publicKeyPem);
   const viaEnv = await verify([], { ...env, SIGSTORE_REKOR_PUBLIC_KEY: `${p}/rekor.pub` });
   assertEquals(viaEnv.code, 0, viaEnv.stderr);
-  // Without trust material the log cannot be checked: a clear error, not a silent skip.
-  assertFails(await verify([]), 1, /--trusted-root .* or pass --insecure-ignore-tlog/);
+  // Without trust material from the flags it comes from TUF (unreachable here): a clear error
+  // naming both ways out, not a silent skip.
+  assertFails(await verify([]), 1, /TUF mirror.*--trusted-root.*--insecure-ignore-tlog/);
   // Another log's trust material: the entry is untrusted, so no signature matches.
   await using other = await startRekor();
   assertFails(await verify(["--trusted-root", other.trustedRootPath]), 12, /transparency log/);
@@ -124,11 +125,12 @@ Deno.test("rekor: sget checks each signature's log entry when given trust materi
   assertEquals(ok.code, 0, ok.stderr);
   assertEquals(ok.out, "echo installed\n");
   assert(ok.stderr.includes("transparency log was verified offline"), ok.stderr);
-  // Without trust material the log cannot be checked: refused unless --insecure-ignore-tlog.
+  // Without trust material from the flags it comes from TUF (unreachable here): refused, naming
+  // --trusted-root and --insecure-ignore-tlog.
   const untrusted = await run(["sget", "--key", `${p}/k.pub`, `${reg.host}/tools/i:v1`], {
     env: { ...env, SIGSTORE_REKOR_PUBLIC_KEY: "" },
   });
-  assertFails(untrusted, 2, /--trusted-root .*--insecure-ignore-tlog/);
+  assertFails(untrusted, 1, /TUF mirror.*--trusted-root.*--insecure-ignore-tlog/);
   assertEquals(untrusted.stdout.length, 0, "nothing on stdout");
   const skipped = await run(
     ["sget", "--key", `${p}/k.pub`, "--insecure-ignore-tlog", `${reg.host}/tools/i:v1`],

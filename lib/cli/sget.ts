@@ -150,7 +150,8 @@ async function signatureCheck(
 ): Promise<SignatureCheck | undefined> {
   if (!keyRef && !keyless) return undefined;
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");
-  const trustedRoot = await loadTrustedRoot(flags);
+  // With a key and the log skipped nothing needs trust material: TUF is not consulted.
+  const trustedRoot = await loadTrustedRoot(flags, keyRef && ignoreTlog ? { tuf: false } : {});
   if (ignoreTlog) {
     await info(
       "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.",
