@@ -21,6 +21,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { CosignError } from "../errors.ts";
 // lib/cosign/lock.ts is a leaf (it imports only node:crypto and lib/errors.ts): the one
 // import from above lib/trust, kept so that the TUF cache and signing share one lock scheme.
@@ -166,6 +167,59 @@ function mirrorFetcher(
   return new Fetcher();
 }
 
+/**
+ * The targets from a warm cache without loading tuf-js (which takes longer to import than the
+ * rest of a verification): the cached `timestamp`, `snapshot`, `targets` and `root` must all be
+ * unexpired, chained by version (timestamp → snapshot → targets), and each target's bytes must
+ * match the length and hashes `targets.json` records. Anything else (missing, expired,
+ * inconsistent, a target not cached) returns undefined and the full TUF update runs.
+ *
+ * The signatures of the cached metadata are not checked again here. Every file in the cache
+ * was written only after tuf-js verified it (see {@link commitToCache}), and the cache is
+ * trusted local state anyway: its `root.json` is the root the full update starts from, so
+ * whoever can write the cache can already choose the keys. Expiry (freeze attacks) is checked.
+ */
+async function fromWarmCache(
+  cache: string,
+  names: readonly string[],
+  now: Date,
+): Promise<TufTargets | undefined> {
+  const signed = async (role: string): Promise<Record<string, unknown> | undefined> => {
+    const bytes = await readIfExists(`${cache}/${role}.json`);
+    if (!bytes) return undefined;
+    try {
+      const s = JSON.parse(new TextDecoder().decode(bytes))?.signed;
+      if (typeof s !== "object" || s === null) return undefined;
+      const expires = Date.parse(String(s.expires));
+      return Number.isFinite(expires) && expires > now.getTime() ? s : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const [root, timestamp, snapshot, targets] = await Promise.all(METADATA.map(signed));
+  if (!root || !timestamp || !snapshot || !targets) return undefined;
+  const version = (meta: unknown, name: string) =>
+    (meta as Record<string, { version?: unknown }> | undefined)?.[name]?.version;
+  if (version(timestamp.meta, "snapshot.json") !== snapshot.version) return undefined;
+  if (version(snapshot.meta, "targets.json") !== targets.version) return undefined;
+  const out: TufTargets = new Map();
+  const listed = targets.targets as Record<string, { length?: unknown; hashes?: unknown }>;
+  for (const n of names) {
+    const info = listed?.[n];
+    if (!info) continue;
+    const bytes = await readIfExists(`${cache}/targets/${n}`);
+    if (!bytes || bytes.length !== info.length) return undefined;
+    const hashes = (info.hashes ?? {}) as Record<string, unknown>;
+    const known = Object.entries(hashes).filter(([alg]) => alg === "sha256" || alg === "sha512");
+    if (known.length === 0) return undefined;
+    for (const [alg, hex] of known) {
+      if (createHash(alg).update(bytes).digest("hex") !== hex) return undefined;
+    }
+    out.set(n, bytes);
+  }
+  return out;
+}
+
 async function readIfExists(path: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
   try {
     return await Deno.readFile(path);
@@ -226,6 +280,10 @@ export async function updateTuf(
     if (n.includes("/") || n.includes("\\") || n === "." || n === "..") {
       throw new CosignError("USAGE", `Invalid TUF target name "${n}"`);
     }
+  }
+  if (cache && !options.refresh && !options.replaceRoot) {
+    const warm = await fromWarmCache(cache, names, new Date());
+    if (warm) return warm;
   }
   let scratch: string;
   try {

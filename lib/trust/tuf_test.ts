@@ -326,3 +326,33 @@ Deno.test("tuf: mirror stopped after initialize: the cache serves until its time
   }
   await refused(trustedRootFromTuf({ ...opts, offline: true }), /expired/);
 });
+
+Deno.test("tuf: the warm path serves only a consistent cache; a cached target that changed is fetched again", async () => {
+  await using d = await tempDir();
+  const repo = newRepo();
+  await using srv = serveTuf(repo);
+  const opts = { mirror: srv.url, cacheDir: d.path, root: repo.initialRoot };
+  await trustedRootFromTuf(opts);
+  const cache = tufMirrorCacheDir(d.path, srv.url);
+  const n = srv.requests.length;
+  // Warm: nothing fetched.
+  await trustedRootFromTuf(opts);
+  assertEquals(srv.requests.length, n, "warm cache: no request");
+  // A cached target whose bytes no longer match targets.json is not served from the cache.
+  const path = `${cache}/targets/trusted_root.json`;
+  const good = await Deno.readFile(path);
+  const bad = good.slice();
+  bad[bad.length - 2]! ^= 1;
+  await Deno.writeFile(path, bad);
+  const root = await trustedRootFromTuf(opts);
+  assert(root.tlogs.length > 0, "the verified target was used");
+  assert(srv.requests.length > n, "the target was fetched again");
+  assertEquals((await Deno.readFile(path)).toHex(), good.toHex(), "and the cache repaired");
+  // A cached snapshot that does not chain to the cached timestamp is not served either.
+  const m = srv.requests.length;
+  const snap = JSON.parse(await Deno.readTextFile(`${cache}/snapshot.json`));
+  snap.signed.version += 1;
+  await Deno.writeTextFile(`${cache}/snapshot.json`, JSON.stringify(snap));
+  await trustedRootFromTuf(opts).catch(() => {});
+  assert(srv.requests.length > m, "an inconsistent cache goes through the full update");
+});
