@@ -48,7 +48,7 @@ import {
   parseStatement,
   predicateTypeFor,
 } from "../cosign/intoto.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
+import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags, signingServices } from "./keyless.ts";
 import { requestTimestampFor } from "./blob.ts";
 import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
@@ -184,15 +184,17 @@ export const attestCommand: Command = {
       ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
       : await readFileBytes(predicatePath, "predicate file");
     const ref = parseReference(positionals[0]!);
+    // As `sign --upload=false`, `--no-upload` sends nothing anywhere, the log included.
+    const services = await signingServices(flags, {
+      keyless: !keyRef,
+      upload: !bool(flags, "no-upload"),
+    });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
     });
-    // As `sign --upload=false`, `--no-upload` sends nothing anywhere, the log included.
-    const rekor = bool(flags, "tlog-upload") && !bool(flags, "no-upload")
-      ? new RekorClient(str(flags, "rekor-url"))
-      : undefined;
+    const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     const certificate = keyless?.certificate ??
@@ -233,6 +235,9 @@ export const attestCommand: Command = {
               ? { type: "certificate", der: decodePem(certificate.pem, "certificate").bytes }
               : { type: "publicKey", publicKeyPem },
             tlogEntry: entry,
+            rfc3161Timestamps: services.tsaUrl
+              ? [await requestTimestampFor(services.tsaUrl, envelopeSignature(envelope))]
+              : [],
           });
           const { storeImageBundle } = await import("../cosign/image_bundles.ts");
           await storeImageBundle(client, ref, subject, bundle, st.predicateType, {
@@ -406,18 +411,19 @@ export const attestBlobCommand: Command = {
       name: path.slice(path.lastIndexOf("/") + 1),
       sha256: hex,
     });
+    const services = await signingServices(flags, { keyless: !keyRef });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = keyless?.timestampServerUrl
-      ? [await requestTimestampFor(keyless.timestampServerUrl, envelopeSignature(envelope))]
+    const timestamps = services.tsaUrl
+      ? [await requestTimestampFor(services.tsaUrl, envelopeSignature(envelope))]
       : [];
     let entry: RekorEntry | undefined;
-    if (bool(flags, "tlog-upload")) {
-      const rekor = new RekorClient(str(flags, "rekor-url"));
+    if (services.rekorUrl) {
+      const rekor = new RekorClient(services.rekorUrl);
       try {
         const trustedRoot = await uploadTrustedRoot(flags, rekor);
         const uploaded = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);

@@ -37,7 +37,7 @@ import {
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
+import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags, signingServices } from "./keyless.ts";
 
 /** Opens a blob for streaming: a file path, or `-` for stdin. */
 export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>> {
@@ -90,8 +90,9 @@ export const signBlobCommand: Command = {
     const keyRef = str(flags, "key");
     const path = positionals[0]!;
     const { path: bundlePath, writer } = await bundleOutput(flags);
+    const services = await signingServices(flags, { keyless: !keyRef });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
     });
@@ -114,12 +115,10 @@ export const signBlobCommand: Command = {
     const digest = new Uint8Array(hash.digest());
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = keyless?.timestampServerUrl
-      ? [await requestTimestampFor(keyless.timestampServerUrl, sig)]
-      : [];
+    const timestamps = services.tsaUrl ? [await requestTimestampFor(services.tsaUrl, sig)] : [];
     let entry: RekorEntry | undefined;
-    if (bool(flags, "tlog-upload")) {
-      const rekor = new RekorClient(str(flags, "rekor-url"));
+    if (services.rekorUrl) {
+      const rekor = new RekorClient(services.rekorUrl);
       try {
         const trustedRoot = await (await import("./tlog_online.ts")).uploadTrustedRoot(
           flags,

@@ -12,7 +12,7 @@ import {
   type VerifyImageResult,
 } from "../cosign/image_signatures.ts";
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
+import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags, signingServices } from "./keyless.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
@@ -164,16 +164,25 @@ export const signCommand: Command = {
     const newBundleFormat = checkReferrersFlags(flags);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
+    const services = await signingServices(flags, {
+      keyless: !keyRef,
+      upload: bool(flags, "upload"),
+    });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
-    const rekor = bool(flags, "tlog-upload") && bool(flags, "upload")
-      ? new RekorClient(str(flags, "rekor-url"))
+    const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
+    const tsaUrl = services.tsaUrl;
+    const bundleTimestamps = tsaUrl
+      ? async (signature: Uint8Array) => {
+        const { requestTimestampFor } = await import("./blob.ts");
+        return [await requestTimestampFor(tsaUrl, signature)];
+      }
       : undefined;
     const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
@@ -222,7 +231,12 @@ export const signCommand: Command = {
           ...(certificate ? { certificate } : {}),
           ...attachmentOptions(flags),
           ...(newBundleFormat
-            ? { newBundleFormat, publicKeyPem, ...(bundleTlog ? { bundleTlog } : {}) }
+            ? {
+              newBundleFormat,
+              publicKeyPem,
+              ...(bundleTlog ? { bundleTlog } : {}),
+              ...(bundleTimestamps ? { bundleTimestamps } : {}),
+            }
             : {}),
         });
         for (const s of signed) {

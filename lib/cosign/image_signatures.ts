@@ -127,6 +127,8 @@ export interface SignImageOptions extends AttachmentOptions {
   bundleTlog?: (envelope: Uint8Array) => Promise<RekorEntry>;
   /** With `newBundleFormat`: the signer's public key PEM, for the bundle's key hint. */
   publicKeyPem?: string;
+  /** With `newBundleFormat`: RFC 3161 timestamps (DER responses) over each signature. */
+  bundleTimestamps?: (signature: Uint8Array) => Promise<Uint8Array[]>;
 }
 
 /** One signed digest. */
@@ -252,6 +254,7 @@ async function signImageBundles(
       statement,
       material,
       ...(options.bundleTlog ? { tlog: options.bundleTlog } : {}),
+      ...(options.bundleTimestamps ? { timestamps: options.bundleTimestamps } : {}),
       ...(options.upload === false ? { upload: false } : {}),
       ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
     });

@@ -133,8 +133,16 @@ function parseTsq(der: Uint8Array): { digest: Uint8Array; nonce: bigint } {
   return { digest: d, nonce: BigInt("0x" + der.slice(nonce.start, nonce.end).toHex()) };
 }
 
+/** Options of {@link startKeylessServices}. */
+export interface KeylessServicesOptions {
+  /** Redirect URIs registered for the provider's clients (browser-flow tests). */
+  redirectUris?: string[];
+}
+
 /** Starts the OIDC provider, the Fulcio front and the TSA on loopback ports. */
-export async function startKeylessServices(): Promise<KeylessServices> {
+export async function startKeylessServices(
+  options: KeylessServicesOptions = {},
+): Promise<KeylessServices> {
   const trust: KeylessTrust = await createKeylessTrust();
   const foreign: KeylessTrust = await createKeylessTrust();
   const noSct: KeylessTrust = await createKeylessTrust(undefined, { withoutSct: true });
@@ -149,7 +157,7 @@ export async function startKeylessServices(): Promise<KeylessServices> {
     clients: ["sigstore", "other"].map((id) => ({
       client_id: id,
       token_endpoint_auth_method: "none",
-      redirect_uris: ["http://127.0.0.1:1/auth/callback"],
+      redirect_uris: options.redirectUris ?? ["http://127.0.0.1:1/auth/callback"],
       response_types: ["code"],
       grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"],
     })),
