@@ -437,7 +437,7 @@ Deno.test("token sources: SIGSTORE_ID_TOKEN, GitHub Actions (bearer, audience si
   });
 });
 
-Deno.test("image sign with a TSA: the v3 bundle carries the timestamp, which verify checks without the log", async () => {
+Deno.test("image sign with a TSA (v3 bundle and legacy annotation, keyless and keyed): verify checks the timestamp without the log", async () => {
   await withEnv(async (e) => {
     await using reg = await startRegistry();
     const token = await e.svc.deviceFlowToken("alice");
@@ -454,8 +454,8 @@ Deno.test("image sign with a TSA: the v3 bundle carries the timestamp, which ver
         "--insecure-ignore-tlog",
         ref,
       ]);
-    for (const tsa of [true, false]) {
-      const img = await pushImage(reg, `test/tsa${tsa}:v1`);
+    for (const [v3, tsa] of [[true, true], [true, false], [false, true], [false, false]]) {
+      const img = await pushImage(reg, `test/tsa${v3}${tsa}:v1`);
       const tsaBefore = e.svc.tsaRequests;
       const s = await cosign([
         "sign",
@@ -464,6 +464,7 @@ Deno.test("image sign with a TSA: the v3 bundle carries the timestamp, which ver
         `--trusted-root=${e.root}`,
         `--identity-token=${token}`,
         "--tlog-upload=false",
+        `--new-bundle-format=${v3}`,
         ...(tsa ? [`--timestamp-server-url=${e.svc.tsaUrl}`] : []),
         "-y",
         img.ref,
@@ -471,10 +472,30 @@ Deno.test("image sign with a TSA: the v3 bundle carries the timestamp, which ver
       assertEquals(s.code, 0, s.stderr);
       assertEquals(e.svc.tsaRequests, tsaBefore + (tsa ? 1 : 0));
       const v = await verify(img.ref, e.root);
-      assertEquals(v.code, 0, v.stderr);
+      assertEquals(v.code, 0, `v3=${v3} tsa=${tsa}: ${v.stderr}`);
       const n = await verify(img.ref, rootNoTsa);
-      if (tsa) assert(n.code !== 0, `a timestamp from an untrusted TSA passed: ${n.stderr}`);
+      if (tsa) assert(n.code !== 0, `v3=${v3}: an untrusted TSA's timestamp passed: ${n.stderr}`);
       else assertEquals(n.code, 0, n.stderr);
     }
+    // Keyed, legacy layout: the timestamp annotation cosign writes.
+    const kenv = { COSIGN_PASSWORD: "pw" };
+    const g = await cosign(["generate-key-pair", "--output-key-prefix", `${e.dir}/k`], {
+      env: kenv,
+    });
+    assertEquals(g.code, 0, g.stderr);
+    const img = await pushImage(reg, "test/tsakeyed:v1");
+    const s = await cosign([
+      "sign",
+      `--key=${e.dir}/k.key`,
+      "--tlog-upload=false",
+      "--new-bundle-format=false",
+      `--timestamp-server-url=${e.svc.tsaUrl}`,
+      img.ref,
+    ], { env: kenv, unset: AMBIENT });
+    assertEquals(s.code, 0, s.stderr);
+    const dl = await cosign(["download", "signature", img.ref]);
+    assertEquals(dl.code, 0, dl.stderr);
+    const ts = JSON.parse(dl.out.trim().split("\n")[0]!).RFC3161Timestamp;
+    assert(typeof ts?.SignedRFC3161Timestamp === "string", dl.out);
   });
 });

@@ -178,7 +178,7 @@ export const signCommand: Command = {
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
     const tsaUrl = services.tsaUrl;
-    const bundleTimestamps = tsaUrl
+    const timestamps = tsaUrl
       ? async (signature: Uint8Array) => {
         const { requestTimestampFor } = await import("./blob.ts");
         return [await requestTimestampFor(tsaUrl, signature)];
@@ -228,6 +228,7 @@ export const signCommand: Command = {
           dockerMediaTypes: dockerMediaTypes(),
           verifier: signer.verifier(),
           ...(tlog ? { tlog } : {}),
+          ...(timestamps ? { timestamps } : {}),
           ...(certificate ? { certificate } : {}),
           ...attachmentOptions(flags),
           ...(newBundleFormat
@@ -235,7 +236,6 @@ export const signCommand: Command = {
               newBundleFormat,
               publicKeyPem,
               ...(bundleTlog ? { bundleTlog } : {}),
-              ...(bundleTimestamps ? { bundleTimestamps } : {}),
             }
             : {}),
         });
