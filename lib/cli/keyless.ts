@@ -168,13 +168,13 @@ export async function signingServices(
       if (!(e instanceof CosignError)) throw e;
       throw new CosignError(
         e.code,
-        `${e.message} (cannot get the signing config from TUF: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url and --rekor-url)`,
+        `${e.message} (cannot get the signing config from TUF: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url and --rekor-url, or sign with --key)`,
       );
     }
     if (!bytes) {
       throw new CosignError(
         "TRUSTED_ROOT_INVALID",
-        "The TUF repository has no signing_config.v0.2.json: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url and --rekor-url",
+        "The TUF repository has no signing_config.v0.2.json: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url and --rekor-url, or sign with --key",
       );
     }
   }
