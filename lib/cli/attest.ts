@@ -132,7 +132,7 @@ export const attestCommand: Command = {
     name: "attest",
     summary: "Signs an in-toto attestation for an image and stores it in the registry.",
     usage:
-      "--key KEYREF [--certificate FILE [--certificate-chain FILE]] --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
+      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -357,7 +357,7 @@ export const attestBlobCommand: Command = {
     name: "attest-blob",
     summary: "Signs an in-toto attestation for a file; writes the DSSE envelope.",
     usage:
-      "(--key KEYREF | --use-signing-config=false --fulcio-url URL --trusted-root FILE) --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
+      "(--key KEYREF | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },

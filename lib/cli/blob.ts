@@ -60,7 +60,7 @@ export const signBlobCommand: Command = {
     name: "sign-blob",
     summary: "Signs a file (or stdin as -) and prints the base64 signature.",
     usage:
-      "(--key KEYREF | --use-signing-config=false --fulcio-url URL --trusted-root FILE [--identity-token JWT]) [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
+      "(--key KEYREF | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },

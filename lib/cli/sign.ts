@@ -117,7 +117,7 @@ export const signCommand: Command = {
     name: "sign",
     summary: "Signs container images and stores the signatures in the registry.",
     usage:
-      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | --use-signing-config=false --fulcio-url URL --trusted-root FILE) [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
+      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
     args: [1, Infinity],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
