@@ -226,11 +226,22 @@ Deno.test("--signing-config FILE picks Fulcio, Rekor and the TSA; explicit URLs 
     const noLog = await cosign([...base, "--tlog-upload=false", e.blob], { unset: AMBIENT });
     assertFails(noLog, 2, /--tlog-upload=false is not supported with --signing-config/);
     assertEquals(e.rekor.entries.size, entries + 1, "refusals logged nothing");
+    // Two TSAs selected (ALL): two timestamps, both verified.
+    const two = JSON.parse(signingConfig(e));
+    two.tsaUrls = [two.tsaUrls[0], { ...two.tsaUrls[0], operator: "second" }];
+    two.tsaConfig = { selector: "ALL" };
+    await Deno.writeTextFile(cfg, JSON.stringify(two));
+    const t2 = await cosign([...base, e.blob], { unset: AMBIENT });
+    assertEquals(t2.code, 0, t2.stderr);
+    const b2 = JSON.parse(await Deno.readTextFile(bundle));
+    assertEquals(b2.verificationMaterial.timestampVerificationData.rfc3161Timestamps.length, 2);
+    assertEquals((await verifyBlob(e, bundle, "alice")).code, 0);
+    const entries2 = e.rekor.entries.size;
     // A config without logs: nothing uploaded (cosign), the TSA still timestamps.
     await Deno.writeTextFile(cfg, signingConfig(e, { rekor: false }));
     const n = await cosign([...base, e.blob], { unset: AMBIENT });
     assertEquals(n.code, 0, n.stderr);
-    assertEquals(e.rekor.entries.size, entries + 1, "no log in the config: no upload");
+    assertEquals(e.rekor.entries.size, entries2, "no log in the config: no upload");
     // Keyed signing with --signing-config logs in the config's Rekor too.
     await Deno.writeTextFile(cfg, signingConfig(e, { tsa: false }));
     const kenv = { COSIGN_PASSWORD: "pw" };
@@ -247,7 +258,7 @@ Deno.test("--signing-config FILE picks Fulcio, Rekor and the TSA; explicit URLs 
       e.blob,
     ], { env: kenv, unset: AMBIENT });
     assertEquals(keyed.code, 0, keyed.stderr);
-    assertEquals(e.rekor.entries.size, entries + 2, "keyed: logged in the config's Rekor");
+    assertEquals(e.rekor.entries.size, entries2 + 1, "keyed: logged in the config's Rekor");
   });
 });
 
@@ -476,6 +487,39 @@ Deno.test("image sign with a TSA (v3 bundle and legacy annotation, keyless and k
       const n = await verify(img.ref, rootNoTsa);
       if (tsa) assert(n.code !== 0, `v3=${v3}: an untrusted TSA's timestamp passed: ${n.stderr}`);
       else assertEquals(n.code, 0, n.stderr);
+    }
+    // attest, both layouts: the same.
+    const predicate = `${e.dir}/predicate.json`;
+    await Deno.writeTextFile(predicate, JSON.stringify({ built: "here" }));
+    for (const v3 of [true, false]) {
+      const img = await pushImage(reg, `test/att${v3}:v1`);
+      const a = await cosign([
+        "attest",
+        "--use-signing-config=false",
+        `--fulcio-url=${e.svc.fulcioUrl}`,
+        `--trusted-root=${e.root}`,
+        `--identity-token=${token}`,
+        "--tlog-upload=false",
+        `--new-bundle-format=${v3}`,
+        `--timestamp-server-url=${e.svc.tsaUrl}`,
+        `--predicate=${predicate}`,
+        "-y",
+        img.ref,
+      ], { unset: AMBIENT });
+      assertEquals(a.code, 0, a.stderr);
+      const va = (root: string) =>
+        cosign([
+          "verify-attestation",
+          `--trusted-root=${root}`,
+          "--certificate-identity=alice@example.com",
+          `--certificate-oidc-issuer=${e.svc.issuer}`,
+          "--insecure-ignore-tlog",
+          img.ref,
+        ]);
+      const ok = await va(e.root);
+      assertEquals(ok.code, 0, `attest v3=${v3}: ${ok.stderr}`);
+      const no = await va(rootNoTsa);
+      assert(no.code !== 0, `attest v3=${v3}: an untrusted TSA's timestamp passed: ${no.stderr}`);
     }
     // Keyed, legacy layout: the timestamp annotation cosign writes.
     const kenv = { COSIGN_PASSWORD: "pw" };

@@ -21,6 +21,7 @@ import {
   CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
   maxAttachmentSize,
+  RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
@@ -48,8 +49,12 @@ import {
   parseStatement,
   predicateTypeFor,
 } from "../cosign/intoto.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags, signingServices } from "./keyless.ts";
-import { requestTimestampFor } from "./blob.ts";
+import {
+  KEYLESS_SIGN_FLAGS,
+  keylessSignerFromFlags,
+  signingServices,
+  timestampsFor,
+} from "./keyless.ts";
 import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { fromBase64, utf8 } from "../crypto/encoding.ts";
@@ -235,9 +240,7 @@ export const attestCommand: Command = {
               ? { type: "certificate", der: decodePem(certificate.pem, "certificate").bytes }
               : { type: "publicKey", publicKeyPem },
             tlogEntry: entry,
-            rfc3161Timestamps: services.tsaUrl
-              ? [await requestTimestampFor(services.tsaUrl, envelopeSignature(envelope))]
-              : [],
+            rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope)),
           });
           const { storeImageBundle } = await import("../cosign/image_bundles.ts");
           await storeImageBundle(client, ref, subject, bundle, st.predicateType, {
@@ -263,6 +266,13 @@ export const attestCommand: Command = {
         if (rekor) {
           const { entry } = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
           annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
+        }
+        // cosign's legacy layout holds one timestamp, as the layer's annotation.
+        const [timestamp] = await timestampsFor(services, envelopeSignature(envelope));
+        if (timestamp) {
+          annotations[RFC3161_ANNOTATION] = JSON.stringify({
+            SignedRFC3161Timestamp: timestamp.toBase64(),
+          });
         }
         await appendAttachments(client, attRef, [{
           payload: envelope,
@@ -418,9 +428,7 @@ export const attestBlobCommand: Command = {
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = services.tsaUrl
-      ? [await requestTimestampFor(services.tsaUrl, envelopeSignature(envelope))]
-      : [];
+    const timestamps = await timestampsFor(services, envelopeSignature(envelope));
     let entry: RekorEntry | undefined;
     if (services.rekorUrl) {
       const rekor = new RekorClient(services.rekorUrl);

@@ -37,7 +37,12 @@ import {
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags, signingServices } from "./keyless.ts";
+import {
+  KEYLESS_SIGN_FLAGS,
+  keylessSignerFromFlags,
+  signingServices,
+  timestampsFor,
+} from "./keyless.ts";
 
 /** Opens a blob for streaming: a file path, or `-` for stdin. */
 export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>> {
@@ -115,7 +120,7 @@ export const signBlobCommand: Command = {
     const digest = new Uint8Array(hash.digest());
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = services.tsaUrl ? [await requestTimestampFor(services.tsaUrl, sig)] : [];
+    const timestamps = await timestampsFor(services, sig);
     let entry: RekorEntry | undefined;
     if (services.rekorUrl) {
       const rekor = new RekorClient(services.rekorUrl);
@@ -175,12 +180,6 @@ export const signBlobCommand: Command = {
     else if (!bundlePath) await stdout(b64 ? toBase64(sig) + "\n" : sig);
   },
 };
-
-/** An RFC 3161 timestamp over `signature` from the TSA at `url` (DER `TimeStampResp`). */
-export async function requestTimestampFor(url: string, signature: Uint8Array): Promise<Uint8Array> {
-  const { requestTimestamp } = await import("../tlog/tsa_client.ts");
-  return await requestTimestamp({ url }, signature);
-}
 
 /** A `hashedrekord` proposal recording a digest other than SHA-256. */
 function withHashAlgorithm(

@@ -105,8 +105,8 @@ export interface SigningServices {
   readonly oidcIssuer: string;
   /** The transparency log to record the signature in; undefined: no upload. */
   readonly rekorUrl?: string | undefined;
-  /** The TSA to timestamp the signature with. */
-  readonly tsaUrl?: string | undefined;
+  /** The TSAs to timestamp the signature with (a signing config's selection may name several). */
+  readonly tsaUrls: readonly string[];
   /** Whether they came from a signing config. */
   readonly fromSigningConfig: boolean;
 }
@@ -140,7 +140,7 @@ export async function signingServices(
       fulcioUrl: fulcioFlag,
       oidcIssuer: issuerFlag,
       rekorUrl: upload ? rekorFlag ?? DEFAULT_REKOR_URL : undefined,
-      tsaUrl: tsaFlag,
+      tsaUrls: tsaFlag ? [tsaFlag] : [],
       fromSigningConfig: false,
     };
   }
@@ -194,9 +194,21 @@ export async function signingServices(
     fulcioUrl: selected.fulcio?.url,
     oidcIssuer: selected.oidc?.url ?? issuerFlag,
     rekorUrl: upload && rekor ? rekor.url : undefined,
-    tsaUrl: selected.tsa[0]?.url,
+    tsaUrls: selected.tsa.map((t) => t.url),
     fromSigningConfig: true,
   };
+}
+
+/** RFC 3161 timestamps (DER responses) over `signature` from each of the services' TSAs. */
+export async function timestampsFor(
+  services: SigningServices,
+  signature: Uint8Array,
+): Promise<Uint8Array[]> {
+  if (services.tsaUrls.length === 0) return [];
+  const { requestTimestamp } = await import("../tlog/tsa_client.ts");
+  const out: Uint8Array[] = [];
+  for (const url of services.tsaUrls) out.push(await requestTimestamp({ url }, signature));
+  return out;
 }
 
 /** The signer a signing command uses, and its certificate when it has one. */
@@ -207,8 +219,6 @@ export interface ResolvedSigner {
   readonly certificate?: { readonly pem: string; readonly chainPem: string } | undefined;
   /** The leaf certificate DER, for Sigstore bundles. */
   readonly certificateDer?: Uint8Array | undefined;
-  /** The TSA to timestamp signatures with, when one is configured. */
-  readonly timestampServerUrl?: string | undefined;
 }
 
 /** The interactive login the flags describe (`--fulcio-auth-flow`, `--oidc-*`), on stderr. */
@@ -286,6 +296,5 @@ export async function keylessSignerFromFlags(
     signer,
     certificate: { pem: signer.certificate.pem, chainPem: signer.certificate.chainPem },
     certificateDer: signer.certificate.der,
-    ...(services.tsaUrl ? { timestampServerUrl: services.tsaUrl } : {}),
   };
 }

@@ -12,7 +12,12 @@ import {
   type VerifyImageResult,
 } from "../cosign/image_signatures.ts";
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags, signingServices } from "./keyless.ts";
+import {
+  KEYLESS_SIGN_FLAGS,
+  keylessSignerFromFlags,
+  signingServices,
+  timestampsFor,
+} from "./keyless.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
@@ -177,12 +182,8 @@ export const signCommand: Command = {
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
     const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
-    const tsaUrl = services.tsaUrl;
-    const timestamps = tsaUrl
-      ? async (signature: Uint8Array) => {
-        const { requestTimestampFor } = await import("./blob.ts");
-        return [await requestTimestampFor(tsaUrl, signature)];
-      }
+    const timestamps = services.tsaUrls.length > 0
+      ? (signature: Uint8Array) => timestampsFor(services, signature)
       : undefined;
     const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
