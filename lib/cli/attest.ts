@@ -21,7 +21,6 @@ import {
   CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
   maxAttachmentSize,
-  RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
@@ -267,12 +266,12 @@ export const attestCommand: Command = {
           const { entry } = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
           annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
         }
-        // cosign's legacy layout holds one timestamp, as the layer's annotation.
-        const [timestamp] = await timestampsFor(services, envelopeSignature(envelope));
-        if (timestamp) {
-          annotations[RFC3161_ANNOTATION] = JSON.stringify({
-            SignedRFC3161Timestamp: timestamp.toBase64(),
-          });
+        // No timestamp here: cosign's legacy attestation layer timestamps the whole envelope,
+        // which our verifier (layer as bundle: the signature) does not read yet.
+        if (services.tsaUrls.length > 0) {
+          await info(
+            "WARNING: no RFC 3161 timestamp on the legacy attestation layout (use --new-bundle-format)",
+          );
         }
         await appendAttachments(client, attRef, [{
           payload: envelope,
