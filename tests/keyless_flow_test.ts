@@ -158,6 +158,36 @@ Deno.test("interactive device flow (the default off a terminal): the test logs i
   });
 });
 
+Deno.test("interactive device flow with a confidential client: --oidc-client-secret-file", async () => {
+  await withEnv(async (e) => {
+    const secretFile = `${e.dir}/client-secret`;
+    await Deno.writeTextFile(secretFile, "s3cret\n");
+    const args = (bundle: string, extra: string[]) => [
+      "sign-blob",
+      ...explicit(e),
+      `--oidc-issuer=${e.svc.issuer}`,
+      "--fulcio-auth-flow=device",
+      ...extra,
+      "-y",
+      "--new-bundle-format",
+      `--bundle=${bundle}`,
+      e.blob,
+    ];
+    // Without the secret the provider refuses the client before any code is shown.
+    const refused = await cosign(args(`${e.dir}/nosecret.json`, []), { unset: AMBIENT });
+    assertFails(refused, 1);
+    assert(/invalid_client|client authentication/i.test(refused.stderr), refused.stderr);
+    const p = spawnCosign(
+      args(`${e.dir}/secret.json`, [`--oidc-client-secret-file=${secretFile}`]),
+    );
+    const m = await p.waitFor(/Enter the verification code (\S+) in your browser at: (\S+)/);
+    await browseAsUser(m[2]!, e.svc.issuer, { login: "frank", userCode: m[1]! });
+    const r = await p.done;
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals((await verifyBlob(e, `${e.dir}/secret.json`, "frank")).code, 0);
+  }, { clientSecret: "s3cret" });
+});
+
 Deno.test("interactive browser flow: --fulcio-auth-flow normal with --oidc-redirect-url, the test follows the printed URL", async () => {
   const redirect = `http://127.0.0.1:${freePort()}/auth/callback`;
   await withEnv(async (e) => {

@@ -137,6 +137,8 @@ function parseTsq(der: Uint8Array): { digest: Uint8Array; nonce: bigint } {
 export interface KeylessServicesOptions {
   /** Redirect URIs registered for the provider's clients (browser-flow tests). */
   redirectUris?: string[];
+  /** Makes the client `sigstore` confidential with this secret (HTTP Basic auth). */
+  clientSecret?: string;
 }
 
 /** Starts the OIDC provider, the Fulcio front and the TSA on loopback ports. */
@@ -156,7 +158,9 @@ export async function startKeylessServices(
   const provider = new Provider(issuer, {
     clients: ["sigstore", "other"].map((id) => ({
       client_id: id,
-      token_endpoint_auth_method: "none",
+      ...(id === "sigstore" && options.clientSecret
+        ? { token_endpoint_auth_method: "client_secret_basic", client_secret: options.clientSecret }
+        : { token_endpoint_auth_method: "none" }),
       redirect_uris: options.redirectUris ?? ["http://127.0.0.1:1/auth/callback"],
       response_types: ["code"],
       grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"],
