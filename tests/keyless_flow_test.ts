@@ -292,6 +292,29 @@ Deno.test("--signing-config FILE picks Fulcio, Rekor and the TSA; explicit URLs 
   });
 });
 
+Deno.test("interactive login against the signing config's OIDC issuer", async () => {
+  await withEnv(async (e) => {
+    const cfg = `${e.dir}/signing_config.json`;
+    await Deno.writeTextFile(cfg, signingConfig(e, { tsa: false }));
+    const bundle = `${e.dir}/cfg-login.json`;
+    const p = spawnCosign([
+      "sign-blob",
+      `--signing-config=${cfg}`,
+      `--trusted-root=${e.root}`,
+      "-y",
+      "--new-bundle-format",
+      `--bundle=${bundle}`,
+      e.blob,
+    ]);
+    const m = await p.waitFor(/Enter the verification code (\S+) in your browser at: (\S+)/);
+    assert(m[2]!.startsWith(e.svc.issuer + "/"), m[2]!);
+    await browseAsUser(m[2]!, e.svc.issuer, { login: "gina", userCode: m[1]! });
+    const r = await p.done;
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals((await verifyBlob(e, bundle, "gina")).code, 0);
+  });
+});
+
 Deno.test("without --signing-config, the signing config and trusted root come from TUF", async () => {
   await withEnv(async (e) => {
     const repo = new TufRepo({
