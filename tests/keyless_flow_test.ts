@@ -597,3 +597,62 @@ Deno.test("image sign with a TSA (v3 bundle and legacy annotation, keyless and k
     assert(typeof ts?.SignedRFC3161Timestamp === "string", dl.out);
   });
 });
+
+Deno.test("on a terminal the browser flow is the default and the browser is opened on the login URL", async () => {
+  const redirect = `http://127.0.0.1:${freePort()}/auth/callback`;
+  await withEnv(async (e) => {
+    // A stand-in xdg-open/open that records the URL it is asked to open.
+    const bin = `${e.dir}/bin`;
+    await Deno.mkdir(bin);
+    const opened = `${e.dir}/opened.txt`;
+    for (const name of ["xdg-open", "open"]) {
+      await Deno.writeTextFile(`${bin}/${name}`, `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`, {
+        mode: 0o755,
+      });
+    }
+    const env: Record<string, string> = { ...Deno.env.toObject() };
+    for (const k of [...AMBIENT, "COSIGN_PASSWORD"]) delete env[k];
+    env.PATH = `${bin}:${env.PATH ?? "/usr/bin:/bin"}`;
+    const bundle = `${e.dir}/tty.json`;
+    const argv = [
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--allow-all",
+      "--config",
+      ROOT + "deno.json",
+      ROOT + "cli.ts",
+      "cosign",
+      "sign-blob",
+      ...explicit(e),
+      `--oidc-issuer=${e.svc.issuer}`,
+      `--oidc-redirect-url=${redirect}`,
+      "-y",
+      "--new-bundle-format",
+      `--bundle=${bundle}`,
+      e.blob,
+    ];
+    const driver = new Deno.Command("python3", {
+      args: ["-c", PTY_DRIVER, JSON.stringify({ argv, answer: "", env })],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    let url = "";
+    for (let i = 0; i < 600 && !url; i++) {
+      url = await Deno.readTextFile(opened).catch(() => "");
+      if (!url) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert(url.startsWith(e.svc.issuer + "/"), `browser not opened: ${url}`);
+    const end = await browseAsUser(url, e.svc.issuer, { login: "hank" });
+    assert(end.url.startsWith(redirect), `ended at ${end.url}`);
+    const out = await driver;
+    assert(out.code === 0, new TextDecoder().decode(out.stderr));
+    const d = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      code: number;
+      terminal: string;
+    };
+    assertEquals(d.code, 0, d.terminal);
+    assert(d.terminal.includes("Your browser will now be opened to:"), d.terminal);
+    assertEquals((await verifyBlob(e, bundle, "hank")).code, 0);
+  }, { redirectUris: [redirect] });
+});

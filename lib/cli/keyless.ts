@@ -221,6 +221,26 @@ export interface ResolvedSigner {
   readonly certificateDer?: Uint8Array | undefined;
 }
 
+/**
+ * Opens `url` in the desktop's browser (`xdg-open`, macOS `open`, Windows `explorer`), without a
+ * shell; failures are ignored (the URL is printed anyway).
+ */
+function openInBrowser(url: string): void {
+  const program = Deno.build.os === "darwin"
+    ? "open"
+    : Deno.build.os === "windows"
+    ? "explorer"
+    : "xdg-open";
+  const child = new Deno.Command(program, {
+    args: [url],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.status.catch(() => {});
+  child.unref();
+}
+
 /** The interactive login the flags describe (`--fulcio-auth-flow`, `--oidc-*`), on stderr. */
 export function interactiveLogin(
   flags: FlagValues,
@@ -231,8 +251,8 @@ export function interactiveLogin(
     throw new UsageError(`--fulcio-auth-flow must be normal or device, not "${flowFlag}"`);
   }
   return async () => {
-    const flow = (flowFlag as "normal" | "device" | undefined) ??
-      (Deno.stdin.isTerminal() ? "normal" : "device");
+    const terminal = Deno.stdin.isTerminal();
+    const flow = (flowFlag as "normal" | "device" | undefined) ?? (terminal ? "normal" : "device");
     const secretFile = str(flags, "oidc-client-secret-file");
     const clientSecret = secretFile
       ? (await readTextFile(secretFile, "OIDC client secret file")).trim()
@@ -246,6 +266,8 @@ export function interactiveLogin(
       print: (line) => info(line),
       ...(clientSecret ? { clientSecret } : {}),
       ...(redirectUrl ? { redirectUrl } : {}),
+      // A person at a terminal gets the browser opened, as cosign does; scripts get the URL.
+      ...(terminal ? { openBrowser: openInBrowser } : {}),
     });
   };
 }
