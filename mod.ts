@@ -294,3 +294,32 @@ export type {
 export type { FulcioExtensions, IdentityPolicy } from "./lib/x509/identity.ts";
 export type { SctCheck } from "./lib/x509/sct.ts";
 export type { DigestAlgorithm } from "./lib/crypto/prehashed.ts";
+
+// Keyless signing: an identity token, a Fulcio certificate for an ephemeral key, checked
+// against the trusted root before use; services from a signing config.
+export { createKeylessSigner, KeylessSigner } from "./lib/cosign/keyless_sign.ts";
+export type { KeylessCertificate, KeylessSignerOptions } from "./lib/cosign/keyless_sign.ts";
+export {
+  FILESYSTEM_TOKEN_PATH,
+  getIdentityToken,
+  parseIdentityToken,
+  SIGSTORE_AUDIENCE,
+} from "./lib/oidc/token.ts";
+export type { IdentityToken, TokenSourceOptions } from "./lib/oidc/token.ts";
+export {
+  DEFAULT_OIDC_CLIENT_ID,
+  DEFAULT_OIDC_ISSUER,
+  interactiveIdentityToken,
+} from "./lib/oidc/interactive.ts";
+export type { InteractiveLoginOptions } from "./lib/oidc/interactive.ts";
+export { checkFulcioCertificate, requestSigningCertificate } from "./lib/fulcio/client.ts";
+export type { FulcioChain, FulcioOptions } from "./lib/fulcio/client.ts";
+export { parseSigningConfig, selectServices } from "./lib/trust/signing_config.ts";
+export type {
+  SelectedServices,
+  SelectOptions,
+  Service,
+  ServiceConfiguration,
+  ServiceSelector,
+  SigningConfig,
+} from "./lib/trust/signing_config.ts";

@@ -170,7 +170,14 @@ Deno.test("bad input: usage errors exit 2", async () => {
   await using d = await tempDir();
   const p = d.path;
   await setup(p);
-  assertFails(await cosign(["sign-blob", `${p}/blob`]), 2, /--signing-config.*--key/);
+  // Keyless without services: cosign v3 reads the signing config from TUF (unreachable here).
+  assertFails(
+    await cosign(["sign-blob", `${p}/blob`], {
+      env: { TUF_MIRROR: "http://127.0.0.1:9", TUF_ROOT: `${p}/tuf` },
+    }),
+    1,
+    /--signing-config.*--key/,
+  );
   assertFails(await cosign(["sign-blob", "--key", `${p}/c.key`]), 2, /takes 1 argument/);
   assertFails(await cosign(["sign-blob", "--nope", "x"]), 2, /unknown flag: --nope/);
   assertFails(await cosign(["sign-blob", "--tlog-upload=maybe", "x"]), 2, /not a boolean/);

@@ -56,3 +56,43 @@ try {
   assertEquals(r.code, 0, r.err);
   assertEquals(r.out.trim(), "SIGNATURE_MISMATCH");
 });
+
+Deno.test("mod.ts: keyless signing API exported; jose and tuf-js are not in its static import graph", async () => {
+  await using d = await tempDir();
+  const r = await runScript(
+    d.path,
+    `import * as m from "${MOD}";\n` +
+      `for (const n of ["createKeylessSigner", "getIdentityToken", "interactiveIdentityToken", ` +
+      `"parseSigningConfig", "selectServices", "requestSigningCertificate"]) ` +
+      `if (typeof (m as Record<string, unknown>)[n] !== "function") throw new Error(n);\n`,
+    [],
+  );
+  assertEquals(r.code, 0, r.err);
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--config", ROOT + "deno.json", ROOT + "mod.ts"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+    roots: string[];
+    redirects: Record<string, string>;
+    modules: {
+      specifier: string;
+      dependencies?: { isDynamic?: boolean; code?: { specifier: string } }[];
+    }[];
+  };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const stack = [...graph.roots];
+  while (stack.length) {
+    let s = stack.pop()!;
+    s = graph.redirects[s] ?? s;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const dep of bySpecifier.get(s)?.dependencies ?? []) {
+      if (!dep.isDynamic && dep.code) stack.push(dep.code.specifier);
+    }
+  }
+  const heavy = [...seen].filter((s) => /jose|tuf-js|oidc-provider|sigstore/.test(s));
+  assertEquals(heavy, [], "loaded at import time");
+});

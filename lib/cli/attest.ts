@@ -48,8 +48,12 @@ import {
   parseStatement,
   predicateTypeFor,
 } from "../cosign/intoto.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
-import { requestTimestampFor } from "./blob.ts";
+import {
+  KEYLESS_SIGN_FLAGS,
+  keylessSignerFromFlags,
+  signingServices,
+  timestampsFor,
+} from "./keyless.ts";
 import { fileError, loadSigner, loadVerifier, readFileBytes } from "../cosign/keyref.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { fromBase64, utf8 } from "../crypto/encoding.ts";
@@ -132,7 +136,7 @@ export const attestCommand: Command = {
     name: "attest",
     summary: "Signs an in-toto attestation for an image and stores it in the registry.",
     usage:
-      "--key KEYREF [--certificate FILE [--certificate-chain FILE]] --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
+      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) --predicate FILE [--type TYPE] [--replace] [--rekor-url URL] [--rekor-entry-type dsse|intoto] [--tlog-upload=false] IMAGE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -184,15 +188,17 @@ export const attestCommand: Command = {
       ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
       : await readFileBytes(predicatePath, "predicate file");
     const ref = parseReference(positionals[0]!);
+    // As `sign --upload=false`, `--no-upload` sends nothing anywhere, the log included.
+    const services = await signingServices(flags, {
+      keyless: !keyRef,
+      upload: !bool(flags, "no-upload"),
+    });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
     });
-    // As `sign --upload=false`, `--no-upload` sends nothing anywhere, the log included.
-    const rekor = bool(flags, "tlog-upload") && !bool(flags, "no-upload")
-      ? new RekorClient(str(flags, "rekor-url"))
-      : undefined;
+    const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     const certificate = keyless?.certificate ??
@@ -233,6 +239,7 @@ export const attestCommand: Command = {
               ? { type: "certificate", der: decodePem(certificate.pem, "certificate").bytes }
               : { type: "publicKey", publicKeyPem },
             tlogEntry: entry,
+            rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope)),
           });
           const { storeImageBundle } = await import("../cosign/image_bundles.ts");
           await storeImageBundle(client, ref, subject, bundle, st.predicateType, {
@@ -258,6 +265,13 @@ export const attestCommand: Command = {
         if (rekor) {
           const { entry } = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
           annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
+        }
+        // No timestamp here: cosign's legacy attestation layer timestamps the whole envelope,
+        // which our verifier (layer as bundle: the signature) does not read yet.
+        if (services.tsaUrls.length > 0) {
+          await info(
+            "WARNING: no RFC 3161 timestamp on the legacy attestation layout (use --new-bundle-format)",
+          );
         }
         await appendAttachments(client, attRef, [{
           payload: envelope,
@@ -352,7 +366,7 @@ export const attestBlobCommand: Command = {
     name: "attest-blob",
     summary: "Signs an in-toto attestation for a file; writes the DSSE envelope.",
     usage:
-      "(--key KEYREF | --use-signing-config=false --fulcio-url URL --trusted-root FILE) --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
+      "(--key KEYREF | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -406,18 +420,17 @@ export const attestBlobCommand: Command = {
       name: path.slice(path.lastIndexOf("/") + 1),
       sha256: hex,
     });
+    const services = await signingServices(flags, { keyless: !keyRef });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = keyless?.timestampServerUrl
-      ? [await requestTimestampFor(keyless.timestampServerUrl, envelopeSignature(envelope))]
-      : [];
+    const timestamps = await timestampsFor(services, envelopeSignature(envelope));
     let entry: RekorEntry | undefined;
-    if (bool(flags, "tlog-upload")) {
-      const rekor = new RekorClient(str(flags, "rekor-url"));
+    if (services.rekorUrl) {
+      const rekor = new RekorClient(services.rekorUrl);
       try {
         const trustedRoot = await uploadTrustedRoot(flags, rekor);
         const uploaded = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);

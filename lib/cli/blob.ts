@@ -37,7 +37,12 @@ import {
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
+import {
+  KEYLESS_SIGN_FLAGS,
+  keylessSignerFromFlags,
+  signingServices,
+  timestampsFor,
+} from "./keyless.ts";
 
 /** Opens a blob for streaming: a file path, or `-` for stdin. */
 export async function openBlob(path: string): Promise<AsyncIterable<Uint8Array>> {
@@ -60,7 +65,7 @@ export const signBlobCommand: Command = {
     name: "sign-blob",
     summary: "Signs a file (or stdin as -) and prints the base64 signature.",
     usage:
-      "(--key KEYREF | --use-signing-config=false --fulcio-url URL --trusted-root FILE [--identity-token JWT]) [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
+      "(--key KEYREF | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) [--output-signature FILE] [--bundle FILE [--new-bundle-format]] [--tlog-upload=false] FILE|-",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -90,8 +95,9 @@ export const signBlobCommand: Command = {
     const keyRef = str(flags, "key");
     const path = positionals[0]!;
     const { path: bundlePath, writer } = await bundleOutput(flags);
+    const services = await signingServices(flags, { keyless: !keyRef });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
     });
@@ -114,12 +120,10 @@ export const signBlobCommand: Command = {
     const digest = new Uint8Array(hash.digest());
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = keyless?.timestampServerUrl
-      ? [await requestTimestampFor(keyless.timestampServerUrl, sig)]
-      : [];
+    const timestamps = await timestampsFor(services, sig);
     let entry: RekorEntry | undefined;
-    if (bool(flags, "tlog-upload")) {
-      const rekor = new RekorClient(str(flags, "rekor-url"));
+    if (services.rekorUrl) {
+      const rekor = new RekorClient(services.rekorUrl);
       try {
         const trustedRoot = await (await import("./tlog_online.ts")).uploadTrustedRoot(
           flags,
@@ -176,12 +180,6 @@ export const signBlobCommand: Command = {
     else if (!bundlePath) await stdout(b64 ? toBase64(sig) + "\n" : sig);
   },
 };
-
-/** An RFC 3161 timestamp over `signature` from the TSA at `url` (DER `TimeStampResp`). */
-export async function requestTimestampFor(url: string, signature: Uint8Array): Promise<Uint8Array> {
-  const { requestTimestamp } = await import("../tlog/tsa_client.ts");
-  return await requestTimestamp({ url }, signature);
-}
 
 /** A `hashedrekord` proposal recording a digest other than SHA-256. */
 function withHashAlgorithm(

@@ -2,14 +2,28 @@
  * The keyless side of the signing commands (cosign-spec §7, §15): without `--key`, `sign`,
  * `attest`, `sign-blob` and `attest-blob` get a certificate for an ephemeral key from Fulcio
  * (lib/cosign/keyless_sign.ts). Flags, service selection and the trust check of Fulcio's answer.
+ *
+ * Services (cosign v3, `signcommon.LoadTrustedMaterialAndSigningConfig`): with
+ * `--use-signing-config` (the default) or `--signing-config FILE`, Fulcio, the OIDC issuer,
+ * Rekor and the TSAs come from the signing config (the file, else `signing_config.v0.2.json`
+ * from TUF); explicit `--fulcio-url`, `--rekor-url` (other than the default), `--oidc-issuer`
+ * (other than the default) or `--timestamp-server-url` with it are a usage error, and so is
+ * `--tlog-upload=false`. With `--use-signing-config=false` the explicit flags are used.
+ * Only Rekor v1 entries are selected (Rekor v2 upload is not wired in yet).
+ *
+ * Difference from cosign v3: signing with `--key` uses a signing config only when
+ * `--signing-config FILE` is given; otherwise it keeps cosign v2's `--rekor-url` and
+ * `--timestamp-server-url` (cosign v3 would also read TUF's signing config for a keyed signature
+ * unless `--use-signing-config=false`).
  * @module
  */
 
 import { CosignError, UsageError } from "../errors.ts";
 import type { KeySigner } from "../crypto/key_signer.ts";
+import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import { info } from "./io.ts";
-import { loadTrustedRoot } from "./trust.ts";
+import { loadTrustedRoot, tufOptionsFromEnv } from "./trust.ts";
 
 /** Flags of keyless signing (cosign v3 names). */
 export const KEYLESS_SIGN_FLAGS = {
@@ -40,6 +54,23 @@ export const KEYLESS_SIGN_FLAGS = {
     value: "ID",
     description: "OIDC client ID for interactive login",
   },
+  "oidc-client-secret-file": {
+    type: "string",
+    value: "FILE",
+    description: "file holding the OIDC client secret for interactive login",
+  },
+  "oidc-redirect-url": {
+    type: "string",
+    value: "URL",
+    description:
+      "loopback redirect URL of the browser login (default http://localhost:0/auth/callback)",
+  },
+  "fulcio-auth-flow": {
+    type: "string",
+    value: "normal|device",
+    description:
+      "interactive login: browser (normal) or device flow (default device when stdin is not a terminal)",
+  },
   "oidc-disable-ambient-providers": {
     type: "boolean",
     default: false,
@@ -58,6 +89,128 @@ export const KEYLESS_SIGN_FLAGS = {
   },
 } as const;
 
+/** cosign's default service URLs: equal to them counts as not given (as cosign compares). */
+const DEFAULT_REKOR_URL = "https://rekor.sigstore.dev";
+const DEFAULT_FULCIO_URL = "https://fulcio.sigstore.dev";
+const DEFAULT_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth";
+
+/** The Rekor major API versions this build can write to. */
+export const SUPPORTED_REKOR_VERSIONS: readonly number[] = [1];
+
+/** The services a signing command uses. */
+export interface SigningServices {
+  /** Fulcio (keyless only). */
+  readonly fulcioUrl?: string | undefined;
+  /** The OIDC issuer for interactive login. */
+  readonly oidcIssuer: string;
+  /** The transparency log to record the signature in; undefined: no upload. */
+  readonly rekorUrl?: string | undefined;
+  /** The TSAs to timestamp the signature with (a signing config's selection may name several). */
+  readonly tsaUrls: readonly string[];
+  /** Whether they came from a signing config. */
+  readonly fromSigningConfig: boolean;
+}
+
+/**
+ * The services of a signing command (see the module doc for cosign's rules).
+ * @param options `keyless`: no `--key`; `upload`: the command would upload at all (e.g. not
+ *   `--upload=false`)
+ * @throws {UsageError} for explicit URLs with a signing config, `--tlog-upload=false` with a
+ *   signing config, keyless without Fulcio
+ */
+export async function signingServices(
+  flags: FlagValues,
+  options: { keyless: boolean; upload?: boolean },
+): Promise<SigningServices> {
+  const upload = (options.upload ?? true) && bool(flags, "tlog-upload");
+  const rekorFlag = str(flags, "rekor-url");
+  const fulcioFlag = str(flags, "fulcio-url");
+  const issuerFlag = str(flags, "oidc-issuer") ?? DEFAULT_OIDC_ISSUER;
+  const tsaFlag = str(flags, "timestamp-server-url");
+  const configPath = str(flags, "signing-config");
+  const useConfig = configPath !== undefined ||
+    (options.keyless && bool(flags, "use-signing-config"));
+  if (!useConfig) {
+    if (options.keyless && !fulcioFlag) {
+      throw new UsageError(
+        "keyless signing with --use-signing-config=false needs --fulcio-url (or sign with --key)",
+      );
+    }
+    return {
+      fulcioUrl: fulcioFlag,
+      oidcIssuer: issuerFlag,
+      rekorUrl: upload ? rekorFlag ?? DEFAULT_REKOR_URL : undefined,
+      tsaUrls: tsaFlag ? [tsaFlag] : [],
+      fromSigningConfig: false,
+    };
+  }
+  const explicit = (rekorFlag !== undefined && rekorFlag !== DEFAULT_REKOR_URL) ||
+    (fulcioFlag !== undefined && fulcioFlag !== DEFAULT_FULCIO_URL) ||
+    issuerFlag !== DEFAULT_OIDC_ISSUER || tsaFlag !== undefined;
+  if (explicit) {
+    throw new UsageError(
+      "cannot specify service URLs and use signing config: drop --fulcio-url, --rekor-url, --oidc-issuer and --timestamp-server-url, or pass --use-signing-config=false",
+    );
+  }
+  if (!bool(flags, "tlog-upload")) {
+    throw new UsageError(
+      "--tlog-upload=false is not supported with --signing-config or --use-signing-config: provide a signing config without a transparency log (cosign signing-config create), or pass --use-signing-config=false",
+    );
+  }
+  const { parseSigningConfig, selectServices } = await import("../trust/signing_config.ts");
+  let bytes: Uint8Array | undefined;
+  if (configPath) bytes = await readFileBytes(configPath, "signing config");
+  else {
+    const { signingConfigFromTuf } = await import("../trust/tuf.ts");
+    try {
+      bytes = await signingConfigFromTuf(await tufOptionsFromEnv());
+    } catch (e) {
+      if (!(e instanceof CosignError)) throw e;
+      throw new CosignError(
+        e.code,
+        `${e.message} (cannot get the signing config from TUF: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url and --rekor-url, or sign with --key)`,
+      );
+    }
+    if (!bytes) {
+      throw new CosignError(
+        "TRUSTED_ROOT_INVALID",
+        "The TUF repository has no signing_config.v0.2.json: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url and --rekor-url, or sign with --key",
+      );
+    }
+  }
+  const selected = selectServices(parseSigningConfig(bytes), {
+    rekorVersions: SUPPORTED_REKOR_VERSIONS,
+  });
+  if (options.keyless && !selected.fulcio) {
+    throw new UsageError(
+      `the signing config${
+        configPath ? ` ${configPath}` : ""
+      } names no Fulcio valid now: keyless signing needs one (or sign with --key)`,
+    );
+  }
+  // cosign: a signing config without transparency logs means no upload.
+  const rekor = selected.rekor[0];
+  return {
+    fulcioUrl: selected.fulcio?.url,
+    oidcIssuer: selected.oidc?.url ?? issuerFlag,
+    rekorUrl: upload && rekor ? rekor.url : undefined,
+    tsaUrls: selected.tsa.map((t) => t.url),
+    fromSigningConfig: true,
+  };
+}
+
+/** RFC 3161 timestamps (DER responses) over `signature` from each of the services' TSAs. */
+export async function timestampsFor(
+  services: SigningServices,
+  signature: Uint8Array,
+): Promise<Uint8Array[]> {
+  if (services.tsaUrls.length === 0) return [];
+  const { requestTimestamp } = await import("../tlog/tsa_client.ts");
+  const out: Uint8Array[] = [];
+  for (const url of services.tsaUrls) out.push(await requestTimestamp({ url }, signature));
+  return out;
+}
+
 /** The signer a signing command uses, and its certificate when it has one. */
 export interface ResolvedSigner {
   /** The signer (a key, or the ephemeral keyless key). */
@@ -66,54 +219,85 @@ export interface ResolvedSigner {
   readonly certificate?: { readonly pem: string; readonly chainPem: string } | undefined;
   /** The leaf certificate DER, for Sigstore bundles. */
   readonly certificateDer?: Uint8Array | undefined;
-  /** The TSA to timestamp signatures with, when one is configured. */
-  readonly timestampServerUrl?: string | undefined;
 }
 
 /**
- * The services keyless signing uses. cosign v3 reads them from a signing config by default;
- * until that parser lands, explicit URLs with `--use-signing-config=false` are required.
- * @throws {UsageError} with a message naming `--signing-config` and the explicit flags
+ * Opens `url` in the desktop's browser (`xdg-open`, macOS `open`, Windows `explorer`), without a
+ * shell; failures are ignored (the URL is printed anyway).
  */
-export function keylessServices(flags: FlagValues): { fulcioUrl: string; tsaUrl?: string } {
-  const fulcioUrl = str(flags, "fulcio-url");
-  const tsaUrl = str(flags, "timestamp-server-url");
-  if (bool(flags, "use-signing-config")) {
-    if (str(flags, "signing-config")) {
-      throw new CosignError(
-        "NOT_IMPLEMENTED",
-        "--signing-config is not supported yet: pass --use-signing-config=false with --fulcio-url and --rekor-url",
-      );
-    }
-    throw new UsageError(
-      fulcioUrl || tsaUrl
-        ? "--fulcio-url and --timestamp-server-url need --use-signing-config=false"
-        : "keyless signing needs its services: pass --signing-config FILE, or --use-signing-config=false with --fulcio-url URL and --rekor-url URL (or sign with --key)",
-    );
+function openInBrowser(url: string): void {
+  const program = Deno.build.os === "darwin"
+    ? "open"
+    : Deno.build.os === "windows"
+    ? "explorer"
+    : "xdg-open";
+  const child = new Deno.Command(program, {
+    args: [url],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.status.catch(() => {});
+  child.unref();
+}
+
+/** The interactive login the flags describe (`--fulcio-auth-flow`, `--oidc-*`), on stderr. */
+export function interactiveLogin(
+  flags: FlagValues,
+  issuer: string,
+): () => Promise<string> {
+  const flowFlag = str(flags, "fulcio-auth-flow");
+  if (flowFlag !== undefined && flowFlag !== "normal" && flowFlag !== "device") {
+    throw new UsageError(`--fulcio-auth-flow must be normal or device, not "${flowFlag}"`);
   }
-  if (!fulcioUrl) {
-    throw new UsageError(
-      "keyless signing with --use-signing-config=false needs --fulcio-url (or sign with --key)",
-    );
-  }
-  return { fulcioUrl, ...(tsaUrl ? { tsaUrl } : {}) };
+  return async () => {
+    const terminal = Deno.stdin.isTerminal();
+    const flow = (flowFlag as "normal" | "device" | undefined) ?? (terminal ? "normal" : "device");
+    const secretFile = str(flags, "oidc-client-secret-file");
+    const clientSecret = secretFile
+      ? (await readTextFile(secretFile, "OIDC client secret file")).trim()
+      : undefined;
+    const redirectUrl = str(flags, "oidc-redirect-url");
+    const { interactiveIdentityToken } = await import("../oidc/interactive.ts");
+    return await interactiveIdentityToken({
+      issuer,
+      clientId: str(flags, "oidc-client-id") ?? "sigstore",
+      flow,
+      print: (line) => info(line),
+      ...(clientSecret ? { clientSecret } : {}),
+      ...(redirectUrl ? { redirectUrl } : {}),
+      // A person at a terminal gets the browser opened, as cosign does; scripts get the URL.
+      ...(terminal ? { openBrowser: openInBrowser } : {}),
+    });
+  };
 }
 
 /**
- * A keyless signer from the flags: the token (cosign's sources), Fulcio's certificate checked
- * against `--trusted-root` before it is used. Prints the identity certified.
- * @param interactive the interactive login, when one is available
+ * A keyless signer from the flags: the services ({@link signingServices}), cosign's privacy
+ * notice and `[y/N]` before anything is published (unless `-y`; no question off a terminal),
+ * the token (cosign's sources, then interactive login), Fulcio's certificate checked against
+ * the trusted root before it is used. Prints the identity certified.
+ * @param services from {@link signingServices}
+ * @param interactive the interactive login (default {@link interactiveLogin} of the flags)
  */
 export async function keylessSignerFromFlags(
   flags: FlagValues,
+  services: SigningServices,
   interactive?: () => Promise<string>,
 ): Promise<ResolvedSigner> {
-  const { fulcioUrl, tsaUrl } = keylessServices(flags);
+  const fulcioUrl = services.fulcioUrl;
+  if (!fulcioUrl) throw new UsageError("keyless signing needs Fulcio: pass --fulcio-url");
+  const login = interactive ?? interactiveLogin(flags, services.oidcIssuer);
   const trustedRoot = await loadTrustedRoot(flags);
   if (!trustedRoot || trustedRoot.certificateAuthorities.length === 0) {
     throw new UsageError(
       "keyless signing needs --trusted-root FILE (or SIGSTORE_ROOT_FILE) with Fulcio's certificate authorities and CT logs, to check the certificate before signing",
     );
+  }
+  // cosign asks before the identity is certified when the signature will be logged.
+  if (services.rekorUrl) {
+    const { confirmPublication } = await import("./consent.ts");
+    await confirmPublication({ yes: bool(flags, "yes") });
   }
   const { createKeylessSigner } = await import("../cosign/keyless_sign.ts");
   const signer = await createKeylessSigner({
@@ -122,7 +306,7 @@ export async function keylessSignerFromFlags(
     token: {
       identityToken: str(flags, "identity-token"),
       disableAmbientProviders: bool(flags, "oidc-disable-ambient-providers"),
-      ...(interactive ? { interactive } : {}),
+      interactive: login,
     },
     backoffMs: (n) => 500 * 2 ** (n - 1),
     retries: 2,
@@ -134,6 +318,5 @@ export async function keylessSignerFromFlags(
     signer,
     certificate: { pem: signer.certificate.pem, chainPem: signer.certificate.chainPem },
     certificateDer: signer.certificate.der,
-    ...(tsaUrl ? { timestampServerUrl: tsaUrl } : {}),
   };
 }

@@ -12,7 +12,12 @@ import {
   type VerifyImageResult,
 } from "../cosign/image_signatures.ts";
 import { loadSigner, loadVerifier } from "../cosign/keyref.ts";
-import { KEYLESS_SIGN_FLAGS, keylessSignerFromFlags } from "./keyless.ts";
+import {
+  KEYLESS_SIGN_FLAGS,
+  keylessSignerFromFlags,
+  signingServices,
+  timestampsFor,
+} from "./keyless.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
@@ -117,7 +122,7 @@ export const signCommand: Command = {
     name: "sign",
     summary: "Signs container images and stores the signatures in the registry.",
     usage:
-      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | --use-signing-config=false --fulcio-url URL --trusted-root FILE) [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
+      "(--key KEYREF [--certificate FILE [--certificate-chain FILE]] | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) [-a key=value]... [--recursive] [--tlog-upload=false] IMAGE...",
     args: [1, Infinity],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
@@ -164,16 +169,21 @@ export const signCommand: Command = {
     const newBundleFormat = checkReferrersFlags(flags);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
+    const services = await signingServices(flags, {
+      keyless: !keyRef,
+      upload: bool(flags, "upload"),
+    });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
-    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags);
+    const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
-    const rekor = bool(flags, "tlog-upload") && bool(flags, "upload")
-      ? new RekorClient(str(flags, "rekor-url"))
+    const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
+    const timestamps = services.tsaUrls.length > 0
+      ? (signature: Uint8Array) => timestampsFor(services, signature)
       : undefined;
     const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
@@ -219,10 +229,15 @@ export const signCommand: Command = {
           dockerMediaTypes: dockerMediaTypes(),
           verifier: signer.verifier(),
           ...(tlog ? { tlog } : {}),
+          ...(timestamps ? { timestamps } : {}),
           ...(certificate ? { certificate } : {}),
           ...attachmentOptions(flags),
           ...(newBundleFormat
-            ? { newBundleFormat, publicKeyPem, ...(bundleTlog ? { bundleTlog } : {}) }
+            ? {
+              newBundleFormat,
+              publicKeyPem,
+              ...(bundleTlog ? { bundleTlog } : {}),
+            }
             : {}),
         });
         for (const s of signed) {

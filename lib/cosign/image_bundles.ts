@@ -166,11 +166,17 @@ export async function signImageBundle(
     imageSignatureStatement(subject.digest, options.annotations);
   const envelope = await signEnvelope(signer, statement);
   const entry = options.tlog ? await options.tlog(envelope) : undefined;
+  let rfc3161Timestamps: Uint8Array[] = [];
+  if (options.timestamps) {
+    const { parseEnvelope } = await import("./dsse.ts");
+    rfc3161Timestamps = await options.timestamps(parseEnvelope(envelope).signatures[0]!.sig);
+  }
   const { bundleV03Json } = await import("./bundle_writer.ts");
   const bundle = bundleV03Json({
     content: { type: "dsseEnvelope", envelope },
     verificationMaterial: options.material,
     tlogEntry: entry,
+    rfc3161Timestamps,
   });
   const out: SignedImageBundle = { digest: subject.digest, bundle, envelope };
   if (options.upload !== false) {

@@ -36,6 +36,7 @@ import {
   CERTIFICATE_ANNOTATION,
   CHAIN_ANNOTATION,
   listAttachments,
+  RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
   SIMPLE_SIGNING_MEDIA_TYPE,
   type SkippedLayer,
@@ -127,6 +128,12 @@ export interface SignImageOptions extends AttachmentOptions {
   bundleTlog?: (envelope: Uint8Array) => Promise<RekorEntry>;
   /** With `newBundleFormat`: the signer's public key PEM, for the bundle's key hint. */
   publicKeyPem?: string;
+  /**
+   * RFC 3161 timestamps (DER responses) over each signature: in the v0.3 bundle with
+   * `newBundleFormat`, else the first as the layer's `dev.sigstore.cosign/rfc3161timestamp`
+   * annotation (`{"SignedRFC3161Timestamp": base64}`, as cosign).
+   */
+  timestamps?: (signature: Uint8Array) => Promise<Uint8Array[]>;
 }
 
 /** One signed digest. */
@@ -179,6 +186,12 @@ export async function signImage(
         annotations[CHAIN_ANNOTATION] = options.certificate.chainPem;
       }
       if (options.tlog) annotations[BUNDLE_ANNOTATION] = await options.tlog(payload, signature);
+      const [timestamp] = options.timestamps ? await options.timestamps(signature) : [];
+      if (timestamp) {
+        annotations[RFC3161_ANNOTATION] = JSON.stringify({
+          SignedRFC3161Timestamp: timestamp.toBase64(),
+        });
+      }
       const r = await appendAttachments(store, sigRef, [{
         payload,
         mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
@@ -252,6 +265,7 @@ async function signImageBundles(
       statement,
       material,
       ...(options.bundleTlog ? { tlog: options.bundleTlog } : {}),
+      ...(options.timestamps ? { timestamps: options.timestamps } : {}),
       ...(options.upload === false ? { upload: false } : {}),
       ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
     });

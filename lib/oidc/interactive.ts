@@ -12,7 +12,7 @@
  * @module
  */
 
-import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "./deps.ts";
+import type { JSONWebKeySet } from "./deps.ts";
 import { CosignError, type ErrorCode } from "../errors.ts";
 import { readResponseCapped } from "../oci/body.ts";
 import { escapeForTerminal } from "../text/escape.ts";
@@ -254,6 +254,8 @@ async function checkIdToken(
   if (!isObject(jwks) || !Array.isArray(jwks.keys)) {
     throw fail("NETWORK", `Cannot read the issuer's keys at ${q(d.jwks_uri)}: not a JWK set`);
   }
+  // jose loads on first use: importing this module (and mod.ts) runs none of it.
+  const { createLocalJWKSet, jwtVerify } = await import("./deps.ts");
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(idToken, createLocalJWKSet(jwks as unknown as JSONWebKeySet), {

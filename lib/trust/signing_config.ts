@@ -19,10 +19,13 @@ export const SIGNING_CONFIG_MEDIA_TYPE = "application/vnd.dev.sigstore.signingco
 
 /** One service endpoint. */
 export interface Service {
+  /** The service's base URL. */
   readonly url: string;
+  /** The major version of its API (Rekor 1 or 2; Fulcio, TSA, OIDC 1). */
   readonly majorApiVersion: number;
   /** When the entry may be used; an absent bound bounds nothing. */
   readonly validFor: { readonly start?: Date; readonly end?: Date };
+  /** Who runs it (services of one operator count once for `ANY`/`EXACT`). */
   readonly operator: string;
 }
 
@@ -31,6 +34,7 @@ export type ServiceSelector = "SERVICE_SELECTOR_UNDEFINED" | "ALL" | "ANY" | "EX
 
 /** A `ServiceConfiguration`. */
 export interface ServiceConfiguration {
+  /** How many of the eligible services to use. */
   readonly selector: ServiceSelector;
   /** For `EXACT`: how many. */
   readonly count: number;
@@ -38,12 +42,19 @@ export interface ServiceConfiguration {
 
 /** A parsed signing config. */
 export interface SigningConfig {
+  /** {@link SIGNING_CONFIG_MEDIA_TYPE}. */
   readonly mediaType: string;
+  /** Fulcio certificate authorities. */
   readonly caUrls: readonly Service[];
+  /** OpenID Connect issuers for interactive login. */
   readonly oidcUrls: readonly Service[];
+  /** Rekor transparency logs. */
   readonly rekorTlogUrls: readonly Service[];
+  /** How many transparency logs to write to. */
   readonly rekorTlogConfig: ServiceConfiguration;
+  /** RFC 3161 timestamp authorities. */
   readonly tsaUrls: readonly Service[];
+  /** How many timestamp authorities to ask. */
   readonly tsaConfig: ServiceConfiguration;
 }
 

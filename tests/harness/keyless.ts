@@ -133,8 +133,18 @@ function parseTsq(der: Uint8Array): { digest: Uint8Array; nonce: bigint } {
   return { digest: d, nonce: BigInt("0x" + der.slice(nonce.start, nonce.end).toHex()) };
 }
 
+/** Options of {@link startKeylessServices}. */
+export interface KeylessServicesOptions {
+  /** Redirect URIs registered for the provider's clients (browser-flow tests). */
+  redirectUris?: string[];
+  /** Makes the client `sigstore` confidential with this secret (HTTP Basic auth). */
+  clientSecret?: string;
+}
+
 /** Starts the OIDC provider, the Fulcio front and the TSA on loopback ports. */
-export async function startKeylessServices(): Promise<KeylessServices> {
+export async function startKeylessServices(
+  options: KeylessServicesOptions = {},
+): Promise<KeylessServices> {
   const trust: KeylessTrust = await createKeylessTrust();
   const foreign: KeylessTrust = await createKeylessTrust();
   const noSct: KeylessTrust = await createKeylessTrust(undefined, { withoutSct: true });
@@ -148,8 +158,10 @@ export async function startKeylessServices(): Promise<KeylessServices> {
   const provider = new Provider(issuer, {
     clients: ["sigstore", "other"].map((id) => ({
       client_id: id,
-      token_endpoint_auth_method: "none",
-      redirect_uris: ["http://127.0.0.1:1/auth/callback"],
+      ...(id === "sigstore" && options.clientSecret
+        ? { token_endpoint_auth_method: "client_secret_basic", client_secret: options.clientSecret }
+        : { token_endpoint_auth_method: "none" }),
+      redirect_uris: options.redirectUris ?? ["http://127.0.0.1:1/auth/callback"],
       response_types: ["code"],
       grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"],
     })),
