@@ -21,7 +21,7 @@ import {
   OCI_CONFIG,
   OCI_MANIFEST,
 } from "../oci/media_types.ts";
-import { type Reference, referenceName } from "../oci/reference.ts";
+import { type Reference, referenceName, type Repository } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 
@@ -335,10 +335,13 @@ export async function readAttachments(
   };
 }
 
-/** Reads a layer of known size into a buffer of that size, verified against its digest. */
-async function readLayer(
+/**
+ * Reads a blob of known size (a layer, a bundle) into a buffer of that size, verified against
+ * its digest; a blob larger than `size` or with another digest is an error.
+ */
+export async function readLayer(
   store: ImageStore,
-  ref: Reference,
+  ref: Repository,
   digest: string,
   size: number,
 ): Promise<Uint8Array> {

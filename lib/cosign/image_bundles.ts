@@ -22,7 +22,7 @@ import type { ImageStore } from "../oci/store.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { RekorEntry } from "../tlog/rekor.ts";
 import { LIMITS } from "../oci/body.ts";
-import type { SkippedLayer } from "./attachments.ts";
+import { readLayer, type SkippedLayer } from "./attachments.ts";
 import { type Bundle, parseBundle } from "./bundle.ts";
 import type { BundleSigner, BundleVerification } from "./verify_bundle.ts";
 import { signEnvelope } from "./dsse.ts";
@@ -341,7 +341,7 @@ async function loadBundle(
   }
   let bytes: Uint8Array;
   try {
-    bytes = await readBlob(store, repo, layerDigest, size);
+    bytes = await readLayer(store, repo, layerDigest, size);
   } catch (e) {
     if (
       e instanceof CosignError &&
@@ -360,22 +360,6 @@ async function loadBundle(
     skip(d, `referrer ${d}: a ${bundle.format} bundle; cosign v3 referrers need v0.3 or later`);
   }
   return { referrer, layerDigest, bytes, bundle };
-}
-
-async function readBlob(
-  store: ImageStore,
-  repo: Repository,
-  digest: string,
-  size: number,
-): Promise<Uint8Array> {
-  const stream = await store.fetchBlob(repo, digest, size, { maxBytes: size });
-  const out = new Uint8Array(size);
-  let at = 0;
-  for await (const chunk of stream) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /** How {@link verifyImageBundles} checks each bundle. */
