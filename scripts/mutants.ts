@@ -784,4 +784,30 @@ export const MUTANTS: readonly Mutant[] = [
     description: "the printed predicate type comes from the unsigned manifest annotation",
     tests: ["tests/referrers_bad_input_test.ts"],
   },
+  // ---- issue 13: TUF warm cache ------------------------------------------------------------------
+  {
+    id: "tuf-warm-target-hash",
+    file: "lib/trust/tuf.ts",
+    original: 'digest("hex") !== hex) return undefined;',
+    replacement: 'digest("hex") === "") return undefined;',
+    description: "a cached target whose bytes changed is served from the warm cache",
+    tests: ["lib/trust/tuf_test.ts"],
+  },
+  {
+    id: "tuf-warm-expiry",
+    file: "lib/trust/tuf.ts",
+    original: "expires > now.getTime() ? s : undefined;",
+    replacement: "expires > 0 ? s : undefined;",
+    description: "expired cached metadata is served from the warm cache (freeze attack)",
+    tests: ["lib/trust/tuf_test.ts"],
+  },
+  {
+    id: "tuf-warm-chain",
+    file: "lib/trust/tuf.ts",
+    original:
+      'if (version(timestamp.meta, "snapshot.json") !== snapshot.version) return undefined;',
+    replacement: "",
+    description: "a cached snapshot that the cached timestamp does not name is served",
+    tests: ["lib/trust/tuf_test.ts"],
+  },
 ];
