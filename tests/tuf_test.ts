@@ -6,7 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { assert, assertEquals, cosign, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
 import { startRekor } from "./harness/rekor.ts";
 import { serveTuf, TufRepo } from "./harness/tuf.ts";
 
@@ -181,4 +181,20 @@ Deno.test("tuf: initialize with no network fails in one line naming the default 
   assert(r.stderr.includes("https://tuf-repo-cdn.sigstore.dev"), r.stderr);
   assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert(!(await exists(`${d.path}/tuf`)), "nothing written");
+});
+
+Deno.test("tuf: initialize --root with a file that is not JSON names the file, writes nothing", async () => {
+  await using d = await tempDir();
+  await Deno.writeFile(`${d.path}/root.json`, crypto.getRandomValues(new Uint8Array(4096)));
+  const r = await cosign(["initialize", "--root", `${d.path}/root.json`], {
+    env: { HOME: d.path, TUF_ROOT: `${d.path}/tuf` },
+  });
+  assertFails(r, 1, /TUF root .*root\.json is not JSON/);
+  let written = true;
+  try {
+    await Deno.stat(`${d.path}/tuf`);
+  } catch {
+    written = false;
+  }
+  assertEquals(written, false, "nothing written");
 });

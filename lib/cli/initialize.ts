@@ -66,6 +66,11 @@ async function loadRoot(
     bytes = await readFileBytes(root.replace(/^file:\/\//, ""), "TUF root");
   }
   if (checksum) checkRootChecksum(bytes, checksum, root);
+  try {
+    JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new CosignError("TUF_INVALID", `The TUF root ${root} is not JSON`);
+  }
   return bytes;
 }
 
