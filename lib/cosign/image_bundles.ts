@@ -23,7 +23,7 @@ import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { RekorEntry } from "../tlog/rekor.ts";
 import { LIMITS } from "../oci/body.ts";
 import { readLayer, type SkippedLayer } from "./attachments.ts";
-import { type Bundle, parseBundle } from "./bundle.ts";
+import type { Bundle } from "./bundle.ts";
 import type { BundleSigner, BundleVerification } from "./verify_bundle.ts";
 import { signEnvelope } from "./dsse.ts";
 import { goJsonString } from "./payload.ts";
@@ -349,6 +349,9 @@ async function loadBundle(
     ) skip(d, `referrer ${d}: ${e.message}`);
     throw e;
   }
+  // The bundle parser (and the verification stack it re-exports) loads on first use only, so
+  // that commands which never meet a bundle (`sget --help`) do not pay for it at start-up.
+  const { parseBundle } = await import("./bundle.ts");
   let bundle: Bundle;
   try {
     bundle = parseBundle(bytes, { content: "dsseEnvelope" });
