@@ -810,4 +810,20 @@ export const MUTANTS: readonly Mutant[] = [
     description: "a cached snapshot that the cached timestamp does not name is served",
     tests: ["lib/trust/tuf_test.ts"],
   },
+  {
+    id: "rekor-v2-keyless-without-tsa",
+    file: "lib/cli/keyless.ts",
+    original: "if (v2 && options.keyless && selected.tsa.length === 0) {",
+    replacement: "if (v2 && options.keyless && selected.tsa.length < 0) {",
+    description: "keyless signing logged in Rekor v2 without a TSA (no verifiable signing time)",
+    tests: ["tests/rekor_v2_sign_test.ts"],
+  },
+  {
+    id: "rekor-v2-into-legacy-layout",
+    file: "lib/cli/keyless.ts",
+    original: "if (v2 && options.legacyOutput) {",
+    replacement: "if (v2 && !options.legacyOutput && options.legacyOutput) {",
+    description: "a Rekor v2 entry is asked for while the output is a legacy layout",
+    tests: ["tests/rekor_v2_sign_test.ts"],
+  },
 ];

@@ -60,13 +60,10 @@ import { fromBase64, utf8 } from "../crypto/encoding.ts";
 import { legacyBundleJson, rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import {
   ATTESTATION_ENTRY_TYPES,
-  attestationEntry,
   type AttestationEntryType,
-  RekorClient,
   type RekorEntry,
 } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
-import { uploadTrustedRoot } from "./tlog_online.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
 import {
@@ -88,6 +85,7 @@ import {
   VERIFY_FLAGS,
 } from "./sign.ts";
 import { loadTrustedRoot } from "./trust.ts";
+import { openTransparencyLogs } from "./tlog_record.ts";
 
 const TYPE_FLAG = {
   type: "string",
@@ -111,20 +109,6 @@ function entryType(flags: FlagValues): AttestationEntryType {
     throw new UsageError(`invalid --rekor-entry-type "${v}" (dsse or intoto)`);
   }
   return v as AttestationEntryType;
-}
-
-/** Uploads an envelope to the log and says so, as cosign does. */
-async function uploadEnvelope(
-  rekor: RekorClient,
-  type: AttestationEntryType,
-  envelope: Uint8Array,
-  publicKeyPem: string,
-  trustedRoot: TrustedRoot | undefined,
-): Promise<{ entry: RekorEntry; proposed: Record<string, unknown> }> {
-  const proposed = attestationEntry(type, envelope, publicKeyPem);
-  const entry = await rekor.upload(proposed, { trustedRoot });
-  await info(`tlog entry created with index: ${entry.logIndex}`);
-  return { entry, proposed };
 }
 
 const TLOG_WARNING =
@@ -192,19 +176,25 @@ export const attestCommand: Command = {
     const services = await signingServices(flags, {
       keyless: !keyRef,
       upload: !bool(flags, "no-upload"),
+      legacyOutput: newBundleFormat ? undefined : "the .att image (--new-bundle-format=false)",
     });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
     });
-    const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
-    await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
-    const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
+    const { decodePem } = await import("../crypto/pem.ts");
+    const certificateDer = certificate
+      ? decodePem(certificate.pem, "certificate").bytes
+      : undefined;
+    await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
+      publicKeyPem,
+      certificateDer,
+    }, { tuf: services.fromSigningConfig });
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
       for (const subject of descriptorsToSign(image, bool(flags, "recursive"))) {
@@ -222,23 +212,16 @@ export const attestCommand: Command = {
         if (newBundleFormat) {
           const { cosignRepository } = attachmentOptions(flags);
           client.willPush(attachmentRepository(ref, cosignRepository));
-          let entry: RekorEntry | undefined;
-          if (rekor) {
-            const up = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
-            const { withInclusionProof } = await import("../cosign/bundle_writer.ts");
-            entry = await withInclusionProof(
-              up.entry,
-              (u) => rekor.getUploaded(u, up.proposed, { trustedRoot }),
-            );
-          }
+          const entries = logs.active
+            ? await logs.record({ type: kind, envelope }, { proof: true })
+            : [];
           const { bundleV03Json } = await import("../cosign/bundle_writer.ts");
-          const { decodePem } = await import("../crypto/pem.ts");
           const bundle = bundleV03Json({
             content: { type: "dsseEnvelope", envelope },
-            verificationMaterial: certificate
-              ? { type: "certificate", der: decodePem(certificate.pem, "certificate").bytes }
+            verificationMaterial: certificateDer
+              ? { type: "certificate", der: certificateDer }
               : { type: "publicKey", publicKeyPem },
-            tlogEntry: entry,
+            tlogEntries: entries,
             rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope)),
           });
           const { storeImageBundle } = await import("../cosign/image_bundles.ts");
@@ -262,9 +245,9 @@ export const attestCommand: Command = {
           annotations[CERTIFICATE_ANNOTATION] = certificate.pem;
           annotations[CHAIN_ANNOTATION] = certificate.chainPem;
         }
-        if (rekor) {
-          const { entry } = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
-          annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
+        if (logs.active) {
+          const [entry] = await logs.recordV1({ type: kind, envelope });
+          if (entry) annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
         }
         // No timestamp here: cosign's legacy attestation layer timestamps the whole envelope,
         // which our verifier (layer as bundle: the signature) does not read yet.
@@ -420,7 +403,12 @@ export const attestBlobCommand: Command = {
       name: path.slice(path.lastIndexOf("/") + 1),
       sha256: hex,
     });
-    const services = await signingServices(flags, { keyless: !keyRef });
+    const services = await signingServices(flags, {
+      keyless: !keyRef,
+      legacyOutput: bundlePath && !writer
+        ? "the legacy bundle (--new-bundle-format=false)"
+        : undefined,
+    });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
@@ -428,24 +416,14 @@ export const attestBlobCommand: Command = {
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
     const timestamps = await timestampsFor(services, envelopeSignature(envelope));
-    let entry: RekorEntry | undefined;
-    if (services.rekorUrl) {
-      const rekor = new RekorClient(services.rekorUrl);
-      try {
-        const trustedRoot = await uploadTrustedRoot(flags, rekor);
-        const uploaded = await uploadEnvelope(rekor, kind, envelope, publicKeyPem, trustedRoot);
-        entry = uploaded.entry;
-        // A v0.3 bundle needs the entry's inclusion proof: fetch it if the upload had none.
-        if (writer) {
-          entry = await writer.withInclusionProof(
-            entry,
-            (u) => rekor.getUploaded(u, uploaded.proposed, { trustedRoot }),
-          );
-        }
-      } finally {
-        rekor.close();
-      }
-    }
+    await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
+      publicKeyPem,
+      certificateDer: keyless?.certificateDer,
+    }, { tuf: services.fromSigningConfig });
+    // A v0.3 bundle needs each entry's inclusion proof; the legacy bundle holds a v1 entry.
+    const entries = logs.active
+      ? await logs.record({ type: kind, envelope }, { proof: writer !== undefined })
+      : [];
     if (bundlePath) {
       // The legacy bundle's base64Signature holds the whole envelope (cosign-spec §4.5).
       const text = writer
@@ -454,10 +432,10 @@ export const attestBlobCommand: Command = {
           verificationMaterial: keyless?.certificateDer
             ? { type: "certificate", der: keyless.certificateDer }
             : { type: "publicKey", publicKeyPem },
-          tlogEntry: entry,
+          tlogEntries: entries,
           rfc3161Timestamps: timestamps,
         })
-        : legacyBundleJson(envelope, publicKeyPem, entry);
+        : legacyBundleJson(envelope, publicKeyPem, entries[0] as RekorEntry | undefined);
       await writeFileAtomic(bundlePath, text, 0o644);
       await info(`Wrote bundle to file ${bundlePath}`);
     }

@@ -18,9 +18,10 @@ import {
 import type { BundleArtifact } from "../cosign/bundle.ts";
 import { findAndVerifyEntry } from "../cosign/tlog_search.ts";
 import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
-import { hashedRekordEntry, RekorClient, type RekorEntry } from "../tlog/rekor.ts";
+import { RekorClient, type RekorEntry } from "../tlog/rekor.ts";
+import { openTransparencyLogs } from "./tlog_record.ts";
 import type { HashName } from "../crypto/key_signer.ts";
-import { concatBytes, toBase64, toHex, utf8 } from "../crypto/encoding.ts";
+import { concatBytes, toBase64, utf8 } from "../crypto/encoding.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
 import {
   CERTIFICATE_VERIFY_FLAGS,
@@ -95,7 +96,12 @@ export const signBlobCommand: Command = {
     const keyRef = str(flags, "key");
     const path = positionals[0]!;
     const { path: bundlePath, writer } = await bundleOutput(flags);
-    const services = await signingServices(flags, { keyless: !keyRef });
+    const services = await signingServices(flags, {
+      keyless: !keyRef,
+      legacyOutput: bundlePath && !writer
+        ? "the legacy bundle (--new-bundle-format=false)"
+        : undefined,
+    });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
@@ -121,28 +127,17 @@ export const signBlobCommand: Command = {
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
     const timestamps = await timestampsFor(services, sig);
-    let entry: RekorEntry | undefined;
-    if (services.rekorUrl) {
-      const rekor = new RekorClient(services.rekorUrl);
-      try {
-        const trustedRoot = await (await import("./tlog_online.ts")).uploadTrustedRoot(
-          flags,
-          rekor,
-        );
-        const hashed = hashedRekordEntry(toHex(digest), sig, publicKeyPem);
-        const proposed = digestAlg === "sha256" ? hashed : withHashAlgorithm(hashed, digestAlg);
-        entry = await rekor.upload(proposed, { trustedRoot });
-        await info(`tlog entry created with index: ${entry.logIndex}`);
-        if (writer) {
-          entry = await writer.withInclusionProof(
-            entry,
-            (u) => rekor.getUploaded(u, proposed, { trustedRoot }),
-          );
-        }
-      } finally {
-        rekor.close();
-      }
-    }
+    await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
+      publicKeyPem,
+      certificateDer: keyless?.certificateDer,
+    }, { tuf: services.fromSigningConfig });
+    // A v0.3 bundle needs each entry's inclusion proof; the legacy bundle holds a v1 entry.
+    const entries = logs.active
+      ? await logs.record(
+        { type: "hashedrekord", digest: { algorithm: digestAlg, bytes: digest }, signature: sig },
+        { proof: writer !== undefined },
+      )
+      : [];
     const b64 = bool(flags, "b64");
     const out = str(flags, "output-signature");
     // Build every output first, then write them all or none.
@@ -160,10 +155,10 @@ export const signBlobCommand: Command = {
             verificationMaterial: keyless?.certificateDer
               ? { type: "certificate", der: keyless.certificateDer }
               : { type: "publicKey", publicKeyPem },
-            tlogEntry: entry,
+            tlogEntries: entries,
             rfc3161Timestamps: timestamps,
           })
-          : legacyBundleJson(sig, publicKeyPem, entry),
+          : legacyBundleJson(sig, publicKeyPem, entries[0] as RekorEntry | undefined),
       ]);
     }
     if (out) outputs.push([out, b64 ? toBase64(sig) : sig]);
@@ -180,18 +175,6 @@ export const signBlobCommand: Command = {
     else if (!bundlePath) await stdout(b64 ? toBase64(sig) + "\n" : sig);
   },
 };
-
-/** A `hashedrekord` proposal recording a digest other than SHA-256. */
-function withHashAlgorithm(
-  proposed: Record<string, unknown>,
-  algorithm: string,
-): Record<string, unknown> {
-  const spec = proposed.spec as { data: { hash: { algorithm: string; value: string } } };
-  return {
-    ...proposed,
-    spec: { ...spec, data: { hash: { ...spec.data.hash, algorithm } } },
-  };
-}
 
 const HASHES: HashName[] = ["sha224", "sha256", "sha384", "sha512"];
 

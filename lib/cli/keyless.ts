@@ -9,7 +9,10 @@
  * from TUF); explicit `--fulcio-url`, `--rekor-url` (other than the default), `--oidc-issuer`
  * (other than the default) or `--timestamp-server-url` with it are a usage error, and so is
  * `--tlog-upload=false`. With `--use-signing-config=false` the explicit flags are used.
- * Only Rekor v1 entries are selected (Rekor v2 upload is not wired in yet).
+ * Rekor v1 and v2 logs are selected (the highest version with a valid entry, as sigstore-go);
+ * every selected log records the signature (lib/cli/tlog_record.ts). As in cosign, keyless
+ * signing with a Rekor v2 log needs a TSA (Rekor v2 gives no signed time), and Rekor v2
+ * entries go only into Sigstore bundles (the legacy layouts hold a v1 SET).
  *
  * Difference from cosign v3: signing with `--key` uses a signing config only when
  * `--signing-config FILE` is given; otherwise it keeps cosign v2's `--rekor-url` and
@@ -95,7 +98,15 @@ const DEFAULT_FULCIO_URL = "https://fulcio.sigstore.dev";
 const DEFAULT_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth";
 
 /** The Rekor major API versions this build can write to. */
-export const SUPPORTED_REKOR_VERSIONS: readonly number[] = [1];
+export const SUPPORTED_REKOR_VERSIONS: readonly number[] = [1, 2];
+
+/** A transparency log to record signatures in. */
+export interface RekorLog {
+  /** The log's base URL. */
+  readonly url: string;
+  /** Its API: 1 (`/api/v1/log/entries`) or 2 (`/api/v2/log/entries`). */
+  readonly majorApiVersion: 1 | 2;
+}
 
 /** The services a signing command uses. */
 export interface SigningServices {
@@ -103,8 +114,8 @@ export interface SigningServices {
   readonly fulcioUrl?: string | undefined;
   /** The OIDC issuer for interactive login. */
   readonly oidcIssuer: string;
-  /** The transparency log to record the signature in; undefined: no upload. */
-  readonly rekorUrl?: string | undefined;
+  /** The transparency logs to record the signature in; empty: no upload. */
+  readonly rekorLogs: readonly RekorLog[];
   /** The TSAs to timestamp the signature with (a signing config's selection may name several). */
   readonly tsaUrls: readonly string[];
   /** Whether they came from a signing config. */
@@ -114,13 +125,15 @@ export interface SigningServices {
 /**
  * The services of a signing command (see the module doc for cosign's rules).
  * @param options `keyless`: no `--key`; `upload`: the command would upload at all (e.g. not
- *   `--upload=false`)
+ *   `--upload=false`); `legacyOutput`: the log entry goes into a legacy layout (names it, for
+ *   the error when a Rekor v2 log is selected)
  * @throws {UsageError} for explicit URLs with a signing config, `--tlog-upload=false` with a
- *   signing config, keyless without Fulcio
+ *   signing config, keyless without Fulcio, a Rekor v2 log with a legacy layout or (keyless)
+ *   without a TSA
  */
 export async function signingServices(
   flags: FlagValues,
-  options: { keyless: boolean; upload?: boolean },
+  options: { keyless: boolean; upload?: boolean; legacyOutput?: string | undefined },
 ): Promise<SigningServices> {
   const upload = (options.upload ?? true) && bool(flags, "tlog-upload");
   const rekorFlag = str(flags, "rekor-url");
@@ -139,7 +152,7 @@ export async function signingServices(
     return {
       fulcioUrl: fulcioFlag,
       oidcIssuer: issuerFlag,
-      rekorUrl: upload ? rekorFlag ?? DEFAULT_REKOR_URL : undefined,
+      rekorLogs: upload ? [{ url: rekorFlag ?? DEFAULT_REKOR_URL, majorApiVersion: 1 }] : [],
       tsaUrls: tsaFlag ? [tsaFlag] : [],
       fromSigningConfig: false,
     };
@@ -189,11 +202,25 @@ export async function signingServices(
     );
   }
   // cosign: a signing config without transparency logs means no upload.
-  const rekor = selected.rekor[0];
+  const rekorLogs = upload
+    ? selected.rekor.map((r) => ({ url: r.url, majorApiVersion: r.majorApiVersion as 1 | 2 }))
+    : [];
+  const v2 = rekorLogs.find((r) => r.majorApiVersion === 2);
+  if (v2 && options.legacyOutput) {
+    throw new UsageError(
+      `the signing config selects the Rekor v2 log ${v2.url}, whose entries only a Sigstore bundle holds, not ${options.legacyOutput}: pass --new-bundle-format`,
+    );
+  }
+  // cosign (pkg/cosign/bundle/sign.go): Rekor v2 gives no signed time, a TSA must.
+  if (v2 && options.keyless && selected.tsa.length === 0) {
+    throw new UsageError(
+      `a timestamp authority must be provided to request a short-lived certificate that will be logged to Rekor v2 (${v2.url}): the signing config names no TSA valid now`,
+    );
+  }
   return {
     fulcioUrl: selected.fulcio?.url,
     oidcIssuer: selected.oidc?.url ?? issuerFlag,
-    rekorUrl: upload && rekor ? rekor.url : undefined,
+    rekorLogs,
     tsaUrls: selected.tsa.map((t) => t.url),
     fromSigningConfig: true,
   };
@@ -295,7 +322,7 @@ export async function keylessSignerFromFlags(
     );
   }
   // cosign asks before the identity is certified when the signature will be logged.
-  if (services.rekorUrl) {
+  if (services.rekorLogs.length > 0) {
     const { confirmPublication } = await import("./consent.ts");
     await confirmPublication({ yes: bool(flags, "yes") });
   }

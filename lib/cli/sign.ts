@@ -39,11 +39,11 @@ import {
 } from "./certificate_flags.ts";
 import type { CertificateCheck } from "../cosign/bundle_certificate.ts";
 import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
-import { createHash } from "node:crypto";
 import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
-import { attestationEntry, hashedRekordEntry, RekorClient } from "../tlog/rekor.ts";
+import { decodePem } from "../crypto/pem.ts";
+import { RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
-import { uploadTrustedRoot } from "./tlog_online.ts";
+import { openTransparencyLogs, sha256Digest } from "./tlog_record.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 /** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
@@ -172,6 +172,7 @@ export const signCommand: Command = {
     const services = await signingServices(flags, {
       keyless: !keyRef,
       upload: bool(flags, "upload"),
+      legacyOutput: newBundleFormat ? undefined : "the .sig image (--new-bundle-format=false)",
     });
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
@@ -181,37 +182,32 @@ export const signCommand: Command = {
       await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
     const publicKeyPem = certificate?.pem ?? await signer.publicKeyPem();
-    const rekor = services.rekorUrl ? new RekorClient(services.rekorUrl) : undefined;
+    const certificateDer = keyless?.certificateDer ??
+      (certificate ? decodePem(certificate.pem, "certificate").bytes : undefined);
+    await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
+      publicKeyPem,
+      certificateDer,
+    }, { tuf: services.fromSigningConfig });
     const timestamps = services.tsaUrls.length > 0
       ? (signature: Uint8Array) => timestampsFor(services, signature)
       : undefined;
-    const trustedRoot = rekor ? await uploadTrustedRoot(flags, rekor) : undefined;
     // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
     // bundle annotation.
-    const tlog = rekor
+    const tlog = logs.active
       ? async (payload: Uint8Array, signature: Uint8Array) => {
-        const hex = createHash("sha256").update(payload).digest("hex");
-        const entry = await rekor.upload(hashedRekordEntry(hex, signature, publicKeyPem), {
-          trustedRoot,
+        const [entry] = await logs.recordV1({
+          type: "hashedrekord",
+          digest: sha256Digest(payload),
+          signature,
         });
-        await info(`tlog entry created with index: ${entry.logIndex}`);
-        return rekorBundleJson(entry);
+        return rekorBundleJson(entry!);
       }
       : undefined;
-    // cosign v3: the envelope is recorded as a dsse entry; the bundle carries it with its proof.
-    const bundleTlog = rekor
-      ? async (envelope: Uint8Array) => {
-        const { withInclusionProof } = await import("../cosign/bundle_writer.ts");
-        const proposed = attestationEntry("dsse", envelope, publicKeyPem);
-        const entry = await rekor.upload(proposed, { trustedRoot });
-        await info(`tlog entry created with index: ${entry.logIndex}`);
-        return await withInclusionProof(
-          entry,
-          (u) => rekor.getUploaded(u, proposed, { trustedRoot }),
-        );
-      }
+    // cosign v3: the envelope is recorded (a dsse entry in Rekor v1); the bundle carries each
+    // entry with its proof.
+    const bundleTlog = logs.active
+      ? (envelope: Uint8Array) => logs.record({ type: "dsse", envelope }, { proof: true })
       : undefined;
-    await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     await withRegistry(flags, async (client) => {
       for (const [text, ref] of refs) {
         if (!ref.digest) await info(TAG_WARNING(text));

@@ -57,14 +57,16 @@ export async function onlineTrustedRoot(
  * The trust material for checking what the log answers to an upload (issue 21.3): as
  * {@link onlineTrustedRoot}, but when there is none the upload goes on and a one-line warning
  * says its signed entry timestamp cannot be checked (the entry is still checked against what
- * was sent).
+ * was sent). `options.tuf`: TUF may supply it (services from a signing config, as cosign v3
+ * loads the trusted root with one).
  */
 export async function uploadTrustedRoot(
   flags: FlagValues,
   rekor: RekorClient,
+  options: { tuf?: boolean } = {},
 ): Promise<TrustedRoot | undefined> {
   if (Deno.env.get(TRUST_REKOR_API_KEY_ENV)) return await onlineTrustedRoot(flags, rekor);
-  const root = await loadTrustedRoot(flags, { tuf: false });
+  const root = await loadTrustedRoot(flags, { tuf: options.tuf ?? false });
   if (root === undefined) {
     await info(
       `WARNING: no trust material for the transparency log ${rekor.url} (--trusted-root or ` +

@@ -59,6 +59,14 @@ export type BundleWriterMaterial =
     readonly der: Uint8Array;
   };
 
+/** A log entry a bundle can record: from Rekor v1 (`RekorClient`) or Rekor v2 (`uploadRekorV2`). */
+export type BundleLogEntry = RekorEntry | RekorV2Entry;
+
+/** Whether `entry` came from a Rekor v2 log (it has no UUID, and its body is bytes). */
+export function isRekorV2Entry(entry: BundleLogEntry): entry is RekorV2Entry {
+  return "canonicalizedBody" in entry && entry.canonicalizedBody instanceof Uint8Array;
+}
+
 /** Everything a v0.3 bundle holds. */
 export interface BundleWriterInput {
   /** The signed content. */
@@ -75,6 +83,11 @@ export interface BundleWriterInput {
    * (no integrated time, no SET).
    */
   readonly tlogEntryV2?: RekorV2Entry | undefined;
+  /**
+   * Instead of the two above: every entry the signature was recorded under, one per log (a
+   * signing config with the `ALL` selector names several), Rekor v1 or v2, in this order.
+   */
+  readonly tlogEntries?: readonly BundleLogEntry[] | undefined;
   /** RFC 3161 signed timestamps (DER `TimeStampResp` bytes). */
   readonly rfc3161Timestamps?: readonly Uint8Array[];
 }
@@ -285,14 +298,20 @@ export function bundleV03Json(input: BundleWriterInput): string {
     }
     vm.certificate = { rawBytes: toBase64(m.der) };
   }
-  if (input.tlogEntry !== undefined && input.tlogEntryV2 !== undefined) {
+  const given = [input.tlogEntry, input.tlogEntryV2, input.tlogEntries].filter((e) =>
+    e !== undefined
+  );
+  if (given.length > 1) {
     throw new CosignError(
       "BUNDLE_INVALID",
-      "Cannot write a bundle: give a Rekor v1 or a Rekor v2 entry, not both",
+      "Cannot write a bundle: give one of tlogEntry, tlogEntryV2 and tlogEntries",
     );
   }
-  if (input.tlogEntry !== undefined) vm.tlogEntries = [tlogEntryJson(input.tlogEntry)];
-  if (input.tlogEntryV2 !== undefined) vm.tlogEntries = [tlogEntryJsonV2(input.tlogEntryV2)];
+  const entries: readonly BundleLogEntry[] = input.tlogEntries ??
+    (input.tlogEntry ? [input.tlogEntry] : input.tlogEntryV2 ? [input.tlogEntryV2] : []);
+  if (entries.length > 0) {
+    vm.tlogEntries = entries.map((e) => isRekorV2Entry(e) ? tlogEntryJsonV2(e) : tlogEntryJson(e));
+  }
   const stamps = input.rfc3161Timestamps ?? [];
   if (stamps.length > 0) {
     vm.timestampVerificationData = {

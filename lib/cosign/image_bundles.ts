@@ -20,7 +20,7 @@ import type { Repository } from "../oci/reference.ts";
 import type { Descriptor, Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
-import type { RekorEntry } from "../tlog/rekor.ts";
+import type { BundleLogEntry } from "./bundle_writer.ts";
 import { LIMITS } from "../oci/body.ts";
 import { readLayer, type SkippedLayer } from "./attachments.ts";
 import type { Bundle } from "./bundle.ts";
@@ -132,7 +132,7 @@ export interface SignImageBundleOptions extends StoreBundleOptions {
    * Records the envelope in a transparency log; resolves to the entry with its inclusion proof
    * (which the bundle then carries).
    */
-  tlog?: (envelope: Uint8Array) => Promise<RekorEntry>;
+  tlog?: (envelope: Uint8Array) => Promise<BundleLogEntry | readonly BundleLogEntry[]>;
   /** RFC 3161 timestamps over the signature, DER responses. */
   timestamps?: (signature: Uint8Array) => Promise<Uint8Array[]>;
   /** Push the referrer (default true). */
@@ -165,7 +165,10 @@ export async function signImageBundle(
   const statement = options.statement ??
     imageSignatureStatement(subject.digest, options.annotations);
   const envelope = await signEnvelope(signer, statement);
-  const entry = options.tlog ? await options.tlog(envelope) : undefined;
+  const logged = options.tlog ? await options.tlog(envelope) : [];
+  const entries: readonly BundleLogEntry[] = Array.isArray(logged)
+    ? logged
+    : [logged as BundleLogEntry];
   let rfc3161Timestamps: Uint8Array[] = [];
   if (options.timestamps) {
     const { parseEnvelope } = await import("./dsse.ts");
@@ -175,7 +178,7 @@ export async function signImageBundle(
   const bundle = bundleV03Json({
     content: { type: "dsseEnvelope", envelope },
     verificationMaterial: options.material,
-    tlogEntry: entry,
+    tlogEntries: entries,
     rfc3161Timestamps,
   });
   const out: SignedImageBundle = { digest: subject.digest, bundle, envelope };

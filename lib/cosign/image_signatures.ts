@@ -19,7 +19,8 @@ import { type Reference, referenceName, repositoryName, withDigest } from "../oc
 import type { Descriptor, Manifest } from "../oci/registry.ts";
 import type { ImageStore } from "../oci/store.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
-import type { RekorClient, RekorEntry } from "../tlog/rekor.ts";
+import type { RekorClient } from "../tlog/rekor.ts";
+import type { BundleLogEntry } from "./bundle_writer.ts";
 import {
   imageSignatureStatement,
   listImageBundles,
@@ -125,7 +126,7 @@ export interface SignImageOptions extends AttachmentOptions {
    * With `newBundleFormat`: records the envelope in a transparency log and resolves to the entry
    * with its inclusion proof, which the bundle carries.
    */
-  bundleTlog?: (envelope: Uint8Array) => Promise<RekorEntry>;
+  bundleTlog?: (envelope: Uint8Array) => Promise<BundleLogEntry | readonly BundleLogEntry[]>;
   /** With `newBundleFormat`: the signer's public key PEM, for the bundle's key hint. */
   publicKeyPem?: string;
   /**
