@@ -259,3 +259,29 @@ Deno.test("keyless signing is refused cleanly: bad tokens, bad Fulcio answers, R
     assertFails(r, 1, /--signing-config/);
   });
 });
+
+Deno.test("keyless sign-blob: one request each to Fulcio, Rekor and the TSA (no more than sigstore-js)", async () => {
+  await withEnv(async (e) => {
+    const blob = `${e.dir}/count.txt`;
+    await Deno.writeTextFile(blob, "count the requests\n");
+    const before = {
+      fulcio: e.svc.fulcioLog.length,
+      rekor: e.rekor.requests.length,
+      tsa: e.svc.tsaRequests,
+    };
+    const s = await cosign([
+      "sign-blob",
+      ...keylessFlags(e),
+      `--timestamp-server-url=${e.svc.tsaUrl}`,
+      "--new-bundle-format",
+      `--bundle=${e.dir}/count.sigstore.json`,
+      blob,
+    ]);
+    assertEquals(s.code, 0, s.stderr);
+    assertEquals({
+      fulcio: e.svc.fulcioLog.length - before.fulcio,
+      rekor: e.rekor.requests.map((r) => `${r.method} ${r.path}`).slice(before.rekor),
+      tsa: e.svc.tsaRequests - before.tsa,
+    }, { fulcio: 1, rekor: ["POST /api/v1/log/entries"], tsa: 1 });
+  });
+});

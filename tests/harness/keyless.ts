@@ -190,7 +190,22 @@ export async function startKeylessServices(
     const path = new URL(req.url).pathname;
     if (path === "/api/v1/timestamp" && req.method === "POST") {
       services.tsaRequests++;
-      const { digest, nonce } = parseTsq(new Uint8Array(await req.arrayBuffer()));
+      // Sigstore's TSA takes a DER TimeStampReq, or (what sigstore-js sends) JSON naming the
+      // SHA-256 digest of the signature.
+      let digest: Uint8Array, nonce: bigint;
+      if (req.headers.get("content-type")?.startsWith("application/json")) {
+        const j = await req.json();
+        if (j.hashAlgorithm !== "sha256" || typeof j.artifactHash !== "string") {
+          return new Response("bad timestamp request", { status: 400 });
+        }
+        digest = Uint8Array.fromBase64(j.artifactHash);
+        // Without one, the server picks the nonce (as Sigstore's TSA does).
+        nonce = typeof j.nonce === "number"
+          ? BigInt(j.nonce)
+          : BigInt(1 + Math.floor(Math.random() * 2 ** 31));
+      } else {
+        ({ digest, nonce } = parseTsq(new Uint8Array(await req.arrayBuffer())));
+      }
       const tsr = await trust.timestampDigest(digest, nonce);
       return new Response(tsr as Uint8Array<ArrayBuffer>, {
         headers: { "content-type": "application/timestamp-reply" },
