@@ -541,11 +541,11 @@ Deno.test("image sign with a TSA (v3 bundle and legacy annotation, keyless and k
       if (tsa) assert(n.code !== 0, `v3=${v3}: an untrusted TSA's timestamp passed: ${n.stderr}`);
       else assertEquals(n.code, 0, n.stderr);
     }
-    // attest, v3: the same. (The legacy attestation layer gets no timestamp yet: cosign's
-    // imprints the whole envelope there.)
+    // attest: the same; the legacy attestation layer's timestamp imprints the whole envelope,
+    // as cosign's (its signature annotation is empty).
     const predicate = `${e.dir}/predicate.json`;
     await Deno.writeTextFile(predicate, JSON.stringify({ built: "here" }));
-    for (const v3 of [true]) {
+    for (const v3 of [true, false]) {
       const img = await pushImage(reg, `test/att${v3}:v1`);
       const a = await cosign([
         "attest",
@@ -655,4 +655,52 @@ Deno.test("on a terminal the browser flow is the default and the browser is open
     assert(d.terminal.includes("Your browser will now be opened to:"), d.terminal);
     assertEquals((await verifyBlob(e, bundle, "hank")).code, 0);
   }, { redirectUris: [redirect] });
+});
+
+Deno.test("privacy question on a pty for keyed signing too (cosign asks before any upload): n logs nothing", async () => {
+  await withEnv(async (e) => {
+    const env: Record<string, string> = { ...Deno.env.toObject(), COSIGN_PASSWORD: "pw" };
+    for (const k of AMBIENT) delete env[k];
+    const g = await cosign(["generate-key-pair", "--output-key-prefix", `${e.dir}/k`], {
+      env: { COSIGN_PASSWORD: "pw" },
+    });
+    assertEquals(g.code, 0, g.stderr);
+    const entries = e.rekor.entries.size;
+    const argv = (bundle: string) => [
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--allow-all",
+      "--config",
+      ROOT + "deno.json",
+      ROOT + "cli.ts",
+      "cosign",
+      "sign-blob",
+      `--key=${e.dir}/k.key`,
+      `--rekor-url=${e.rekor.url}`,
+      `--trusted-root=${e.root}`,
+      `--bundle=${bundle}`,
+      e.blob,
+    ];
+    const onPty = async (answer: string, bundle: string) => {
+      const r = await new Deno.Command("python3", {
+        args: ["-c", PTY_DRIVER, JSON.stringify({ argv: argv(bundle), answer, env })],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(r.code === 0, new TextDecoder().decode(r.stderr));
+      return JSON.parse(new TextDecoder().decode(r.stdout)) as {
+        code: number;
+        sent: boolean;
+        terminal: string;
+      };
+    };
+    const no = await onPty("n\n", `${e.dir}/kno.json`);
+    assert(no.sent, `no question: ${no.terminal}`);
+    assertEquals(no.code, 1, no.terminal);
+    assertEquals(e.rekor.entries.size, entries, "nothing logged");
+    const yes = await onPty("y\n", `${e.dir}/kyes.json`);
+    assertEquals(yes.code, 0, yes.terminal);
+    assertEquals(e.rekor.entries.size, entries + 1);
+  });
 });

@@ -21,6 +21,7 @@ import {
   CHAIN_ANNOTATION,
   DSSE_MEDIA_TYPE,
   maxAttachmentSize,
+  RFC3161_ANNOTATION,
   SIGNATURE_ANNOTATION,
 } from "../cosign/attachments.ts";
 import { fileChunks } from "../cosign/blob.ts";
@@ -249,12 +250,13 @@ export const attestCommand: Command = {
           const [entry] = await logs.recordV1({ type: kind, envelope });
           if (entry) annotations[BUNDLE_ANNOTATION] = rekorBundleJson(entry);
         }
-        // No timestamp here: cosign's legacy attestation layer timestamps the whole envelope,
-        // which our verifier (layer as bundle: the signature) does not read yet.
-        if (services.tsaUrls.length > 0) {
-          await info(
-            "WARNING: no RFC 3161 timestamp on the legacy attestation layout (use --new-bundle-format)",
-          );
+        // cosign's legacy attestation layer timestamps the whole envelope (its signature
+        // annotation is empty), in the same annotation as a `.sig` layer.
+        const [stamp] = await timestampsFor(services, envelope);
+        if (stamp) {
+          annotations[RFC3161_ANNOTATION] = JSON.stringify({
+            SignedRFC3161Timestamp: stamp.toBase64(),
+          });
         }
         await appendAttachments(client, attRef, [{
           payload: envelope,

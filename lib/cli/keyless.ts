@@ -149,13 +149,13 @@ export async function signingServices(
         "keyless signing with --use-signing-config=false needs --fulcio-url (or sign with --key)",
       );
     }
-    return {
+    return await consented(flags, {
       fulcioUrl: fulcioFlag,
       oidcIssuer: issuerFlag,
       rekorLogs: upload ? [{ url: rekorFlag ?? DEFAULT_REKOR_URL, majorApiVersion: 1 }] : [],
       tsaUrls: tsaFlag ? [tsaFlag] : [],
       fromSigningConfig: false,
-    };
+    });
   }
   const explicit = (rekorFlag !== undefined && rekorFlag !== DEFAULT_REKOR_URL) ||
     (fulcioFlag !== undefined && fulcioFlag !== DEFAULT_FULCIO_URL) ||
@@ -217,13 +217,26 @@ export async function signingServices(
       `a timestamp authority must be provided to request a short-lived certificate that will be logged to Rekor v2 (${v2.url}): the signing config names no TSA valid now`,
     );
   }
-  return {
+  return await consented(flags, {
     fulcioUrl: selected.fulcio?.url,
     oidcIssuer: selected.oidc?.url ?? issuerFlag,
     rekorLogs,
     tsaUrls: selected.tsa.map((t) => t.url),
     fromSigningConfig: true,
-  };
+  });
+}
+
+/**
+ * cosign (`signcommon.ShouldUploadToTlog`): before a signature is published to a transparency
+ * log, keyed or keyless, its privacy notice is shown and, on a terminal without `-y`, `[y/N]`
+ * asked, once per process; before any password, token or certificate is asked for.
+ */
+async function consented(flags: FlagValues, services: SigningServices): Promise<SigningServices> {
+  if (services.rekorLogs.length > 0) {
+    const { confirmPublication } = await import("./consent.ts");
+    await confirmPublication({ yes: bool(flags, "yes") });
+  }
+  return services;
 }
 
 /** RFC 3161 timestamps (DER responses) over `signature` from each of the services' TSAs. */
@@ -300,9 +313,8 @@ export function interactiveLogin(
 }
 
 /**
- * A keyless signer from the flags: the services ({@link signingServices}), cosign's privacy
- * notice and `[y/N]` before anything is published (unless `-y`; no question off a terminal),
- * the token (cosign's sources, then interactive login), Fulcio's certificate checked against
+ * A keyless signer from the flags and the services ({@link signingServices}, which asked
+ * cosign's privacy question when the signature will be published): the token (cosign's sources, then interactive login), Fulcio's certificate checked against
  * the trusted root before it is used. Prints the identity certified.
  * @param services from {@link signingServices}
  * @param interactive the interactive login (default {@link interactiveLogin} of the flags)
@@ -320,11 +332,6 @@ export async function keylessSignerFromFlags(
     throw new UsageError(
       "keyless signing needs --trusted-root FILE (or SIGSTORE_ROOT_FILE) with Fulcio's certificate authorities and CT logs, to check the certificate before signing",
     );
-  }
-  // cosign asks before the identity is certified when the signature will be logged.
-  if (services.rekorLogs.length > 0) {
-    const { confirmPublication } = await import("./consent.ts");
-    await confirmPublication({ yes: bool(flags, "yes") });
   }
   const { createKeylessSigner } = await import("../cosign/keyless_sign.ts");
   const signer = await createKeylessSigner({

@@ -139,6 +139,12 @@ export interface Bundle {
   readonly tlogEntries: readonly BundleTlogEntry[];
   /** RFC 3161 signed timestamps (DER `TimeStampResp`/token bytes), unverified. */
   readonly rfc3161Timestamps: readonly Uint8Array[];
+  /**
+   * The bytes the timestamps imprint when they are not the signature: cosign's legacy `.att`
+   * layers timestamp the whole envelope (the layer payload; cosign `VerifyRFC3161Timestamp`
+   * uses the payload when the signature annotation is empty). Never set by the bundle parser.
+   */
+  readonly timestampedContent?: Uint8Array | undefined;
 }
 
 type Json = Record<string, unknown>;

@@ -163,7 +163,15 @@ export function layerAsBundle(layer: AttachmentLayer, kind: LayerKind = "signatu
     }
     timestamps.push(bytes);
   }
-  return { ...base, verificationMaterial: material, rfc3161Timestamps: timestamps };
+  return {
+    ...base,
+    verificationMaterial: material,
+    rfc3161Timestamps: timestamps,
+    // cosign's `.att` layers timestamp the envelope, its `.sig` layers the signature.
+    ...(kind === "attestation" && timestamps.length > 0
+      ? { timestampedContent: layer.payload }
+      : {}),
+  };
 }
 
 /** How keyless image signatures are verified. */

@@ -393,7 +393,7 @@ export async function verifyBundle(
   const timestamps: TimestampCheck[] = [];
   if (bundle.rfc3161Timestamps.length > 0 && trustedRoot !== undefined) {
     checkTimestampCount(bundle.rfc3161Timestamps);
-    const signed = timestampedBytes(content);
+    const signed = bundle.timestampedContent ?? timestampedBytes(content);
     for (const ts of bundle.rfc3161Timestamps) {
       const t = verifyTimestamp(ts, signed, trustedRoot.timestampAuthorities);
       if (t.time.getTime() > now.getTime()) {
