@@ -311,6 +311,33 @@ Deno.test("rekor v2 signing: keyed sign-blob with a signing config needs no TSA;
       e.blob,
     ]);
     assertEquals(v.code, 0, v.stderr);
+    // Without --trusted-root, and TUF out of reach: cosign v3 warns and signs on (the log's
+    // answer is then checked against what was sent only).
+    const bundle2 = `${e.dir}/keyed-no-root.sigstore.json`;
+    // Another blob: the key's signatures are deterministic, and the log refuses a duplicate.
+    const blob2 = `${e.dir}/blob2.txt`;
+    await Deno.writeTextFile(blob2, "another blob\n");
+    const s2 = await cosign([
+      "sign-blob",
+      `--signing-config=${config}`,
+      `--key=${e.dir}/k.key`,
+      "--new-bundle-format",
+      `--bundle=${bundle2}`,
+      blob2,
+    ], {
+      env: { ...env, TUF_MIRROR: "http://127.0.0.1:9", TUF_ROOT: `${e.dir}/tuf` },
+      unset: AMBIENT,
+    });
+    assertEquals(s2.code, 0, s2.stderr);
+    assert(/Could not fetch trusted_root\.json from the TUF repository/.test(s2.stderr), s2.stderr);
+    const v2 = await cosign([
+      "verify-blob",
+      `--bundle=${bundle2}`,
+      `--trusted-root=${e.root}`,
+      `--key=${e.dir}/k.pub`,
+      blob2,
+    ]);
+    assertEquals(v2.code, 0, v2.stderr);
   });
 });
 

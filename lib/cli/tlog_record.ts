@@ -8,6 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { CosignError } from "../errors.ts";
 import type { DigestAlgorithm } from "../crypto/prehashed.ts";
 import { toHex } from "../crypto/encoding.ts";
 import type { BundleLogEntry } from "../cosign/bundle_writer.ts";
@@ -174,7 +175,16 @@ export async function openTransparencyLogs(
   const v1 = logs.find((l) => l.majorApiVersion === 1);
   const client = new RekorClient(v1?.url ?? logs[0]!.url);
   try {
-    const trustedRoot = await uploadTrustedRoot(flags, client, options);
+    let trustedRoot: TrustedRoot | undefined;
+    try {
+      trustedRoot = await uploadTrustedRoot(flags, client, options);
+    } catch (e) {
+      if (!(e instanceof CosignError) || !options.tuf) throw e;
+      // cosign v3 (LoadTrustedMaterialAndSigningConfig): a trusted root TUF cannot give is a
+      // warning; the answers are then checked against what was sent only.
+      await info(`WARNING: Could not fetch trusted_root.json from the TUF repository: ${e.message}`);
+      trustedRoot = await uploadTrustedRoot(flags, client, { tuf: false });
+    }
     return new TransparencyLogs(logs, signer, trustedRoot);
   } finally {
     client.close();
