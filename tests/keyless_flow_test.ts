@@ -386,6 +386,21 @@ code = proc.wait()
 json.dump({"code": code, "sent": sent, "terminal": term.decode("utf-8", "replace")}, sys.stdout)
 `;
 
+/** Runs `argv` on a pty ({@link PTY_DRIVER}), typing `answer` at cosign's [y/N] question. */
+async function runOnPty(
+  argv: string[],
+  answer: string,
+  env: Record<string, string>,
+): Promise<{ code: number; sent: boolean; terminal: string }> {
+  const r = await new Deno.Command("python3", {
+    args: ["-c", PTY_DRIVER, JSON.stringify({ argv, answer, env })],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(r.code === 0, new TextDecoder().decode(r.stderr));
+  return JSON.parse(new TextDecoder().decode(r.stdout));
+}
+
 Deno.test("privacy question on a pty: n aborts before Fulcio and Rekor are asked; y proceeds", async () => {
   await withEnv(async (e) => {
     const token = await e.svc.deviceFlowToken("alice");
@@ -408,17 +423,7 @@ Deno.test("privacy question on a pty: n aborts before Fulcio and Rekor are asked
         `--bundle=${bundle}`,
         e.blob,
       ];
-      const r = await new Deno.Command("python3", {
-        args: ["-c", PTY_DRIVER, JSON.stringify({ argv, answer, env })],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(r.code === 0, new TextDecoder().decode(r.stderr));
-      return JSON.parse(new TextDecoder().decode(r.stdout)) as {
-        code: number;
-        sent: boolean;
-        terminal: string;
-      };
+      return await runOnPty(argv, answer, env);
     };
     const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
     const fulcio = e.svc.fulcioLog.length, entries = e.rekor.entries.size;
@@ -682,19 +687,7 @@ Deno.test("privacy question on a pty for keyed signing too (cosign asks before a
       `--bundle=${bundle}`,
       e.blob,
     ];
-    const onPty = async (answer: string, bundle: string) => {
-      const r = await new Deno.Command("python3", {
-        args: ["-c", PTY_DRIVER, JSON.stringify({ argv: argv(bundle), answer, env })],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(r.code === 0, new TextDecoder().decode(r.stderr));
-      return JSON.parse(new TextDecoder().decode(r.stdout)) as {
-        code: number;
-        sent: boolean;
-        terminal: string;
-      };
-    };
+    const onPty = (answer: string, bundle: string) => runOnPty(argv(bundle), answer, env);
     const no = await onPty("n\n", `${e.dir}/kno.json`);
     assert(no.sent, `no question: ${no.terminal}`);
     assertEquals(no.code, 1, no.terminal);

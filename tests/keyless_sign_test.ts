@@ -7,43 +7,11 @@
 
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { startRekor } from "./harness/rekor.ts";
+import { sigstoreJsVerifyKeyless } from "./harness/sigstore_js.ts";
 import { type KeylessServices, startKeylessServices } from "./harness/keyless.ts";
 import { assert, assertEquals, assertFails, cosign, ROOT, tempDir } from "./helpers.ts";
 
-const PEER_DIR = ROOT + ".bench-cache/sigstore-verify/";
-const PEER_SCRIPT = `
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-const require = createRequire(${JSON.stringify(PEER_DIR + "x.js")});
-const { bundleFromJSON } = require("@sigstore/bundle");
-const { TrustedRoot } = require("@sigstore/protobuf-specs");
-const { toSignedEntity, toTrustMaterial, Verifier } = require("@sigstore/verify");
-const [bundle, root, artifact, identity, issuer] = process.argv.slice(2);
-const json = (p) => JSON.parse(readFileSync(p, "utf8"));
-try {
-  const trust = toTrustMaterial(TrustedRoot.fromJSON(json(root)));
-  const b = bundleFromJSON(json(bundle));
-  const entity = toSignedEntity(b, b.content.$case === "dsseEnvelope" ? undefined : readFileSync(artifact));
-  new Verifier(trust).verify(entity, { subjectAlternativeName: identity, extensions: { issuer } });
-  process.stderr.write("Verified OK\\n");
-} catch (e) {
-  process.stderr.write("Error: " + (e && e.message || e) + "\\n");
-  process.exitCode = 1;
-}
-`;
-
-/** Verifies with sigstore-js when its packages are installed (see scripts/bench_bundle.ts). */
-async function sigstoreJs(args: string[]): Promise<{ code: number; stderr: string }> {
-  const script = PEER_DIR + "verify_keyless.mjs";
-  await Deno.writeTextFile(script, PEER_SCRIPT);
-  const r = await new Deno.Command("node", {
-    args: [script, ...args],
-    stdout: "null",
-    stderr: "piped",
-  })
-    .output();
-  return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
-}
+const sigstoreJs = sigstoreJsVerifyKeyless;
 
 interface Env {
   svc: KeylessServices;
