@@ -618,6 +618,7 @@ export const verifyBlobAttestationCommand: Command = {
           ignoreTlog: policy ? bool(flags, "insecure-ignore-tlog") : trustedRoot === undefined,
         },
       );
+      for (const skipped of r.skippedTimestamps) await info(`WARNING: skipped ${skipped}`);
       tlogVerified = r.tlogVerifiedOffline;
     }
     const st = parseStatement(env.payload);

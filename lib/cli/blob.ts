@@ -518,6 +518,7 @@ async function verifyBlobBundle(
     artifact = { digest: { alg, hex: h.digest("hex") } };
   }
   const r = await verifyBundle(bundle, artifact, trustedRoot, signer, { ignoreTlog });
+  for (const skipped of r.skippedTimestamps) await info(`WARNING: skipped ${skipped}`);
   if (r.tlogVerifiedOffline) {
     await info("Existence of the claims in the transparency log was verified offline");
   }

@@ -387,6 +387,17 @@ function parseMaterial(vm: Json, format: BundleFormat): VerificationMaterial {
       chain: false,
     };
   }
+  // v0.3 bundles carry a single certificate (`certificate`) or a public key; the chain was
+  // dropped from the spec (protobuf-specs: x509_certificate_chain is for v0.1/v0.2 only).
+  // sigstore-go refuses a v0.3 bundle holding a chain ("verification material cannot be X.509
+  // certificate chain (for bundle v0.3)", pkg/bundle/bundle.go); sigstore-java accepts it and
+  // uses the leaf. We follow sigstore-go: such a bundle is malformed, not read as its leaf, so
+  // certificates it carries beside the leaf can never slip into chain building.
+  if (format === "v0.3") {
+    invalid(
+      "a v0.3 bundle cannot hold verificationMaterial.x509CertificateChain (use certificate)",
+    );
+  }
   const list = arrayAt(chain!, "verificationMaterial.x509CertificateChain.", "certificates");
   if (list.length === 0) invalid("verificationMaterial.x509CertificateChain is empty");
   const certificates = list.map((c, i) => {
@@ -424,7 +435,7 @@ function parseTlogEntry(e: unknown, i: number, format: BundleFormat): BundleTlog
     if (treeSize === undefined) invalid(`${pat}treeSize is missing`);
     const cp = objectAt(p, pat, "checkpoint", "checkpoint");
     const envelope = cp === undefined ? "" : stringAt(cp, `${pat}checkpoint.`, "envelope");
-    inclusionProof = {
+    const proof: BundleInclusionProof = {
       logIndex: int64At(p, pat, "logIndex", "log_index") ?? 0n,
       treeSize,
       rootHash: bytesAt(p, pat, "rootHash", "root_hash"),
@@ -435,6 +446,19 @@ function parseTlogEntry(e: unknown, i: number, format: BundleFormat): BundleTlog
       }),
       checkpoint: envelope === "" ? undefined : envelope,
     };
+    // An inclusion proof is verified only against a signed checkpoint (protobuf-specs:
+    // `InclusionProof.checkpoint` is REQUIRED): without one, its root hash is whatever the
+    // bundle says. From v0.2 on the proof is required, so a proof without a checkpoint makes
+    // the bundle malformed. In a v0.1 bundle the SET is required and the proof optional: a
+    // proof without a checkpoint is ignored there (dropped: neither trusted nor an error), as
+    // sigstore-python does. sigstore-go refuses it in every version (`inclusion proof missing
+    // required checkpoint`, pkg/tlog/entry.go); for v0.1 the entry's SET still stands alone here.
+    if (proof.checkpoint === undefined && format !== "v0.1") {
+      invalid(
+        `${pat}checkpoint is missing: an inclusion proof is verified only against a signed checkpoint`,
+      );
+    }
+    if (proof.checkpoint !== undefined) inclusionProof = proof;
   }
   if (format === "v0.1" && signedEntryTimestamp === undefined) {
     invalid(`${at}inclusionPromise is required in a v0.1 bundle`);

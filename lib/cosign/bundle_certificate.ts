@@ -86,8 +86,9 @@ export function verifySigningCertificate(
   if (times.length === 0) {
     throw new CosignError(
       "TIMESTAMP_MISSING",
-      "No verified signing time for the certificate: the bundle needs a transparency-log entry " +
-        "with an integrated time or an RFC 3161 timestamp",
+      "No verified signing time for the certificate: the bundle needs an RFC 3161 timestamp " +
+        "that verifies, or a Rekor v1 entry whose integrated time a verified SET " +
+        "(inclusionPromise) signs; an inclusion proof does not sign the integrated time",
     );
   }
   let path: readonly Certificate[] = [];

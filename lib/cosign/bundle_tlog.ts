@@ -361,19 +361,32 @@ export function verifyEntry(
   }
   let inclusionProofVerified = false;
   const proof = entry.inclusionProof;
-  if (proof !== undefined) {
+  // An inclusion proof is verified only against a signed checkpoint: the root hash and tree
+  // size come from a checkpoint whose signature verifies with the log's key, and the proof must
+  // reach that root. A proof without one proves nothing and is refused, whatever else the
+  // entry carries (sigstore-go: pkg/tlog/entry.go; the parser already drops such a proof from a
+  // v0.1 bundle, where it is optional). Go cosign differs outside bundles: for an entry it
+  // fetched from Rekor (`VerifyTLogEntryOffline`, pkg/cosign/tlog.go) it checks the proof
+  // against the proof's own root hash and trusts the SET; `tlog_search.ts` hands such entries
+  // here as v0.1 bundles, so the SET decides and a checkpoint, when Rekor sends one, is verified.
+  if (proof !== undefined && proof.checkpoint === undefined) {
+    fail(
+      "TLOG_INVALID",
+      `Transparency log entry ${entry.logIndex}: its inclusion proof has no checkpoint, so no ` +
+        `signed tree head vouches for its root hash`,
+    );
+  }
+  if (proof?.checkpoint !== undefined) {
+    const checkpoint = verifyCheckpoint(proof.checkpoint, log);
+    checkCheckpointMatchesProof(checkpoint, proof);
     verifyInclusion(
       leafHash(entry.canonicalizedBody),
       proof.logIndex,
-      proof.treeSize,
+      checkpoint.treeSize,
       proof.hashes,
-      proof.rootHash,
+      checkpoint.rootHash,
     );
-    if (proof.checkpoint !== undefined) {
-      const checkpoint = verifyCheckpoint(proof.checkpoint, log);
-      checkCheckpointMatchesProof(checkpoint, proof);
-      inclusionProofVerified = true;
-    }
+    inclusionProofVerified = true;
   }
   if (!setVerified && !inclusionProofVerified) {
     fail(

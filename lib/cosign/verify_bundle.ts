@@ -31,7 +31,7 @@ import {
   parseBundleCertificates,
   verifySigningCertificate,
 } from "./bundle_certificate.ts";
-import { type TimestampCheck, verifyTimestamp } from "../tlog/timestamp.ts";
+import { type TimestampCheck, verifyTimestamps } from "../tlog/timestamp.ts";
 import type { Certificate } from "../x509/certificate.ts";
 import { KeyVerifier } from "../crypto/key_signer.ts";
 import { checkCertificatePolicy } from "./certificate_policy.ts";
@@ -53,6 +53,11 @@ export interface VerifyBundleOptions {
   readonly checkClaims?: boolean;
   /** The current time, for the "integrated time is not in the future" check. */
   readonly now?: Date;
+  /**
+   * How many RFC 3161 timestamps, from distinct authorities, must verify: default 1 when the
+   * bundle carries timestamps (they are then a time source), else 0. Needs a trusted root.
+   */
+  readonly timestampThreshold?: number;
 }
 
 /** The summary of a successful {@link verifyBundleWithKey}, for the CLI's check lines. */
@@ -77,8 +82,10 @@ export interface BundleVerification {
   readonly tlogVerifiedOffline: boolean;
   /** Per-entry details. */
   readonly tlogEntries: readonly TlogEntryCheck[];
-  /** The RFC 3161 timestamps verified. */
+  /** The RFC 3161 timestamps verified (one per timestamp authority). */
   readonly timestamps: readonly TimestampCheck[];
+  /** The RFC 3161 timestamps that did not verify or did not count, each with its reason. */
+  readonly skippedTimestamps: readonly string[];
   /** For keyless bundles: what was verified about the certificate. */
   readonly certificate: CertificateCheck | undefined;
   /** The earliest integrated time that a verified SET signs (undefined when none does). */
@@ -236,23 +243,6 @@ async function signingKey(bundle: Bundle, signer: BundleSigner): Promise<Signing
   return { verifier, key, spki, keyHintMatched, certificates: undefined };
 }
 
-/** At most this many RFC 3161 timestamps are verified (sigstore-go's limit). */
-const MAX_TIMESTAMPS = 32;
-
-/** Refuses more than {@link MAX_TIMESTAMPS} timestamps, and the same timestamp twice. */
-function checkTimestampCount(timestamps: readonly Uint8Array[]): void {
-  if (timestamps.length > MAX_TIMESTAMPS) {
-    fail(
-      "TIMESTAMP_INVALID",
-      `The bundle has ${timestamps.length} RFC 3161 timestamps, more than ${MAX_TIMESTAMPS}`,
-    );
-  }
-  const seen = new Set(timestamps.map((t) => toHex(t)));
-  if (seen.size !== timestamps.length) {
-    fail("TIMESTAMP_INVALID", "The bundle holds the same RFC 3161 timestamp twice");
-  }
-}
-
 /**
  * The bytes an RFC 3161 timestamp of this content imprints: the signature (for an envelope, its
  * only signature: more are refused before this is called).
@@ -264,15 +254,17 @@ function timestampedBytes(content: BundleContent): Uint8Array {
 }
 
 /**
- * Verifies a bundle: its content with the signer's key, every transparency-log entry, every
- * RFC 3161 timestamp, and, for keyless bundles, the certificate at each verified signing time,
- * its SCT and its identity.
+ * Verifies a bundle: its content with the signer's key, every transparency-log entry, its
+ * RFC 3161 timestamps (at least `timestampThreshold` must verify; the others are reported in
+ * `skippedTimestamps`), and, for keyless bundles, the certificate at each verified signing time
+ * (a verified timestamp's genTime, or an integrated time a verified SET signs), its SCT and its
+ * identity.
  * @param bundle the parsed bundle
  * @param artifact the artifact bytes, or its digest (`sha256:<hex>` on the command line)
  * @param trustedRoot the trust material: Rekor keys, Fulcio CAs, CT logs and TSAs; required
  *   unless `ignoreTlog` with a key
  * @param signer `{ key }` or `{ certificate: policy }`
- * @param options `ignoreTlog`, `checkClaims`, `now`
+ * @param options `ignoreTlog`, `checkClaims`, `now`, `timestampThreshold`
  * @returns what was verified
  * @example Keyless, offline: the artifact, its bundle and a trusted root in, a result out.
  * ```ts
@@ -390,19 +382,34 @@ export async function verifyBundle(
     const ctx: BodyContext = { content, digest: artifactDigest, keySpki: signing.spki };
     for (const entry of bundle.tlogEntries) checks.push(verifyEntry(entry, ctx, trustedRoot, now));
   }
-  const timestamps: TimestampCheck[] = [];
-  if (bundle.rfc3161Timestamps.length > 0 && trustedRoot !== undefined) {
-    checkTimestampCount(bundle.rfc3161Timestamps);
-    const signed = bundle.timestampedContent ?? timestampedBytes(content);
-    for (const ts of bundle.rfc3161Timestamps) {
-      const t = verifyTimestamp(ts, signed, trustedRoot.timestampAuthorities);
-      if (t.time.getTime() > now.getTime()) {
+  // RFC 3161 timestamps, counted as sigstore-go counts them (`verifyTimestamps`): each verified
+  // on its own, one that does not verify reported and skipped, one authority counted once; the
+  // bundle fails only when fewer than the threshold verify. A bundle carrying timestamps makes
+  // them a time source, so by default at least one must verify (Go cosign asks for that, with
+  // `WithSignedTimestamps(1)`, only under --use-signed-timestamps or for Rekor v2 bundles, and
+  // otherwise does not look at them).
+  const threshold = options.timestampThreshold ?? (bundle.rfc3161Timestamps.length > 0 ? 1 : 0);
+  let timestamps: readonly TimestampCheck[] = [];
+  let skippedTimestamps: readonly string[] = [];
+  if (threshold > 0 || bundle.rfc3161Timestamps.length > 0) {
+    if (trustedRoot === undefined) {
+      if (options.timestampThreshold !== undefined) {
         fail(
-          "TIMESTAMP_INVALID",
-          `The RFC 3161 timestamp is in the future (${t.time.toISOString()})`,
+          "TRUSTED_ROOT_MISSING",
+          "No trusted root to verify the bundle's RFC 3161 timestamps (pass --trusted-root)",
         );
       }
-      timestamps.push(t);
+    } else {
+      const r = verifyTimestamps(
+        bundle.rfc3161Timestamps,
+        bundle.timestampedContent ?? timestampedBytes(content),
+        trustedRoot.timestampAuthorities,
+        { threshold, now },
+      );
+      timestamps = r.verified;
+      skippedTimestamps = r.skipped.map((s) =>
+        `RFC 3161 timestamp ${s.index + 1}: ${s.error.message}`
+      );
     }
   }
   // sigstore-go's rule: an integrated time is a verified signing time only when a verified SET
@@ -435,6 +442,7 @@ export async function verifyBundle(
     tlogVerifiedOffline: checks.length > 0,
     tlogEntries: checks,
     timestamps,
+    skippedTimestamps,
     certificate,
     integratedTime: integrated.length === 0
       ? undefined

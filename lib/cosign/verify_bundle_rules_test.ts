@@ -104,6 +104,9 @@ Deno.test("verify_bundle rules: an integrated time no verified SET signs is no s
   }
   assert(error instanceof CosignError, `refused: ${error}`);
   assertEquals(error.code, "TIMESTAMP_MISSING");
+  // saying why: the integrated time it does carry is not a verified signing time
+  assert(/No verified signing time/.test(error.message), error.message);
+  assert(/an inclusion proof does not sign the integrated time/.test(error.message), error.message);
   // A shifted integrated time under the SET fails the SET.
   const shifted = JSON.parse(
     await Deno.readTextFile(`${conf}public/happy-path-v0.3/bundle.sigstore.json`),

@@ -122,12 +122,20 @@ Deno.test("set: the log key must be valid at the integrated time, end inclusive"
   verifySet(setEntry(entry), parseTrustedRoot(rootJson));
   rootJson.tlogs[0].publicKey.validFor = { start: "2023-07-12T15:56:37Z" };
   assertThrowsCode(() => verifySet(setEntry(entry), parseTrustedRoot(rootJson)), "TLOG_UNTRUSTED");
-  // a key without a validity start is not trusted for SETs (as sigstore-go)
-  delete rootJson.tlogs[0].publicKey.validFor;
+  // a key without a validity start is not trusted for SETs (as sigstore-go): the parser
+  // refuses such a root, and a root built in code without one is refused here
+  const parsed = parseTrustedRoot(rootJson);
+  const open = { ...parsed, tlogs: parsed.tlogs.map((l) => ({ ...l, validFor: {} })) };
   assertThrowsCode(
-    () => verifySet(setEntry(entry), parseTrustedRoot(rootJson)),
+    () => verifySet(setEntry(entry), open),
     "TLOG_UNTRUSTED",
     /has no validity start/,
+  );
+  delete rootJson.tlogs[0].publicKey.validFor;
+  assertThrowsCode(
+    () => parseTrustedRoot(rootJson),
+    "TRUSTED_ROOT_INVALID",
+    /tlogs\[0\]\.publicKey\.validFor is missing/,
   );
 });
 

@@ -764,3 +764,112 @@ export function verifyTimestamp(
     `${badSignature ? "Invalid" : "Untrusted"} ${what}: ${reasons.join("; ")}`,
   );
 }
+
+/** At most this many RFC 3161 timestamps are verified (sigstore-go's `MaxAllowedTimestamps`). */
+export const MAX_TIMESTAMPS = 32;
+
+/** Options for {@link verifyTimestamps}. */
+export interface VerifyTimestampsOptions {
+  /**
+   * How many timestamps, from distinct authorities, must verify (default 1). 0 accepts a set
+   * of which none verifies (the caller then has no time from them).
+   */
+  readonly threshold?: number;
+  /** A timestamp whose genTime is after this instant does not verify (default: none checked). */
+  readonly now?: Date;
+}
+
+/** The result of {@link verifyTimestamps}. */
+export interface TimestampsCheck {
+  /** The timestamps that verified, one per timestamp authority, in input order. */
+  readonly verified: readonly TimestampCheck[];
+  /**
+   * The timestamps that were skipped, with the reason (did not verify, or a second one from an
+   * authority already counted), in input order.
+   */
+  readonly skipped: readonly { readonly index: number; readonly error: CosignError }[];
+}
+
+/**
+ * Verifies a set of RFC 3161 timestamps and counts them toward a threshold, as sigstore-go's
+ * `VerifySignedTimestampWithThreshold` (pkg/verify/tsa.go) does:
+ * - each timestamp is verified on its own ({@link verifyTimestamp}); one that does not verify
+ *   (it imprints other bytes, its TSA is not trusted, its genTime is outside the TSA's
+ *   validity or after `now`) is reported in `skipped` and does not count;
+ * - timestamps from the same authority count once (sigstore-go compares the authorities'
+ *   URIs, so one TSA, or a timestamp given twice, cannot meet a threshold alone);
+ * - verification fails only when fewer than `threshold` timestamps count.
+ *
+ * The protobuf-specs would have two authorities of the same `operator` count once; sigstore-go
+ * does not read `operator`, and neither do we.
+ * @param tokens the DER timestamps (TimeStampToken or TimeStampResp), at most {@link MAX_TIMESTAMPS}
+ * @param signedData the timestamped bytes (the signature)
+ * @param authorities the trusted root's `timestampAuthorities`
+ * @param options `threshold` (default 1), `now`
+ * @throws {CosignError} when more than {@link MAX_TIMESTAMPS} are given (`TIMESTAMP_INVALID`), or
+ *   fewer than `threshold` count: the first skipped timestamp's code (`TIMESTAMP_INVALID`,
+ *   `TIMESTAMP_UNTRUSTED`), or `TIMESTAMP_MISSING` when none was skipped, naming each reason
+ * @example
+ * ```ts ignore
+ * const { verified, skipped } = verifyTimestamps(tokens, signature, root.timestampAuthorities);
+ * ```
+ */
+export function verifyTimestamps(
+  tokens: readonly Uint8Array[],
+  signedData: Uint8Array,
+  authorities: readonly CertificateAuthority[],
+  options: VerifyTimestampsOptions = {},
+): TimestampsCheck {
+  const threshold = options.threshold ?? 1;
+  if (!Number.isSafeInteger(threshold) || threshold < 0) {
+    throw new CosignError("USAGE", `Invalid timestamp threshold ${threshold}`);
+  }
+  if (tokens.length > MAX_TIMESTAMPS) {
+    throw new CosignError(
+      "TIMESTAMP_INVALID",
+      `The bundle has ${tokens.length} RFC 3161 timestamps, more than ${MAX_TIMESTAMPS}`,
+    );
+  }
+  const verified: TimestampCheck[] = [];
+  const skipped: { index: number; error: CosignError }[] = [];
+  const counted = new Set<string>();
+  for (const [index, token] of tokens.entries()) {
+    let check: TimestampCheck;
+    try {
+      check = verifyTimestamp(token, signedData, authorities);
+      if (options.now !== undefined && check.time.getTime() > options.now.getTime()) {
+        throw new CosignError(
+          "TIMESTAMP_INVALID",
+          `The RFC 3161 timestamp is in the future (${check.time.toISOString()})`,
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof CosignError)) throw e;
+      skipped.push({ index, error: e });
+      continue;
+    }
+    if (counted.has(check.authority.uri)) {
+      skipped.push({
+        index,
+        error: new CosignError(
+          "TIMESTAMP_INVALID",
+          `Duplicate RFC 3161 timestamp from the authority ${
+            check.authority.uri || "(no URI)"
+          }: counted once`,
+        ),
+      });
+      continue;
+    }
+    counted.add(check.authority.uri);
+    verified.push(check);
+  }
+  if (verified.length < threshold) {
+    const reasons = skipped.map((s) => `timestamp ${s.index + 1}: ${s.error.message}`);
+    throw new CosignError(
+      skipped[0]?.error.code ?? "TIMESTAMP_MISSING",
+      `Not enough verified RFC 3161 timestamps: ${verified.length} of ${tokens.length} ` +
+        `verified, ${threshold} needed${reasons.length > 0 ? ` (${reasons.join("; ")})` : ""}`,
+    );
+  }
+  return { verified, skipped };
+}

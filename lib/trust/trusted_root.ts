@@ -160,9 +160,23 @@ function parseTime(v: unknown, where: string): Date | undefined {
   return new Date(ms);
 }
 
-function parseValidity(obj: Json | undefined, where: string): ValidityPeriod {
-  if (obj === undefined) return {};
+/**
+ * A `TimeRange`. Its `start` is required: protobuf-specs make only `end` optional ("a period
+ * that has started but has no known end"), so a missing `end` means still valid and a missing
+ * `start` makes the root malformed; it never means "valid since forever". A missing range
+ * (`obj` undefined) is refused when `required`, else open: sigstore-go requires it on log keys
+ * and not on certificate and timestamp authorities, whose certificates still bound them.
+ * sigstore-go reads a range without `start` on an authority as open at the start; we refuse it.
+ */
+function parseValidity(obj: Json | undefined, where: string, required: boolean): ValidityPeriod {
+  if (obj === undefined) {
+    if (required) invalid(`Invalid trusted root: ${where} is missing`);
+    return {};
+  }
   const start = parseTime(field(obj, "start"), `${where}.start`);
+  if (start === undefined) {
+    invalid(`Invalid trusted root: ${where}.start is missing (only end is optional)`);
+  }
   const end = parseTime(field(obj, "end"), `${where}.end`);
   if (start && end && end < start) {
     invalid(`Invalid trusted root: ${where} ends (${end.toISOString()}) before it starts`);
@@ -213,17 +227,30 @@ function hostName(baseUrl: string): string | undefined {
   }
 }
 
+/**
+ * A transparency or CT log. Required, as sigstore-go's `ParseTransparencyLogs` requires them:
+ * `hashAlgorithm` (SHA2_256, the only Merkle hash in use), `publicKey` with `rawBytes`,
+ * `keyDetails` and `validFor.start`, and `logId.keyId`.
+ */
 function parseLog(obj: Json, where: string): TransparencyLog {
   const baseUrl = stringField(obj, where, "baseUrl", "base_url");
   const hashAlgorithm = stringField(obj, where, "hashAlgorithm", "hash_algorithm");
+  if (hashAlgorithm === "") invalid(`Invalid trusted root: ${where}.hashAlgorithm is missing`);
+  if (hashAlgorithm !== "SHA2_256") {
+    invalid(
+      `Invalid trusted root: ${where}.hashAlgorithm is ${hashAlgorithm}, only SHA2_256 is supported`,
+    );
+  }
   const pk = objectField(obj, where, "publicKey", "public_key");
   if (pk === undefined) invalid(`Invalid trusted root: ${where}.publicKey is missing`);
   const keyDetails = stringField(pk, `${where}.publicKey`, "keyDetails", "key_details");
+  if (keyDetails === "") invalid(`Invalid trusted root: ${where}.publicKey.keyDetails is missing`);
   const publicKeyBytes = bytesField(pk, `${where}.publicKey`, "rawBytes", "raw_bytes");
   const publicKey = parseKey(publicKeyBytes, keyDetails, `${where}.publicKey`);
   const validFor = parseValidity(
     objectField(pk, `${where}.publicKey`, "validFor", "valid_for"),
     `${where}.publicKey.validFor`,
+    true,
   );
   const logIdObj = objectField(obj, where, "logId", "log_id");
   if (logIdObj === undefined) invalid(`Invalid trusted root: ${where}.logId is missing`);
@@ -266,9 +293,10 @@ function parseAuthority(obj: Json, where: string): CertificateAuthority {
   };
   const uri = stringField(obj, where, "uri");
   const chainObj = objectField(obj, where, "certChain", "cert_chain");
-  const certs = chainObj ? arrayField(chainObj, `${where}.certChain.`, "certificates") : [];
+  if (chainObj === undefined) invalid(`Invalid trusted root: ${where}.certChain is missing`);
+  const certs = arrayField(chainObj, `${where}.certChain.`, "certificates");
   if (certs.length === 0) {
-    invalid(`Invalid trusted root: ${where} has no certificates in its chain`);
+    invalid(`Invalid trusted root: ${where}.certChain.certificates is empty`);
   }
   const certChain = certs.map((c, i): TrustedCertificate => {
     const at = `${where}.certChain.certificates[${i}]`;
@@ -282,6 +310,7 @@ function parseAuthority(obj: Json, where: string): CertificateAuthority {
   const validFor = parseValidity(
     objectField(obj, where, "validFor", "valid_for"),
     `${where}.validFor`,
+    false,
   );
   return { subject, uri, certChain, validFor };
 }
@@ -290,7 +319,9 @@ function parseAuthority(obj: Json, where: string): CertificateAuthority {
  * Parses a trusted root.
  * @param input the JSON text (string or bytes) or the already-parsed JSON value
  * @throws {CosignError} `TRUSTED_ROOT_INVALID` naming the first malformed part (bad JSON, an
- *   unsupported media type, an unparsable key or certificate, a key that contradicts its key
+ *   unsupported media type, a missing required field such as a log's `logId`, key details,
+ *   hash algorithm or `publicKey.validFor.start`, an authority's `certChain`, or the `start` of
+ *   any `validFor` given; an unparsable key or certificate, a key that contradicts its key
  *   details, a malformed time)
  */
 export function parseTrustedRoot(input: string | Uint8Array | unknown): TrustedRoot {

@@ -268,7 +268,7 @@ Deno.test("trusted_root: malformed roots are rejected naming the part", () => {
     ["empty chain", (r) => {
       r.certificateAuthorities[0].certChain.certificates = [];
       return r;
-    }, /certificateAuthorities\[0\] has no certificates in its chain/],
+    }, /certificateAuthorities\[0\]\.certChain\.certificates is empty/],
     ["bad cert", (r) => {
       r.certificateAuthorities[1].certChain.certificates[1].rawBytes = "AAAA";
       return r;
