@@ -67,6 +67,7 @@ import {
   referenceName,
 } from "../lib/oci/reference.ts";
 import { parseTrustedRoot, type TrustedRoot } from "../lib/trust/trusted_root.ts";
+import { createTrustedRoot } from "../lib/trust/create.ts";
 import { loadVerifier } from "../lib/cosign/keyref.ts";
 import {
   assertNoInternalErrors,
@@ -733,4 +734,14 @@ Deno.test("fuzz findings: errors quoting hostile text stay on one line", async (
   ).then(() => undefined, (e) => e);
   assert(e instanceof CosignError && !e.message.includes("\n"), `one line: ${e?.message}`);
   assert(e.message.includes("hashedrekord\\nforged"), e.message);
+});
+
+Deno.test("trusted-root create: a PEM certificate whose body is not base64 is a typed error", async () => {
+  const pem = "-----BEGIN CERTIFICATE-----\nA=A=\n-----END CERTIFICATE-----\n";
+  const e = await createTrustedRoot(
+    { fulcio: ["url=https://fulcio.example,certificate-chain=chain.pem"] },
+    () => Promise.resolve(pem),
+  ).then(() => undefined, (e) => e);
+  assert(e instanceof CosignError, `a CosignError, got ${e}`);
+  assertEquals(e.message, "Certificate 1 in chain.pem (--fulcio certificate-chain) is not base64");
 });
