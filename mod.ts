@@ -30,7 +30,7 @@ export {
 export type { EncryptOptions, Password } from "./lib/crypto/encrypted_key.ts";
 export type { MessageData, Signer, Verifier } from "./lib/crypto/signer.ts";
 export { KeySigner, KeyVerifier } from "./lib/crypto/key_signer.ts";
-export type { HashName } from "./lib/crypto/key_signer.ts";
+export type { HashName, KeyVerifierOptions } from "./lib/crypto/key_signer.ts";
 export type { KeyAlgorithm } from "./lib/crypto/keys.ts";
 export { generateKeyPair, importKeyPair } from "./lib/cosign/keypair.ts";
 export type { EncodedKeyPair } from "./lib/cosign/keypair.ts";

@@ -28,12 +28,12 @@ import { type ImageBundle, listImageBundles } from "../cosign/image_bundles.ts";
 import { readFileBytes } from "../cosign/keyref.ts";
 import { simpleSigningPayload } from "../cosign/payload.ts";
 import { attachmentRef } from "../cosign/tags.ts";
-import { goMarshal } from "../cosign/verify_signatures.ts";
+import { exceedsJsonDepth, goMarshal } from "../cosign/verify_signatures.ts";
 import { utf8 } from "../crypto/encoding.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { required, str } from "./args.ts";
 import type { Command } from "./command.ts";
-import { info, stdout } from "./io.ts";
+import { info, stdout, stdoutLine } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
 import { escapeForTerminal } from "../text/escape.ts";
@@ -122,7 +122,8 @@ export const attachSignatureCommand: Command = {
 function jsonOrNull(text: string | undefined): unknown {
   if (!text) return null;
   try {
-    return JSON.parse(text);
+    const v = JSON.parse(text);
+    return exceedsJsonDepth(v) ? null : v; // Go's decoder refuses it too
   } catch {
     return null;
   }
@@ -388,7 +389,7 @@ export const downloadAttestationCommand: Command = {
           } catch { /* fall back to the annotation */ }
           if (type !== wantUri) continue;
         }
-        await stdout(new Uint8Array([...l.payload, 0x0a]));
+        await stdoutLine(l.payload);
         n++;
       }
       if (wantUri && n === 0) {

@@ -74,7 +74,7 @@ import {
   SIGN_TLOG_FLAGS,
   VERIFY_TLOG_FLAGS,
 } from "./command.ts";
-import { info, stdout, writeFileAtomic } from "./io.ts";
+import { info, stdout, stdoutLine, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import {
@@ -339,7 +339,7 @@ export const verifyAttestationCommand: Command = {
             })`,
           );
         }
-        for (const m of r.verified) await stdout(new Uint8Array([...m.envelope, 0x0a]));
+        for (const m of r.verified) await stdoutLine(m.envelope);
       }
     });
   },
@@ -448,7 +448,7 @@ export const attestBlobCommand: Command = {
       await writeFileAtomic(out, envelope, 0o644);
       await info(`Wrote attestation to file ${out}`);
     } else {
-      await stdout(new Uint8Array([...envelope, 0x0a]));
+      await stdoutLine(envelope);
     }
   },
 };

@@ -236,7 +236,8 @@ export const verifyBlobCommand: Command = {
       "signature-digest-algorithm": {
         type: "string",
         value: "ALG",
-        description: "message hash: sha224, sha256, sha384 or sha512 (default: the key's own)",
+        description:
+          "accept only this message hash: sha224, sha256, sha384 or sha512 (default: SHA-256 or the key's own)",
       },
       offline: { type: "boolean", default: false, description: "make no network requests" },
       bundle: {
@@ -304,9 +305,11 @@ export const verifyBlobCommand: Command = {
     // No bundle: the signature's entry is searched for in Rekor (--rekor-url) and verified
     // offline against the trusted root (lib/cli/tlog_online.ts), unless --insecure-ignore-tlog.
     const ignoreTlog = await onlineTlogMode(flags);
+    // Without the flag a signature over SHA-256 (Go cosign's default, sigstore-python's for
+    // P-384) or over the key's own hash (cosign v3's) verifies; with it, only that hash.
     const verifier = await loadVerifier(keyRef, {
       onWarning: info,
-      ...(alg ? { hash: alg as HashName } : {}),
+      ...(alg ? { hash: alg as HashName } : { acceptSha256: true }),
     });
     const { sig, from } = await readSignature(sigFlag);
     const tlog = await import("./tlog_online.ts");

@@ -25,6 +25,17 @@ export function stdout(data: string | Uint8Array): Promise<void> {
   return writeAll(Deno.stdout, typeof data === "string" ? enc.encode(data) : data);
 }
 
+const NEWLINE = new Uint8Array([0x0a]);
+
+/**
+ * Writes bytes and a newline to stdout, without copying them (an envelope may be many MB: a
+ * byte-by-byte spread into an array costs gigabytes).
+ */
+export async function stdoutLine(data: Uint8Array): Promise<void> {
+  await writeAll(Deno.stdout, data);
+  await writeAll(Deno.stdout, NEWLINE);
+}
+
 /**
  * Writes a line (or the program's own lines, joined by `\n`) to stderr. As a last line of
  * defence every other control character is escaped, so no server string that reached a message

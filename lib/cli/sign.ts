@@ -27,7 +27,7 @@ import { parseReference, type Reference, referenceName, repositoryName } from ".
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, parseBool, str } from "./args.ts";
 import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
-import { info, stdout, writeFileAtomic } from "./io.ts";
+import { info, stdout, stdoutLine, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
@@ -301,7 +301,7 @@ async function printVerification(
   if (str(flags, "output") === "text") {
     for (const v of r.verified) {
       if (v.certificate) await info(certificateText(v.certificate));
-      await stdout(new Uint8Array([...v.layer.payload, 0x0a]));
+      await stdoutLine(v.layer.payload);
     }
     for (const [i, b] of r.bundles.entries()) {
       const c = b.verification.certificate;

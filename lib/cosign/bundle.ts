@@ -18,6 +18,7 @@ import type { DigestAlgorithm } from "../crypto/prehashed.ts";
 import { decodeProtoBytes } from "../tlog/bytes.ts";
 import { type Envelope, parseEnvelope } from "./dsse.ts";
 import { DIGEST_SIZE, PROTO_HASH } from "./digests.ts";
+import { oneLine } from "../text/escape.ts";
 
 export * from "./verify_bundle.ts";
 
@@ -310,7 +311,7 @@ function parseJsonInput(input: unknown, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    return fail("BUNDLE_INVALID", `Invalid ${what}: not JSON (${(e as Error).message})`);
+    return fail("BUNDLE_INVALID", `Invalid ${what}: not JSON (${oneLine((e as Error).message)})`);
   }
 }
 

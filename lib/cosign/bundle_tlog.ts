@@ -24,6 +24,7 @@ import { findTlog, type TransparencyLog, type TrustedRoot } from "../trust/trust
 import type { BundleContent, BundleTlogEntry } from "./bundle.ts";
 import { pae } from "./dsse.ts";
 import { digestOf, PROTO_HASH } from "./digests.ts";
+import { oneLine } from "../text/escape.ts";
 
 /** What was verified about one tlog entry. */
 export interface TlogEntryCheck {
@@ -96,10 +97,17 @@ function bodyBase64(body: unknown, what: string, ...path: (string | number)[]): 
   return bytes;
 }
 
+/** The entry's kind and version as the bundle gives them, fit for one line of a message. */
+function kindVersion(entry: BundleTlogEntry): string {
+  return oneLine(`${entry.kind} ${entry.version}`, 100);
+}
+
 function mismatch(entry: BundleTlogEntry, what: string): never {
   fail(
     "TLOG_BODY_MISMATCH",
-    `Transparency log entry ${entry.logIndex} (${entry.kind} ${entry.version}) does not match the bundle: ${what}`,
+    `Transparency log entry ${entry.logIndex} (${
+      kindVersion(entry)
+    }) does not match the bundle: ${what}`,
   );
 }
 
@@ -302,7 +310,9 @@ function checkBody(entry: BundleTlogEntry, ctx: BodyContext): void {
   if (!SUPPORTED_KINDS.has(kv)) {
     fail(
       "NOT_IMPLEMENTED",
-      `Transparency log entry ${entry.logIndex}: ${entry.kind} ${entry.version} entries are not supported yet`,
+      `Transparency log entry ${entry.logIndex}: ${
+        kindVersion(entry)
+      } entries are not supported yet`,
     );
   }
   let body: unknown;

@@ -133,7 +133,9 @@ function invalidEntry(entry: RekorEntry, why: string): CosignError {
 }
 
 function hexBytes(entry: RekorEntry, hex: string, what: string): Uint8Array {
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw invalidEntry(entry, `${what} is not hex`);
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw invalidEntry(entry, `${what} is not hex`);
+  }
   return Uint8Array.fromHex(hex.toLowerCase());
 }
 

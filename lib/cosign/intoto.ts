@@ -8,7 +8,7 @@
 import { CosignError } from "../errors.ts";
 import { utf8 } from "../crypto/encoding.ts";
 import { goJsonString } from "./payload.ts";
-import { getMember, goMarshal } from "./verify_signatures.ts";
+import { exceedsJsonDepth, getMember, goMarshal, MAX_JSON_DEPTH } from "./verify_signatures.ts";
 
 /** The statement type cosign writes for `--predicate`. */
 export const STATEMENT_V01 = "https://in-toto.io/Statement/v0.1";
@@ -53,6 +53,13 @@ function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknow
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new CosignError("PREDICATE_INVALID", `${what} is not a JSON object`);
+  }
+  if (exceedsJsonDepth(v)) {
+    // Go's decoder (cosign) refuses it: "exceeded max depth".
+    throw new CosignError(
+      "PREDICATE_INVALID",
+      `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`,
+    );
   }
   return v as Record<string, unknown>;
 }

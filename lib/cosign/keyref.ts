@@ -146,6 +146,12 @@ export interface LoadVerifierOptions extends ReadKeyOptions {
   /** Overrides the key's default message hash (cosign's `--signature-digest-algorithm`). */
   hash?: HashName;
   /**
+   * Without `hash`, also accepts signatures over the message's SHA-256 when the key's own hash
+   * is another (P-384, P-521), as `verify-blob --key --signature` does: see
+   * {@link KeyVerifier}.
+   */
+  acceptSha256?: boolean;
+  /**
    * Receives a warning about a key that is accepted but weak (an RSA key under 2048 bits); the
    * library prints nothing itself.
    */
@@ -171,5 +177,8 @@ export async function loadVerifier(
   const key = parsePublicKeyPem(pem, ref);
   const warning = weakKeyWarning(key, ref);
   if (warning !== undefined) await options.onWarning?.(warning);
-  return new KeyVerifier(key, options.hash === undefined ? {} : { hash: options.hash });
+  return new KeyVerifier(key, {
+    ...(options.hash === undefined ? {} : { hash: options.hash }),
+    ...(options.acceptSha256 ? { acceptSha256: true } : {}),
+  });
 }

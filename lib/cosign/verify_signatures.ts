@@ -193,6 +193,13 @@ export async function checkSignatureLayers(
     if (!reason) {
       try {
         payload = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(layer.payload));
+        if (exceedsJsonDepth(payload)) {
+          // Go's decoder refuses it too; nothing below has to recurse that deep.
+          payload = undefined;
+          if (opts.checkClaims !== false) {
+            reason = `payload is nested deeper than ${MAX_JSON_DEPTH} levels`;
+          }
+        }
       } catch {
         if (opts.checkClaims !== false) reason = "payload is not JSON";
       }
@@ -228,15 +235,64 @@ export async function checkSignatureLayers(
   return { verified, skipped };
 }
 
-/** Go's `json.Marshal` of an `interface{}`: maps with sorted keys, HTML-safe strings. */
+/** The deepest nesting of arrays and objects Go's `encoding/json` decodes (`maxNestingDepth`). */
+export const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * True when a parsed JSON value nests arrays and objects more than `max` deep, which Go's
+ * decoder refuses ("exceeded max depth"). Iterative: any depth is measured without recursion.
+ */
+export function exceedsJsonDepth(value: unknown, max: number = MAX_JSON_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth + 1 > max) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof x === "object" && x !== null) stack.push([x, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** Text {@link goMarshal} writes as is (told apart from JSON string values). */
+class Literal {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Go's `json.Marshal` of an `interface{}`: maps with sorted keys, HTML-safe strings. Iterative,
+ * so a value nested as deep as Go's decoder allows ({@link MAX_JSON_DEPTH}) does not overflow
+ * the stack.
+ */
 export function goMarshal(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  if (typeof v === "string") return goJsonString(v);
-  if (typeof v === "number" || typeof v === "boolean") return JSON.stringify(v);
-  if (Array.isArray(v)) return "[" + v.map(goMarshal).join(",") + "]";
-  const obj = v as Record<string, unknown>;
-  return "{" +
-    Object.keys(obj).sort().map((k) => `${goJsonString(k)}:${goMarshal(obj[k])}`).join(",") + "}";
+  const out: string[] = [];
+  const todo: unknown[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (x instanceof Literal) out.push(x.text);
+    else if (x === null || x === undefined) out.push("null");
+    else if (typeof x === "string") out.push(goJsonString(x));
+    else if (typeof x === "number" || typeof x === "boolean") out.push(JSON.stringify(x));
+    else if (Array.isArray(x)) {
+      out.push("[");
+      todo.push(new Literal("]"));
+      for (let i = x.length - 1; i >= 0; i--) {
+        todo.push(x[i]);
+        if (i > 0) todo.push(new Literal(","));
+      }
+    } else {
+      const obj = x as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      out.push("{");
+      todo.push(new Literal("}"));
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push(obj[keys[i]!]);
+        todo.push(new Literal(`${i > 0 ? "," : ""}${goJsonString(keys[i]!)}:`));
+      }
+    }
+  }
+  return out.join("");
 }
 
 /**

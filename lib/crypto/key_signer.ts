@@ -13,6 +13,7 @@ import {
   createPublicKey,
   createSign,
   createVerify,
+  type Hash,
   type KeyObject,
   sign,
   verify,
@@ -82,26 +83,58 @@ export class KeySigner implements Signer {
   }
 }
 
+async function verifyShortDigest(key: KeyObject, h: Hash, signature: Uint8Array) {
+  const { verifyEcdsaDigest } = await import("./prehashed.ts"); // loads @noble/curves
+  return verifyEcdsaDigest(key, new Uint8Array(h.digest()), signature);
+}
+
+/** Options for {@link KeyVerifier}. */
+export interface KeyVerifierOptions {
+  /** Overrides the key's default message hash (not for Ed25519): only this hash is accepted. */
+  hash?: HashName;
+  /**
+   * Without `hash`, also accepts a signature over the SHA-256 of the message when the key's
+   * own hash is another (P-384, P-521): SHA-256 is Go cosign's verify default and what
+   * sigstore-python writes for P-384 keys, the key's own hash what cosign v3 writes. The
+   * message is still read once, hashed both ways in the same pass.
+   */
+  acceptSha256?: boolean;
+}
+
 /** A {@link Verifier} over a public key. */
 export class KeyVerifier implements Verifier {
   readonly #key: KeyObject;
-  readonly #hash: HashName | null;
+  readonly #hashes: readonly HashName[] | null;
   /** The key's algorithm. */
   readonly algorithm: KeyAlgorithm;
 
   /**
    * Creates a verifier for a public key.
    * @param key a public key
-   * @param options `hash` overrides the key's default message hash (not for Ed25519)
+   * @param options `hash` overrides the key's default message hash (not for Ed25519);
+   *   `acceptSha256` also accepts SHA-256 signatures
    */
-  constructor(key: KeyObject, options: { hash?: HashName } = {}) {
+  constructor(key: KeyObject, options: KeyVerifierOptions = {}) {
     this.#key = key;
     this.algorithm = keyAlgorithm(key, "public key");
     const def = DEFAULT_HASH[this.algorithm];
-    this.#hash = def === null ? null : options.hash ?? def;
+    if (def === null) this.#hashes = null;
+    else if (options.hash !== undefined) this.#hashes = [options.hash];
+    else if (options.acceptSha256 && def !== "sha256") this.#hashes = [def, "sha256"];
+    else this.#hashes = [def];
   }
 
-  /** Verifies; high-S ECDSA signatures (as Go and OpenSSL emit) are accepted. */
+  /**
+   * The message hashes a signature may use, the preferred first; `null` for pure Ed25519.
+   */
+  get hashes(): readonly HashName[] | null {
+    return this.#hashes;
+  }
+
+  /**
+   * Verifies; high-S ECDSA signatures (as Go and OpenSSL emit) are accepted. With several
+   * accepted hashes the message is read once and hashed with each in the same pass.
+   */
   async verify(data: MessageData, signature: Uint8Array): Promise<boolean> {
     if (this.algorithm.startsWith("ecdsa") && !isDerEcdsaSignature(signature)) {
       throw new CosignError(
@@ -109,7 +142,7 @@ export class KeyVerifier implements Verifier {
         "Invalid signature: not a DER-encoded ECDSA signature",
       );
     }
-    if (this.#hash === null) {
+    if (this.#hashes === null) {
       if (signature.length !== 64) {
         throw new CosignError(
           "SIGNATURE_INVALID_ENCODING",
@@ -118,14 +151,30 @@ export class KeyVerifier implements Verifier {
       }
       return verify(null, await collect(data), this.#key, signature);
     }
-    if (this.#key instanceof LargeRsaPublicKey) {
-      const h = createHash(this.#hash);
-      for await (const c of chunks(data)) h.update(c);
-      return verifyRsaPkcs1v15(this.#key, this.#hash, new Uint8Array(h.digest()), signature);
+    const key = this.#key;
+    if (key instanceof LargeRsaPublicKey) {
+      const hs = this.#hashes.map((name) => ({ name, h: createHash(name) }));
+      for await (const c of chunks(data)) for (const { h } of hs) h.update(c);
+      return hs.some(({ name, h }) =>
+        verifyRsaPkcs1v15(key, name, new Uint8Array(h.digest()), signature)
+      );
     }
-    const v = createVerify(this.#hash);
-    for await (const c of chunks(data)) v.update(c);
-    return v.verify(this.#key, signature);
+    // Deno's node:crypto refuses P-521 over a digest shorter than 33 bytes (SHA-224, SHA-256),
+    // which OpenSSL and Go accept: those go through @noble/curves over the digest.
+    const short = (name: HashName) =>
+      this.algorithm === "ecdsa-p521" && (name === "sha224" || name === "sha256");
+    const checks = this.#hashes.map((name) =>
+      short(name) ? { h: createHash(name), v: undefined } : { h: undefined, v: createVerify(name) }
+    );
+    for await (const c of chunks(data)) for (const { h, v } of checks) (h ?? v!).update(c);
+    for (const { h, v } of checks) {
+      if (
+        v !== undefined ? v.verify(key, signature) : await verifyShortDigest(key, h!, signature)
+      ) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The public key as PKIX PEM. */

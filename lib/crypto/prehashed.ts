@@ -40,6 +40,44 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
+ * Verifies a DER ECDSA signature over a digest of any length (FIPS 186-5 truncates or
+ * left-pads it to the curve order's size): `node:crypto` in Deno refuses a digest shorter than
+ * half the field, such as SHA-256 with P-521, which Go and OpenSSL accept.
+ * @returns whether the signature verifies (high-S accepted)
+ * @throws {CosignError} `SIGNATURE_INVALID_ENCODING` for a malformed signature;
+ *   `NOT_IMPLEMENTED` for a curve other than P-256, P-384 and P-521
+ */
+export function verifyEcdsaDigest(
+  key: KeyObject,
+  digest: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  const curveName = key.asymmetricKeyDetails?.namedCurve ?? "";
+  const curve = CURVES[curveName as keyof typeof CURVES];
+  if (curve === undefined) {
+    throw new CosignError(
+      "NOT_IMPLEMENTED",
+      `Verifying a digest is not supported for ECDSA curve ${curveName || "unknown"}`,
+    );
+  }
+  if (!isDerEcdsaSignature(signature)) {
+    throw new CosignError(
+      "SIGNATURE_INVALID_ENCODING",
+      "Invalid signature: not a DER-encoded ECDSA signature",
+    );
+  }
+  try {
+    return curve.verify(signature, digest, rawEcPoint(key), {
+      prehash: false,
+      lowS: false,
+      format: "der",
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Verifies `signature` over a message of which only the digest is known.
  * @param key the public key (ECDSA P-256/P-384/P-521 or RSA)
  * @param algorithm the hash that produced `digest`
@@ -62,31 +100,7 @@ export function verifyPrehashed(
       `Invalid ${algorithm} digest: expected ${DIGEST_SIZE[algorithm]} bytes, got ${digest.length}`,
     );
   }
-  if (key.asymmetricKeyType === "ec") {
-    const curveName = key.asymmetricKeyDetails?.namedCurve ?? "";
-    const curve = CURVES[curveName as keyof typeof CURVES];
-    if (curve === undefined) {
-      throw new CosignError(
-        "NOT_IMPLEMENTED",
-        `Verifying a digest is not supported for ECDSA curve ${curveName || "unknown"}`,
-      );
-    }
-    if (!isDerEcdsaSignature(signature)) {
-      throw new CosignError(
-        "SIGNATURE_INVALID_ENCODING",
-        "Invalid signature: not a DER-encoded ECDSA signature",
-      );
-    }
-    try {
-      return curve.verify(signature, digest, rawEcPoint(key), {
-        prehash: false,
-        lowS: false,
-        format: "der",
-      });
-    } catch {
-      return false;
-    }
-  }
+  if (key.asymmetricKeyType === "ec") return verifyEcdsaDigest(key, digest, signature);
   if (key instanceof LargeRsaPublicKey) {
     return verifyRsaPkcs1v15(key, algorithm, digest, signature);
   }

@@ -8,6 +8,7 @@
  */
 
 import { CosignError } from "../errors.ts";
+import { quote } from "../text/escape.ts";
 
 /** The Docker Hub registry host. */
 export const DOCKER_HUB = "index.docker.io";
@@ -36,8 +37,16 @@ export interface Reference extends Repository {
   digest?: string;
 }
 
+/** A host name (253) with a port; longer is refused before any pattern runs on it. */
+const MAX_HOST = 260;
+
+/** `value` quoted and escaped (one line, no control characters), shortened when long. */
+function q(value: string): string {
+  return quote(value.length > 200 ? value.slice(0, 200) + "…" : value);
+}
+
 function invalid(ref: string, why: string): CosignError {
-  return new CosignError("REF_INVALID", `Invalid image reference "${ref}": ${why}`);
+  return new CosignError("REF_INVALID", `Invalid image reference ${q(ref)}: ${why}`);
 }
 
 /** Validates a `sha256:<64 hex>` digest string. */
@@ -57,7 +66,9 @@ function splitRepository(name: string, original: string): Repository {
       repository = name.slice(slash + 1);
     }
   }
-  if (!HOST_RE.test(registry)) throw invalid(original, `bad registry host "${registry}"`);
+  if (registry.length > MAX_HOST || !HOST_RE.test(registry)) {
+    throw invalid(original, `bad registry host ${q(registry)}`);
+  }
   if (registry === "docker.io") registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
   if (!REPO_RE.test(repository)) {
@@ -70,7 +81,7 @@ function splitRepository(name: string, original: string): Repository {
   }
   for (const part of repository.split("/")) {
     if (!REPO_COMPONENT_RE.test(part)) {
-      throw invalid(original, `bad repository path component "${part}"`);
+      throw invalid(original, `bad repository path component ${q(part)}`);
     }
   }
   return { registry, repository };
@@ -93,7 +104,7 @@ export function parseReference(ref: string): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw invalid(ref, `bad digest "${digest}" (want sha256:<64 hex>)`);
+    if (!isDigest(digest)) throw invalid(ref, `bad digest ${q(digest)} (want sha256:<64 hex>)`);
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf("/");
@@ -101,7 +112,7 @@ export function parseReference(ref: string): Reference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) throw invalid(ref, `bad tag "${tag}"`);
+    if (!TAG_RE.test(tag)) throw invalid(ref, `bad tag ${q(tag)}`);
   }
   if (rest === "") throw invalid(ref, "no repository");
   const repo = splitRepository(rest, ref);

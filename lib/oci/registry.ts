@@ -7,6 +7,7 @@
 
 import { createHash } from "node:crypto";
 import { CosignError } from "../errors.ts";
+import { quote } from "../text/escape.ts";
 import {
   basicHeader,
   type Challenge,
@@ -1079,7 +1080,9 @@ export function parseManifest(
   if (![...IMAGE_MANIFESTS, ...INDEXES].includes(mediaType)) {
     throw new CosignError(
       "MANIFEST_INVALID",
-      `Manifest ${name} has an unknown media type "${mediaType}"`,
+      `Manifest ${name} has an unknown media type ${
+        quote(mediaType.length > 200 ? mediaType.slice(0, 200) + "…" : mediaType)
+      }`,
     );
   }
   checkDescriptorDigests(obj, name);

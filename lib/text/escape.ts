@@ -81,3 +81,18 @@ export function quote(value: string): string {
   }
   return out + '"';
 }
+
+/**
+ * `text` fit for one line of a message: shortened to `max` characters (with `…`), then escaped
+ * as {@link escapeForTerminal} does, newlines included. For a parser's reason that may quote
+ * its input (JSON.parse's does).
+ *
+ * @example
+ * ```ts
+ * import { oneLine } from "./escape.ts";
+ * oneLine('Unexpected token \'}\', "},\n  "a"" is not valid JSON'); // the \n escaped
+ * ```
+ */
+export function oneLine(text: string, max = 200): string {
+  return escapeForTerminal(text.length > max ? text.slice(0, max) + "…" : text);
+}

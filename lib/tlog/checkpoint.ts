@@ -25,7 +25,7 @@
 
 import { type KeyObject, verify } from "node:crypto";
 import { CosignError } from "../errors.ts";
-import { toHex, utf8 } from "../crypto/encoding.ts";
+import { fromBase64, toHex, utf8 } from "../crypto/encoding.ts";
 import { bytesEqual, toUint } from "./bytes.ts";
 import { noteKeyId } from "../crypto/note_key.ts";
 
@@ -87,13 +87,6 @@ function isValidKeyName(name: string): boolean {
   return name !== "" && !/\s/u.test(name) && !name.includes("+");
 }
 
-function decodeStdBase64(text: string): Uint8Array | undefined {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
-    return undefined;
-  }
-  return Uint8Array.fromBase64(text);
-}
-
 /**
  * Parses a signed note: text, blank line, signature lines.
  * @throws {CosignError} `TLOG_INVALID` when the note is malformed: control characters, no
@@ -136,7 +129,7 @@ export function parseSignedNote(envelope: string): SignedNote {
     if (!isValidKeyName(name)) {
       invalid(`Malformed checkpoint: signature line ${i + 1} has an invalid key name "${name}"`);
     }
-    const bytes = decodeStdBase64(b64);
+    const bytes = fromBase64(b64);
     if (bytes === undefined || bytes.length <= HINT_SIZE) {
       invalid(
         `Malformed checkpoint: signature line ${i + 1} (${name}) expected base64 of a key hint ` +
@@ -178,7 +171,7 @@ export function parseCheckpoint(text: string): Checkpoint {
       }`,
     );
   }
-  const rootHash = decodeStdBase64(hash);
+  const rootHash = fromBase64(hash);
   if (rootHash === undefined) {
     invalid(`Malformed checkpoint: root hash on line 3 is not base64: ${JSON.stringify(hash)}`);
   }

@@ -11,6 +11,7 @@
 import { createHash, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { CosignError, UsageError } from "../errors.ts";
 import { noteKeyId } from "../crypto/note_key.ts";
+import { fromBase64 } from "../crypto/encoding.ts";
 
 /** The trusted-root media type cosign v3 writes. */
 export const TRUSTED_ROOT_CREATE_MEDIA_TYPE =
@@ -57,13 +58,22 @@ function validFor(start: string | undefined, end: string | undefined): Json {
 /** Reads the PEM file a specification names (injected by the caller). */
 export type ReadFile = (path: string, what: string) => Promise<string>;
 
-function pemBlocks(text: string, label: string): Uint8Array[] {
+function pemBlocks(text: string, label: string, path: string, flag: string): Uint8Array[] {
   const re = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`, "g");
-  return [...text.matchAll(re)].map((m) => Uint8Array.fromBase64(m[1]!.replace(/\s+/g, "")));
+  return [...text.matchAll(re)].map((m, i) => {
+    const der = fromBase64(m[1]!.replace(/\s+/g, ""));
+    if (der === undefined) {
+      throw new CosignError(
+        "USAGE",
+        `Certificate ${i + 1} in ${path} (--${flag} certificate-chain) is not base64`,
+      );
+    }
+    return der;
+  });
 }
 
 function certificates(text: string, path: string, flag: string): X509Certificate[] {
-  const ders = pemBlocks(text, "CERTIFICATE");
+  const ders = pemBlocks(text, "CERTIFICATE", path, flag);
   if (ders.length === 0) {
     throw new CosignError("USAGE", `No certificates in ${path} (--${flag} certificate-chain)`);
   }

@@ -13,6 +13,7 @@ import { createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { decodeProtoBytes, toHex } from "../crypto/encoding.ts";
 import { noteKeyId } from "../crypto/note_key.ts";
+import { oneLine } from "../text/escape.ts";
 
 /** The trusted-root media types this parser accepts. */
 export const TRUSTED_ROOT_MEDIA_TYPES: readonly string[] = [
@@ -331,7 +332,7 @@ export function parseTrustedRoot(input: string | Uint8Array | unknown): TrustedR
     try {
       json = JSON.parse(text);
     } catch (e) {
-      invalid(`Invalid trusted root: not JSON (${(e as Error).message})`);
+      invalid(`Invalid trusted root: not JSON (${oneLine((e as Error).message)})`);
     }
   }
   if (!isObject(json)) invalid("Invalid trusted root: expected a JSON object");
