@@ -244,8 +244,9 @@ export type { CertificateCheck, CertificatePolicy } from "./lib/cosign/bundle_ce
 export { layerAsBundle } from "./lib/cosign/layer_bundle.ts";
 export type { KeylessLayerOptions, LayerKind } from "./lib/cosign/layer_bundle.ts";
 export { checkCertificatePolicy } from "./lib/cosign/certificate_policy.ts";
-export { bundleV03Json, tlogEntryJsonV2 } from "./lib/cosign/bundle_writer.ts";
+export { bundleV03Json, isRekorV2Entry, tlogEntryJsonV2 } from "./lib/cosign/bundle_writer.ts";
 export type {
+  BundleLogEntry,
   BundleWriterContent,
   BundleWriterInput,
   BundleWriterMaterial,
