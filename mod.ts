@@ -246,6 +246,7 @@ export type { KeylessLayerOptions, LayerKind } from "./lib/cosign/layer_bundle.t
 export { checkCertificatePolicy } from "./lib/cosign/certificate_policy.ts";
 export { bundleV03Json, tlogEntryJsonV2 } from "./lib/cosign/bundle_writer.ts";
 export type {
+  BundleLogEntry,
   BundleWriterContent,
   BundleWriterInput,
   BundleWriterMaterial,

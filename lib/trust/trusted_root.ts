@@ -292,6 +292,12 @@ function parseAuthority(obj: Json, where: string): CertificateAuthority {
  * @throws {CosignError} `TRUSTED_ROOT_INVALID` naming the first malformed part (bad JSON, an
  *   unsupported media type, an unparsable key or certificate, a key that contradicts its key
  *   details, a malformed time)
+ * @example
+ * ```ts
+ * import { parseTrustedRoot } from "@cosign-deno/cosign";
+ * const root = parseTrustedRoot(await Deno.readFile("trusted_root.json"));
+ * console.log(root.tlogs.length, root.certificateAuthorities.length);
+ * ```
  */
 export function parseTrustedRoot(input: string | Uint8Array | unknown): TrustedRoot {
   let json: unknown = input;
