@@ -346,9 +346,25 @@ function cosignIn(out: string, args: string[]): Promise<{ stdout: string; stderr
   });
 }
 
+/** Runs `fn` over `items`, `limit` at a time; results in order. */
+async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Processes at once for signing and pushing (each mostly waits on scrypt or the network). */
+const CONCURRENCY = 3;
+
 async function signBlobs(out: string, names: string[], signing: Signing): Promise<string[]> {
-  const bundles: string[] = [];
-  for (const name of names) {
+  return await pool(names, CONCURRENCY, async (name) => {
     const bundle = `${name}.sigstore.json`;
     await cosignIn(out, [
       "sign-blob",
@@ -362,9 +378,8 @@ async function signBlobs(out: string, names: string[], signing: Signing): Promis
       ...signing.args,
       name,
     ]);
-    bundles.push(bundle);
-  }
-  return bundles;
+    return bundle;
+  });
 }
 
 async function pushOci(
@@ -374,16 +389,17 @@ async function pushOci(
   names: string[],
   signing: Signing,
 ): Promise<string[]> {
-  const refs: string[] = [];
-  for (const name of names) {
+  const refs = await pool(names, CONCURRENCY, async (name) => {
     const tag = `${version}-${name}`;
     const r = await cosignIn(out, ["upload", "blob", "-f", name, `${repository}:${tag}`]);
     const ref = r.stdout.trim().split("\n").at(-1) ?? "";
     if (!/@sha256:[0-9a-f]{64}$/.test(ref)) {
       throw new ReleaseError(`cosign upload blob ${name} printed no digest: ${r.stdout}`);
     }
-    refs.push(ref);
-    console.log(`Pushed ${name} as ${repository}:${tag} (${ref.split("@")[1]})`);
+    return ref;
+  });
+  for (const [i, name] of names.entries()) {
+    console.log(`Pushed ${name} as ${repository}:${version}-${name} (${refs[i]!.split("@")[1]})`);
   }
   await cosignIn(out, [
     "sign",
