@@ -35,6 +35,34 @@ async function task(args: string[], env: Record<string, string> = {}) {
   return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
 
+/** The three `sh` blocks of the README's "Install" section: installer, bundle, from source. */
+async function readmeInstallBlocks(): Promise<string[]> {
+  const readme = await Deno.readTextFile(ROOT + "README.md");
+  const start = readme.indexOf("\n## Install\n");
+  assert(start >= 0, "README has an Install section");
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assertEquals(blocks.length, 3, "three ways to install");
+  return blocks;
+}
+
+const README_BASE = "https://example.com/cosign-deno/v0.1.0";
+
+/** Runs a README block with `sh -eu` in `dir`. */
+async function runBlock(block: string, dir: string, env: Record<string, string>) {
+  const r = await new Deno.Command("sh", {
+    args: ["-euc", block],
+    cwd: dir,
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
 Deno.test("release: without a key or an identity token, nothing is built", async () => {
   await using d = await tempDir();
   const r = await task(["0.0.0-test", "--out-dir", d.path + "/dist"]);
@@ -323,4 +351,71 @@ Deno.test("release and install: deno task release 0.0.0-test with a key; install
       assertEquals(await files(`${r.home}/.local/bin`), [], "nothing installed");
     }
   });
+  await t.step(
+    "README install 1 and 2: the installer and the bundle, from fresh folders",
+    async () => {
+      const [installer, bundle] = await readmeInstallBlocks();
+      assert(installer!.includes(README_BASE) && bundle!.includes(README_BASE), "the example host");
+      const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+        const name = new URL(req.url).pathname.replace(/^\/cosign-deno\/v0\.1\.0\//, "");
+        if (name.includes("/")) return new Response("not found", { status: 404 });
+        try {
+          return new Response(await Deno.readFile(`${dist}/${name}`));
+        } catch {
+          return new Response("not found", { status: 404 });
+        }
+      });
+      try {
+        const base = `http://127.0.0.1:${server.addr.port}/cosign-deno/v0.1.0`;
+        await using one = await tempDir();
+        await Deno.copyFile(pub, `${one.path}/release.pub`);
+        let block = installer!.replaceAll(README_BASE, base);
+        if (Deno.uid() === 0) {
+          block = block.replace(
+            "sh install.sh ",
+            "sh install.sh --allow-root ",
+          );
+        }
+        const r1 = await runBlock(block, one.path, { HOME: one.path, PATH: basePath });
+        assertEquals(r1.code, 0, `the installer block: ${r1.err}`);
+        assertEquals(await files(`${one.path}/.local/bin`), ["cosign", "sget"]);
+
+        await using two = await tempDir();
+        await Deno.copyFile(pub, `${two.path}/release.pub`);
+        const r2 = await runBlock(bundle!.replaceAll(README_BASE, base), two.path, {
+          HOME: two.path,
+          PATH: basePath,
+        });
+        assertEquals(r2.code, 0, `the bundle block: ${r2.err}`);
+        assert(r2.out.includes("Verified OK"), r2.out);
+        assert(/GitVersion:\s+v0\.0\.0-test/.test(r2.out), r2.out);
+      } finally {
+        await server.shutdown();
+      }
+    },
+  );
+});
+
+Deno.test({
+  name: "README install 3: from source, in a fresh folder",
+  // a clone needs a git checkout (CI has one)
+  ignore: !(await Deno.stat(ROOT + ".git").catch(() => null)),
+  async fn() {
+    const [, , fromSource] = await readmeInstallBlocks();
+    const url = "https://example.com/cosign-deno.git";
+    assert(fromSource!.includes(url), "the example clone URL");
+    await using d = await tempDir();
+    const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+    const denoDir = (JSON.parse(dec.decode(info.stdout)) as { denoDir: string }).denoDir;
+    const bin = Deno.execPath().replace(/\/[^/]*$/, "");
+    const r = await runBlock(fromSource!.replace(url, `${ROOT} cosign-deno`), d.path, {
+      HOME: d.path,
+      DENO_DIR: denoDir, // the npm packages already fetched; a user's first run fetches them
+      PATH: `${d.path}/.deno/bin:${bin}:/usr/local/bin:/usr/bin:/bin`,
+    });
+    assertEquals(r.code, 0, `the from-source block: ${r.err}`);
+    const cfg = JSON.parse(await Deno.readTextFile(ROOT + "deno.json"));
+    assert(new RegExp(`GitVersion:\\s+v${cfg.version.replaceAll(".", "\\.")}`).test(r.out), r.out);
+    assert((await Deno.stat(`${d.path}/.deno/bin/sget`)).isFile, "sget installed too");
+  },
 });
