@@ -79,11 +79,10 @@ import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import {
   attachmentOptions,
   checkReferrersFlags,
-  checkVerifyFlags,
   dockerMediaTypes,
   REFERRERS_FLAGS,
-  VERIFY_FLAGS,
 } from "./sign.ts";
+import { checkVerifyFlags, VERIFY_FLAGS } from "./verify.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import { openTransparencyLogs } from "./tlog_record.ts";
 
