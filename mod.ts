@@ -185,6 +185,11 @@ export type {
   VerifyImageAttestationsOptions,
   VerifyImageAttestationsResult,
 } from "./lib/cosign/image_attestations.ts";
+export { verifyBlobAttestation } from "./lib/cosign/blob_attestation.ts";
+export type {
+  VerifiedBlobAttestation,
+  VerifyBlobAttestationOptions,
+} from "./lib/cosign/blob_attestation.ts";
 export {
   INTOTO_PAYLOAD_TYPE,
   pae,

@@ -1,7 +1,7 @@
 /**
  * Verification, one call for each thing the CLI verifies: blobs (`verify-blob`), images, legacy
  * `.sig` and cosign v3 bundles (`verify`), attestations with type filtering
- * (`verify-attestation`), Sigstore bundles (`verify-blob --bundle`), DSSE envelopes, and the
+ * (`verify-attestation`, `verify-blob-attestation`), Sigstore bundles (`verify-blob --bundle`), DSSE envelopes, and the
  * trust material they need (a trusted root from a file or TUF, certificate policies). Nothing
  * runs at import time.
  *
@@ -66,6 +66,11 @@ export type {
   VerifyImageAttestationsOptions,
   VerifyImageAttestationsResult,
 } from "./lib/cosign/image_attestations.ts";
+export { verifyBlobAttestation } from "./lib/cosign/blob_attestation.ts";
+export type {
+  VerifiedBlobAttestation,
+  VerifyBlobAttestationOptions,
+} from "./lib/cosign/blob_attestation.ts";
 export { parseEnvelope, verifyEnvelope } from "./lib/cosign/dsse.ts";
 export type { Envelope } from "./lib/cosign/dsse.ts";
 export { hasSubjectDigest, parseStatement, predicateTypeFor } from "./lib/cosign/intoto.ts";
