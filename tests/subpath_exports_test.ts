@@ -3,7 +3,8 @@
  * `./bundle` and `./keys`, each a file that imports with no side effects; and a `deno run
  * --no-config` script outside the repository, importing `mod.ts` by `file://` URL and
  * `verify.ts` by its path, verifies what the CLI signed and attested on a real registry:
- * legacy `.sig` signatures and v3 bundles, attestations of each storage filtered by type.
+ * legacy `.sig` signatures and v3 bundles, attestations of each storage filtered by type, and a
+ * blob attestation.
  */
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { assert, assertEquals, cosign, FIXTURES, ROOT, tempDir } from "./helpers.ts";
@@ -99,11 +100,35 @@ Deno.test("subpaths: a --no-config script verifies images and attestations with 
     assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
   }
 
+  // a blob attestation (a DSSE envelope), for verifyBlobAttestation
+  await Deno.writeTextFile(`${d.path}/blob.txt`, "attested blob\n");
+  const ab = await cosign([
+    "attest-blob",
+    "--key",
+    key,
+    "--type",
+    "vuln",
+    "--predicate",
+    FIXTURES + "predicates/vuln-predicate.json",
+    "--output-signature",
+    `${d.path}/blob.att`,
+    "--tlog-upload=false",
+    "-y",
+    `${d.path}/blob.txt`,
+  ], { env, cwd: d.path });
+  assertEquals(ab.code, 0, `attest-blob: ${ab.stderr}`);
+
   const mod = new URL("mod.ts", "file://" + ROOT).href;
   const verifyPath = ROOT + "verify.ts"; // a plain path, resolved against the script's URL
   const script = `
 import { CosignError, loadVerifier, parseReference, RegistryClient } from "${mod}";
-import { predicateTypeFor, verifyImage, verifyImageAttestations } from "${verifyPath}";
+import {
+  parseEnvelope,
+  predicateTypeFor,
+  verifyBlobAttestation,
+  verifyImage,
+  verifyImageAttestations,
+} from "${verifyPath}";
 const [image, pub, otherPub] = Deno.args;
 const client = new RegistryClient();
 const ref = parseReference(image!);
@@ -125,6 +150,27 @@ const other = await loadVerifier(otherPub!);
 for (const [name, run] of [
   ["otherKeyImage", () => verifyImage(client, ref, other, { ignoreTlog: true })],
   ["otherKeyAttestation", () => verifyImageAttestations(client, ref, other, { ignoreTlog: true })],
+] as const) {
+  try {
+    await run();
+    out[name] = "accepted";
+  } catch (e) {
+    out[name] = e instanceof CosignError ? e.code : String(e);
+  }
+}
+const blob = await Deno.readFile("blob.txt");
+const hex = new Uint8Array(await crypto.subtle.digest("SHA-256", blob)).toHex();
+const envelope = parseEnvelope(await Deno.readFile("blob.att"));
+const att = await verifyBlobAttestation({ envelope }, { key }, {
+  type: "vuln",
+  subject: { alg: "sha256", hex },
+});
+out.blobAttestation = att.statement.predicateType;
+for (const [name, run] of [
+  ["blobOtherSubject", () =>
+    verifyBlobAttestation({ envelope }, { key }, { type: "vuln", subject: { alg: "sha256", hex: "00".repeat(32) } })],
+  ["blobOtherType", () => verifyBlobAttestation({ envelope }, { key }, { type: "spdxjson" })],
+  ["blobOtherKey", () => verifyBlobAttestation({ envelope }, { key: other }, { type: "vuln" })],
 ] as const) {
   try {
     await run();
@@ -155,4 +201,8 @@ console.log(JSON.stringify(out));
   assert((out.spdxjsonOthers as string[]).includes(CDX), JSON.stringify(out.spdxjsonOthers));
   assert(out.otherKeyImage !== "accepted", "another key's verification of the image fails");
   assert(out.otherKeyAttestation !== "accepted", "another key's attestation check fails");
+  assertEquals(out.blobAttestation, "https://cosign.sigstore.dev/attestation/vuln/v1");
+  assertEquals(out.blobOtherSubject, "ATTESTATION_MISMATCH", "another blob's digest is refused");
+  assertEquals(out.blobOtherType, "ATTESTATION_MISMATCH", "another predicate type is refused");
+  assert(out.blobOtherKey !== "accepted", "another key is refused");
 });
