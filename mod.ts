@@ -2,6 +2,9 @@
  * cosign for Deno: sign and verify blobs with cosign-compatible keys and signatures.
  *
  * Import by URL from a `deno run` script; nothing runs at import time and nothing is printed.
+ * This module re-exports everything; the subpath entry points hold the parts most programs need:
+ * `./verify` (every verification the CLI performs), `./sign`, `./oci` (registries, layouts,
+ * attachments), `./bundle` (Sigstore bundles) and `./keys`.
  *
  * @example
  * ```ts
@@ -182,6 +185,11 @@ export type {
   VerifyImageAttestationsOptions,
   VerifyImageAttestationsResult,
 } from "./lib/cosign/image_attestations.ts";
+export { verifyBlobAttestation } from "./lib/cosign/blob_attestation.ts";
+export type {
+  VerifiedBlobAttestation,
+  VerifyBlobAttestationOptions,
+} from "./lib/cosign/blob_attestation.ts";
 export {
   INTOTO_PAYLOAD_TYPE,
   pae,

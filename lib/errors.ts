@@ -101,7 +101,21 @@ export type ErrorCode =
   | "FULCIO_ERROR"
   | "TSA_ERROR";
 
-/** The base error: a message for people, a `code` for programs, an `exitCode` for the CLI. */
+/**
+ * The base error: a message for people, a `code` for programs, an `exitCode` for the CLI.
+ * @example
+ * ```ts
+ * import { CosignError, loadVerifier, verifyBlob } from "@cosign-deno/cosign";
+ * try {
+ *   const sig = await Deno.readFile("blob.sig.raw");
+ *   await verifyBlob(await loadVerifier("cosign.pub"), await Deno.readFile("blob"), sig);
+ * } catch (e) {
+ *   if (!(e instanceof CosignError)) throw e;
+ *   console.error(e.code, e.message); // e.g. SIGNATURE_MISMATCH Invalid signature: …
+ *   Deno.exitCode = e.exitCode;
+ * }
+ * ```
+ */
 export class CosignError extends Error {
   /** Stable machine-readable code. */
   readonly code: ErrorCode;
@@ -126,7 +140,15 @@ export class CosignError extends Error {
   }
 }
 
-/** A command-line usage error (exit code 2). */
+/**
+ * A command-line usage error (exit code 2).
+ * @example
+ * ```ts
+ * import { CosignError, UsageError } from "@cosign-deno/cosign";
+ * const e = new UsageError("--key and --sk cannot be used together");
+ * console.log(e instanceof CosignError, e.code, e.exitCode); // true "USAGE" 2
+ * ```
+ */
 export class UsageError extends CosignError {
   /**
    * Creates a usage error.

@@ -24,6 +24,11 @@ fi
 
 # Fetch and cache the npm dependencies (pinned in deno.lock) so tests start offline-fast.
 deno install --quiet --entrypoint cli.ts mod.ts tests/*.ts >/dev/null
+# deno bundle's esbuild (deno task bundle, release, tests/bundle_test.ts) comes from npm: fetch it
+# once here rather than in concurrent tests.
+bundle_tmp=$(mktemp -d)
+deno bundle --quiet --platform deno --output "$bundle_tmp/sget.js" scripts/entries/sget.ts >/dev/null
+rm -rf "$bundle_tmp"
 # sigstore-js, the peer our bundles are held to (tests/keyless_sign_test.ts, scripts/bench_bundle.ts),
 # pinned, under Node, into .bench-cache/sigstore-verify/ (gitignored).
 PEER=.bench-cache/sigstore-verify

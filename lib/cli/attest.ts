@@ -33,22 +33,10 @@ import {
   SIGNER_CERTIFICATE_FLAGS,
   signerCertificate,
 } from "./certificate_flags.ts";
-import {
-  type Envelope,
-  INTOTO_PAYLOAD_TYPE,
-  parseEnvelope,
-  signEnvelope,
-  verifyEnvelope,
-} from "../cosign/dsse.ts";
+import { parseEnvelope, signEnvelope } from "../cosign/dsse.ts";
 import { descriptorsToSign, getImage } from "../cosign/image_signatures.ts";
 import { verifyImageAttestations } from "../cosign/image_attestations.ts";
-import {
-  buildStatement,
-  checkPredicateShape,
-  hasSubjectDigest,
-  parseStatement,
-  predicateTypeFor,
-} from "../cosign/intoto.ts";
+import { buildStatement, predicateTypeFor } from "../cosign/intoto.ts";
 import {
   KEYLESS_SIGN_FLAGS,
   keylessSignerFromFlags,
@@ -80,11 +68,11 @@ import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import {
   attachmentOptions,
   checkReferrersFlags,
-  checkVerifyFlags,
   dockerMediaTypes,
   REFERRERS_FLAGS,
-  VERIFY_FLAGS,
 } from "./sign.ts";
+import { checkVerifyFlags, VERIFY_FLAGS } from "./verify.ts";
+import { verifyBlobAttestation } from "../cosign/blob_attestation.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import { openTransparencyLogs } from "./tlog_record.ts";
 
@@ -279,12 +267,6 @@ function envelopeSignature(envelope: Uint8Array): Uint8Array {
   const env = JSON.parse(new TextDecoder().decode(envelope)) as { signatures: { sig: string }[] };
   return Uint8Array.fromBase64(env.signatures[0]!.sig);
 }
-
-/**
- * The artifact handed to `verifyBundle` for DSSE content with `checkClaims: false`: it is not
- * read (the subject is checked by the caller, with cosign's messages).
- */
-const NO_ARTIFACT = { bytes: new Uint8Array() } as const;
 
 /** `cosign verify-attestation`. */
 export const verifyAttestationCommand: Command = {
@@ -571,7 +553,7 @@ export const verifyBlobAttestationCommand: Command = {
     if (!DIGEST_ALGS.includes(alg)) {
       throw new UsageError(`invalid --digestAlg "${alg}" (sha256, sha384 or sha512)`);
     }
-    const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
+    predicateTypeFor(str(flags, "type") ?? "custom"); // an unknown --type fails first
     const trustedRoot = policy
       ? await keylessBlobAttestationTrust(flags)
       : await blobAttestationTrust(flags);
@@ -592,51 +574,21 @@ export const verifyBlobAttestationCommand: Command = {
         };
       } else throw new UsageError("pass the file, or --digest, to check the attestation's subject");
     }
-    // The claims below are read from `env`: the envelope whose signature was verified here (a
-    // bundle's own envelope, the one its log entry and timestamps cover), never another copy.
-    let env: Envelope;
-    let tlogVerified = false;
-    if (input.bundle === undefined) {
-      env = parseEnvelope(input.envelope);
-      await verifyEnvelope(env, await loadVerifier(keyRef!, { onWarning: info }));
-    } else {
-      const bundle = input.bundle;
-      if (bundle.content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
-      env = bundle.content.envelope;
-      const { verifyBundle } = await import("../cosign/bundle.ts");
-      // Keyless: the bundle's certificate; else the key. Then the envelope signature, log entry
-      // and timestamps, offline (cosign-spec §6.7); the log only with trust material.
-      const r = await verifyBundle(
-        bundle,
-        NO_ARTIFACT,
-        trustedRoot,
-        policy
-          ? { certificate: policy }
-          : { key: await loadVerifier(keyRef!, { onWarning: info }) },
-        {
-          checkClaims: false,
-          ignoreTlog: policy ? bool(flags, "insecure-ignore-tlog") : trustedRoot === undefined,
-        },
-      );
-      for (const skipped of r.skippedTimestamps) await info(`WARNING: skipped ${skipped}`);
-      tlogVerified = r.tlogVerifiedOffline;
-    }
-    const st = parseStatement(env.payload);
-    if (st.predicateType !== wanted) {
-      const given = str(flags, "type") ?? "custom";
-      throw new CosignError(
-        "ATTESTATION_MISMATCH",
-        `invalid predicate type, expected ${given} got ${st.predicateType}` +
-          (given !== wanted ? ` (${given} means ${wanted})` : ""),
-      );
-    }
-    const shape = checkPredicateShape(st.predicateType, st.predicate);
-    if (shape) throw new CosignError("PREDICATE_INVALID", shape);
-    if (claims && !hasSubjectDigest(st, claims.alg, claims.hex)) {
-      throw new CosignError("ATTESTATION_MISMATCH", "no matching subject digest found");
-    }
-    if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {
-      throw new CosignError("DSSE_INVALID", "unexpected payload type");
+    const attestation = input.bundle === undefined
+      ? { envelope: parseEnvelope(input.envelope) }
+      : { bundle: input.bundle };
+    const { tlogVerified, verification } = await verifyBlobAttestation(
+      attestation,
+      policy ? { certificate: policy } : { key: await loadVerifier(keyRef!, { onWarning: info }) },
+      {
+        type: str(flags, "type") ?? "custom",
+        ...(claims ? { subject: claims } : {}),
+        ...(trustedRoot ? { trustedRoot } : {}),
+        ignoreTlog: policy ? bool(flags, "insecure-ignore-tlog") : trustedRoot === undefined,
+      },
+    );
+    for (const skipped of verification?.skippedTimestamps ?? []) {
+      await info(`WARNING: skipped ${skipped}`);
     }
     if (tlogVerified) {
       await info("Existence of the claims in the transparency log was verified offline");

@@ -36,7 +36,7 @@ export const cosignProgram: Program = {
     },
     verify: {
       summary: "Verify container image signatures",
-      load: async () => (await import("./sign.ts")).verifyCommand,
+      load: async () => (await import("./verify.ts")).verifyCommand,
     },
     "attach signature": {
       summary: "Attach a signature made elsewhere to an image",

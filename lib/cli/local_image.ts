@@ -6,7 +6,7 @@
 import { layoutImage, layoutReference } from "../cosign/copy.ts";
 import { OciLayout } from "../oci/layout.ts";
 import type { FlagValues } from "./args.ts";
-import { type VerifyContext, verifyRefs } from "./sign.ts";
+import { type VerifyContext, verifyRefs } from "./verify.ts";
 
 /** Verifies each layout folder in `dirs`. */
 export async function verifyLocalImages(

@@ -154,7 +154,24 @@ export interface ReadAttachmentsOptions {
 
 const LAYER_FAULTS = new Set(["DIGEST_MISMATCH", "BLOB_UNKNOWN", "BLOB_TOO_LARGE"]);
 
-/** True for the errors of {@link PendingLayer.load} that make a layer unusable (skip it). */
+/**
+ * True for the errors of {@link PendingLayer.load} that make a layer unusable (skip it).
+ * @example
+ * ```ts
+ * import { attachmentRef, isLayerFault, listAttachments, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app@sha256:" + "ab".repeat(32));
+ * const { layers } = await listAttachments(client, attachmentRef(image, image.digest!, "sig"));
+ * for (const pending of layers) {
+ *   try {
+ *     console.log((await pending.load()).payload.length);
+ *   } catch (e) {
+ *     if (!isLayerFault(e)) throw e; // a registry failure
+ *     console.error(`skipped ${pending.descriptor.digest}: ${e.message}`);
+ *   }
+ * }
+ * ```
+ */
 export function isLayerFault(e: unknown): e is CosignError {
   return e instanceof CosignError && LAYER_FAULTS.has(e.code);
 }
@@ -163,6 +180,15 @@ export function isLayerFault(e: unknown): e is CosignError {
  * Lists the attachment image at `ref` without fetching any layer: a missing tag is an empty
  * set; an index, too many layers, or a layer whose descriptor is unusable is reported in
  * `skipped`, never thrown. Registry failures are thrown.
+ * @example
+ * ```ts
+ * import { attachmentRef, listAttachments, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const listing = await listAttachments(client, attachmentRef(image, digest, "att"));
+ * for (const l of listing.layers) console.log(l.descriptor.digest, l.descriptor.size);
+ * ```
  */
 export async function listAttachments(
   store: ImageStore,
@@ -255,6 +281,18 @@ export type LoadedLayer =
  * which the downloads never exceed) are held at once, the layer last yielded included until the
  * consumer asks for the next. A layer that cannot be used yields `skipped` with the reason;
  * other failures are thrown.
+ * @example
+ * ```ts
+ * import { attachmentRef, listAttachments, loadLayers, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { layers } = await listAttachments(client, attachmentRef(image, digest, "sig"));
+ * for await (const loaded of loadLayers(layers, { concurrency: 4 })) {
+ *   if (loaded.layer) console.log(new TextDecoder().decode(loaded.layer.payload));
+ *   else console.error("skipped:", loaded.skipped.reason);
+ * }
+ * ```
  */
 export async function* loadLayers(
   layers: PendingLayer[],
@@ -299,6 +337,15 @@ export async function* loadLayers(
  * empty set; an index, too many layers or an unusable layer is reported in `skipped`, never
  * thrown. Registry failures are thrown. Memory grows with the layers' total size: to verify
  * or print layers one by one, use {@link listAttachments} and {@link loadLayers}.
+ * @example
+ * ```ts
+ * import { attachmentRef, parseReference, readAttachments, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { found, layers } = await readAttachments(client, attachmentRef(image, digest, "sbom"));
+ * if (found) for (const l of layers) console.log(l.descriptor.mediaType, l.payload.length);
+ * ```
  */
 export async function readAttachments(
   store: ImageStore,
@@ -421,6 +468,14 @@ const MAX_SETTLE_MS = 30_000;
  * catches it. Its span is estimated from ours: the longest single request seen times the
  * requests of a write, and three times the longest read-to-write span seen (a busy machine
  * stretches another process's span well beyond the network's share).
+ * @example
+ * ```ts
+ * import { LatencyTracker } from "@cosign-deno/cosign";
+ * const latency = new LatencyTracker();
+ * latency.request(120); // one manifest GET took 120 ms
+ * latency.span(400); // read-to-write took 400 ms
+ * latency.windowMs(1000); // the settle window, at least 1 s
+ * ```
  */
 export class LatencyTracker {
   #maxRequestMs = 0;
@@ -572,6 +627,28 @@ export function sameLayer(a: LayerDescriptor, b: LayerDescriptor): boolean {
  * is re-read several times over a settle window that adapts to the registry's measured
  * round-trip times and, if a writer elsewhere replaced it without our layers, merged and written
  * again until it holds them for a whole window. Only manifests are read: no layer is downloaded.
+ * @example
+ * ```ts
+ * import {
+ *   appendAttachments,
+ *   attachmentRef,
+ *   loadSigner,
+ *   parseReference,
+ *   RegistryClient,
+ *   simpleSigningPayload,
+ * } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const payload = simpleSigningPayload("localhost:5000/app", digest);
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const signature = (await signer.sign(payload)).toBase64();
+ * await appendAttachments(client, attachmentRef(image, digest, "sig"), [{
+ *   payload,
+ *   mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
+ *   annotations: { "dev.cosignproject.cosign/signature": signature },
+ * }]);
+ * ```
  */
 export async function appendAttachments(
   store: ImageStore,
@@ -602,6 +679,27 @@ export async function appendAttachments(
  * Merges layers whose blobs are already in the repository of `ref` into the attachment image
  * there, by the rules of {@link appendAttachments} (a layer already present, same digest and
  * same signature, is not added again). Used by `copy` and `load`.
+ * @example
+ * ```ts
+ * import {
+ *   attachmentRef,
+ *   listAttachments,
+ *   mergeAttachmentLayers,
+ *   parseReference,
+ *   RegistryClient,
+ * } from "@cosign-deno/cosign";
+ * // layers whose blobs were already copied into the destination repository
+ * const client = new RegistryClient();
+ * const src = parseReference("localhost:5000/app:v1");
+ * const dst = parseReference("localhost:5000/mirror:v1");
+ * const { digest } = await client.getManifest(src);
+ * const { layers } = await listAttachments(client, attachmentRef(src, digest, "sig"));
+ * await mergeAttachmentLayers(
+ *   client,
+ *   attachmentRef(dst, digest, "sig"),
+ *   layers.map((l) => l.descriptor),
+ * );
+ * ```
  */
 export function mergeAttachmentLayers(
   store: ImageStore,

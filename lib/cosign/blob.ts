@@ -82,6 +82,12 @@ export async function* fileChunks(
 /**
  * Decodes signature text as cosign does: base64 (surrounding whitespace ignored) when it is
  * valid base64, otherwise the bytes themselves (a raw signature).
+ * @example
+ * ```ts
+ * import { decodeSignature } from "@cosign-deno/cosign";
+ * decodeSignature(new TextEncoder().encode("AQID\n")); // Uint8Array [1, 2, 3] (base64 text)
+ * decodeSignature(new Uint8Array([0x30, 0x45])); // not base64: the bytes as given
+ * ```
  */
 export function decodeSignature(content: Uint8Array): Uint8Array {
   const text = new TextDecoder().decode(content).trim();

@@ -672,6 +672,12 @@ export interface ParseBundleOptions {
  * @param input the JSON text (string or bytes) or the parsed JSON value
  * @param options what the bundle must hold (see {@link ParseBundleOptions.content})
  * @throws {CosignError} `BUNDLE_INVALID` naming the malformed, unknown or missing part
+ * @example
+ * ```ts
+ * import { parseBundle } from "@cosign-deno/cosign";
+ * const bundle = parseBundle(await Deno.readFile("app.tar.gz.sigstore.json"));
+ * console.log(bundle.format, bundle.content.type, bundle.tlogEntries.length);
+ * ```
  */
 export function parseBundle(
   input: string | Uint8Array | unknown,

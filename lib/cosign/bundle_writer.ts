@@ -218,6 +218,19 @@ export function tlogEntryJson(entry: RekorEntry): Json {
 /**
  * The protojson `TransparencyLogEntry` of a Rekor v2 entry, fields in proto order: no
  * integrated time and no SET (Rekor v2 gives neither), the inclusion proof with its checkpoint.
+ * @example
+ * ```ts
+ * import { loadSigner, tlogEntryJsonV2, uploadRekorV2 } from "@cosign-deno/cosign";
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const entry = await uploadRekorV2({ url: "https://log2025-1.rekor.sigstore.dev" }, {
+ *   type: "hashedrekord",
+ *   digest: new Uint8Array(await crypto.subtle.digest("SHA-256", blob)),
+ *   signature: await signer.sign(blob),
+ *   verifier: { publicKeyPem: await signer.publicKeyPem() },
+ * });
+ * console.log(JSON.stringify(tlogEntryJsonV2(entry)));
+ * ```
  */
 export function tlogEntryJsonV2(entry: RekorV2Entry): Record<string, unknown> {
   const out: Json = {};
@@ -281,12 +294,19 @@ function contentJson(content: BundleWriterContent): [string, Json] {
  *   `DSSE_INVALID` for an envelope that does not parse; `BUNDLE_INVALID` for a digest of the
  *   wrong size; `PEM_INVALID`/`KEY_PARSE` for a public key that does not parse
  * @example
- * ```ts ignore
+ * ```ts
+ * import { bundleV03Json, loadSigner } from "@cosign-deno/cosign";
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
  * const text = bundleV03Json({
- *   content: { type: "messageSignature", digest: { algorithm: "sha256", bytes: digest }, signature },
+ *   content: {
+ *     type: "messageSignature",
+ *     digest: { algorithm: "sha256", bytes: new Uint8Array(await crypto.subtle.digest("SHA-256", blob)) },
+ *     signature: await signer.sign(blob),
+ *   },
  *   verificationMaterial: { type: "publicKey", publicKeyPem: await signer.publicKeyPem() },
- *   tlogEntry: entry,
  * });
+ * await Deno.writeTextFile("app.tar.gz.sigstore.json", text);
  * ```
  */
 export function bundleV03Json(input: BundleWriterInput): string {

@@ -41,6 +41,18 @@ function named(value: unknown, field: string): boolean {
  * `identityRegexp`, non-empty) and an issuer (`issuer` or `issuerRegexp`, non-empty), unless
  * `withoutIdentitiesUnsafe` is true; unknown fields (a misspelled `identityRegExp`) are refused.
  * @throws {CosignError} `CERTIFICATE_POLICY_INCOMPLETE` naming what is missing or unknown
+ * @example
+ * ```ts
+ * import { checkCertificatePolicy, CosignError } from "@cosign-deno/cosign";
+ * checkCertificatePolicy({
+ *   identity: { identity: "alice@example.com", issuer: "https://accounts.google.com" },
+ * }); // complete: returns
+ * try {
+ *   checkCertificatePolicy({ identity: { issuer: "https://accounts.google.com" } });
+ * } catch (e) {
+ *   console.log((e as CosignError).code); // "CERTIFICATE_POLICY_INCOMPLETE"
+ * }
+ * ```
  */
 export function checkCertificatePolicy(policy: CertificatePolicy): void {
   if (typeof policy !== "object" || policy === null) incomplete("no certificate policy given");

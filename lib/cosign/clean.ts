@@ -71,6 +71,14 @@ const TAG_CHECKS = 8;
  * re-reads it over the settle window: layers it removed that a concurrent writer put back are
  * removed again (layers added since are kept); when they keep coming back, it throws.
  * @throws {CosignError} `WRITE_CONFLICT` when what was removed keeps coming back
+ * @example
+ * ```ts
+ * import { attachmentRef, cleanAttachment, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { removed } = await cleanAttachment(client, attachmentRef(image, digest, "sig"));
+ * ```
  */
 export async function cleanAttachment(
   client: RegistryClient,

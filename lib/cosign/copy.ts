@@ -99,6 +99,15 @@ export interface CopyTreeOptions {
 /**
  * Copies the manifest `from` names (an image or an index with all its children) to `to`
  * (a tag, or the digest when `to` has none). Returns the copied manifest.
+ * @example
+ * ```ts
+ * import { copyManifestTree, OciLayout, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * // an image and everything it references, from a registry into an OCI layout on disk
+ * const layout = await OciLayout.open("./app-layout", { create: true });
+ * const ref = parseReference("localhost:5000/app:v1");
+ * const manifest = await copyManifestTree(new RegistryClient(), ref, layout, ref);
+ * console.log(manifest.digest);
+ * ```
  */
 export async function copyManifestTree(
   src: ImageStore,
@@ -219,6 +228,16 @@ export interface CopyAttachmentsOptions {
  * Copies the `.sig`, `.att` and `.sbom` images of `digest` (those that exist) from the
  * repository of `from` to that of `to`, by the rules of {@link copyAttachmentImages}.
  * @throws {CosignError} `WRITE_CONFLICT` when the destination has another SBOM image
+ * @example
+ * ```ts
+ * import { copyAttachments, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const from = parseReference("localhost:5000/app:v1");
+ * const to = parseReference("localhost:5001/app:v1");
+ * const { digest } = await client.getManifest(from);
+ * const copied = await copyAttachments(client, from, client, to, digest, ["sig", "att"]);
+ * for (const c of copied) console.log(c.kind, c.outcome);
+ * ```
  */
 export async function copyAttachments(
   src: ImageStore,

@@ -25,13 +25,35 @@ export interface Envelope {
   signatures: { keyid: string; sig: Uint8Array }[];
 }
 
-/** The Pre-Authentication Encoding: `DSSEv1 <len> <type> <len> <payload>`. */
+/**
+ * The Pre-Authentication Encoding: `DSSEv1 <len> <type> <len> <payload>`.
+ * @example
+ * ```ts
+ * import { pae } from "@cosign-deno/cosign";
+ * new TextDecoder().decode(pae("text/plain", new TextEncoder().encode("hi")));
+ * // "DSSEv1 10 text/plain 2 hi"
+ * ```
+ */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
   const type = utf8(payloadType);
   return concatBytes(utf8(`DSSEv1 ${type.length} `), type, utf8(` ${payload.length} `), payload);
 }
 
-/** Signs `payload` into an envelope; returns the envelope JSON bytes exactly as they are stored. */
+/**
+ * Signs `payload` into an envelope; returns the envelope JSON bytes exactly as they are stored.
+ * @example
+ * ```ts
+ * import { buildStatement, loadSigner, signEnvelope } from "@cosign-deno/cosign";
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const sha256 = new Uint8Array(await crypto.subtle.digest("SHA-256", blob)).toHex();
+ * const { bytes } = buildStatement("slsaprovenance1", await Deno.readFile("provenance.json"), {
+ *   name: "app.tar.gz",
+ *   sha256,
+ * });
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * await Deno.writeFile("app.tar.gz.intoto.jsonl", await signEnvelope(signer, bytes));
+ * ```
+ */
 export async function signEnvelope(
   signer: Signer,
   payload: Uint8Array,
@@ -56,6 +78,13 @@ function invalid(msg: string): CosignError {
  * Parses envelope JSON bytes.
  * @throws {CosignError} `DSSE_INVALID`: `unmarshaling payload data`, `could not find payload`,
  *   `payload field is not a string`, `decoding payload: illegal base64`
+ * @example
+ * ```ts
+ * import { loadVerifier, parseEnvelope, verifyEnvelope } from "@cosign-deno/cosign";
+ * const envelope = parseEnvelope(await Deno.readFile("attestation.dsse.json"));
+ * await verifyEnvelope(envelope, await loadVerifier("cosign.pub"));
+ * console.log(envelope.payloadType, envelope.signatures.length);
+ * ```
  */
 export function parseEnvelope(bytes: Uint8Array): Envelope {
   let json: unknown;
@@ -95,6 +124,16 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
  * what an attestation says about an image or file, use `verifyImageAttestations` or
  * `verifyBundle` (subjects, log entry, timestamps, and exactly one signature in a bundle).
  * @throws {CosignError} `DSSE_INVALID` with the reason
+ * @example
+ * ```ts
+ * import { hasSubjectDigest, loadVerifier, parseEnvelope, parseStatement, verifyEnvelope } from "@cosign-deno/cosign";
+ * const envelope = parseEnvelope(await Deno.readFile("app.tar.gz.intoto.jsonl"));
+ * await verifyEnvelope(envelope, await loadVerifier("cosign.pub"));
+ * // the signature verified; now tie the statement to the artifact
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const hex = new Uint8Array(await crypto.subtle.digest("SHA-256", blob)).toHex();
+ * if (!hasSubjectDigest(parseStatement(envelope.payload), "sha256", hex)) throw new Error("other");
+ * ```
  */
 export async function verifyEnvelope(env: Envelope, verifier: Verifier): Promise<void> {
   if (env.payloadType !== INTOTO_PAYLOAD_TYPE) {

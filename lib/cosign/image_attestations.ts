@@ -104,6 +104,27 @@ const NO_ARTIFACT = { bytes: new Uint8Array() } as const;
  * cosign-spec §6.7: a dsse or intoto entry for these envelope bytes, payload, signature and key,
  * with a SET from a trusted log). Returns the verified envelope: the only source of the claims.
  * @throws {CosignError} why the layer does not verify
+ * @example
+ * ```ts
+ * import {
+ *   attachmentRef,
+ *   loadVerifier,
+ *   parseReference,
+ *   parseStatement,
+ *   readAttachments,
+ *   RegistryClient,
+ *   verifyAttestationLayer,
+ * } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { layers } = await readAttachments(client, attachmentRef(image, digest, "att"));
+ * const key = await loadVerifier("cosign.pub");
+ * for (const layer of layers) {
+ *   const envelope = await verifyAttestationLayer(layer, key, undefined); // no tlog check
+ *   console.log(parseStatement(envelope.payload).predicateType);
+ * }
+ * ```
  */
 export async function verifyAttestationLayer(
   layer: AttachmentLayer,

@@ -54,6 +54,12 @@ export const STATEMENT_V1 = "https://in-toto.io/Statement/v1";
  * The statement cosign v3 signs for an image: in-toto Statement v1, one subject (the digest, and
  * the `-a` pairs as its annotations, no name), predicate type
  * {@link COSIGN_SIGN_PREDICATE_TYPE}, an empty predicate.
+ * @example
+ * ```ts
+ * import { imageSignatureStatement, parseStatement } from "@cosign-deno/cosign";
+ * const bytes = imageSignatureStatement("sha256:" + "ab".repeat(32), { env: "prod" });
+ * parseStatement(bytes).predicateType; // "https://sigstore.dev/cosign/sign/v1"
+ * ```
  */
 export function imageSignatureStatement(
   digest: string,
@@ -84,6 +90,21 @@ export interface StoreBundleOptions extends ReferrerWriteOptions {
  * `WriteAttestationNewBundleFormat`): the bundle blob, the empty config, the manifest with
  * the bundle content and predicate type annotations, and, on a registry without the referrers
  * API, the `sha256-<hex>` fallback index entry.
+ * @example
+ * ```ts
+ * import { parseReference, RegistryClient, storeImageBundle } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const m = await client.getManifest(image);
+ * const bundle = await Deno.readTextFile("provenance.sigstore.json"); // a v0.3 DSSE bundle
+ * await storeImageBundle(
+ *   client,
+ *   image,
+ *   { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
+ *   bundle,
+ *   "https://slsa.dev/provenance/v1",
+ * );
+ * ```
  */
 export function storeImageBundle(
   store: ImageStore,
@@ -154,6 +175,22 @@ export interface SignedImageBundle {
 /**
  * Signs `subject` (an image manifest's descriptor) the cosign v3 way: a DSSE envelope over the
  * statement, logged when `tlog` is given, in a v0.3 bundle stored as a referrer.
+ * @example
+ * ```ts
+ * import { loadSigner, parseReference, RegistryClient, signImageBundle } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const m = await client.getManifest(image);
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const signed = await signImageBundle(
+ *   client,
+ *   image,
+ *   { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
+ *   signer,
+ *   { material: { type: "publicKey", publicKeyPem: await signer.publicKeyPem() } },
+ * );
+ * console.log(signed.pushed?.digest);
+ * ```
  */
 export async function signImageBundle(
   store: ImageStore,
@@ -253,6 +290,15 @@ function skip(digest: string, reason: string): never {
  * Lists the Sigstore referrers of the image `digest` (in its repository, or
  * `COSIGN_REPOSITORY`): entries whose artifact type is another kind of artifact are left out;
  * those without one are fetched and judged by their layer.
+ * @example
+ * ```ts
+ * import { listImageBundles, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const listing = await listImageBundles(client, image, digest);
+ * console.log(listing.source, listing.bundles.length, listing.skipped);
+ * ```
  */
 export async function listImageBundles(
   store: ImageStore,
@@ -429,6 +475,33 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
  * certificate policy) and, unless `ignoreTlog`, carry a log entry that verifies against the
  * trusted root; its statement must have a subject with the image digest, whose annotations
  * hold the `-a` pairs. Returns those that verified and, for the rest, why not.
+ * @example
+ * ```ts
+ * import {
+ *   listImageBundles,
+ *   parseReference,
+ *   parseTrustedRoot,
+ *   RegistryClient,
+ *   verifyImageBundles,
+ * } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("ghcr.io/org/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { bundles } = await listImageBundles(client, image, digest);
+ * const { verified, skipped } = await verifyImageBundles(bundles, digest, {
+ *   signer: {
+ *     certificate: {
+ *       identity: {
+ *         identity: "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1",
+ *         issuer: "https://token.actions.githubusercontent.com",
+ *       },
+ *     },
+ *   },
+ *   trustedRoot: parseTrustedRoot(await Deno.readFile("trusted_root.json")),
+ *   ignoreTlog: false,
+ * });
+ * if (verified.length === 0) throw new Error(skipped.map((s) => s.reason).join("; "));
+ * ```
  */
 export async function verifyImageBundles(
   bundles: PendingBundle[],
@@ -505,6 +578,28 @@ export async function verifyImageBundles(
  * A verified v3 signature as `cosign verify -o json` prints it: the statement re-shaped into the
  * simple-signing structure (`critical.type` = the predicate type, `optional` = the matching
  * subject's annotations), all read from the verified statement.
+ * @example
+ * ```ts
+ * import {
+ *   bundleOutputPayload,
+ *   listImageBundles,
+ *   loadVerifier,
+ *   parseReference,
+ *   RegistryClient,
+ *   repositoryName,
+ *   verifyImageBundles,
+ * } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { bundles } = await listImageBundles(client, image, digest);
+ * const key = await loadVerifier("cosign.pub");
+ * const { verified } = await verifyImageBundles(bundles, digest, {
+ *   signer: { key },
+ *   ignoreTlog: true,
+ * });
+ * for (const v of verified) console.log(bundleOutputPayload(v, repositoryName(image), digest));
+ * ```
  */
 export function bundleOutputPayload(v: VerifiedImageBundle, name: string, digest: string): string {
   return `{"critical":{"identity":{"docker-reference":${goJsonString(name)}},` +

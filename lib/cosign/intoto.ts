@@ -30,6 +30,12 @@ export const PREDICATE_TYPES: Record<string, string> = {
 /**
  * The predicate type URI for a `--type` value: a short name, or (for `verify` commands) any
  * other string as is; for `attest`, anything else must be an absolute URI.
+ * @example
+ * ```ts
+ * import { predicateTypeFor } from "@cosign-deno/cosign";
+ * predicateTypeFor("slsaprovenance1"); // "https://slsa.dev/provenance/v1"
+ * predicateTypeFor("https://example.com/Report/v1", { requireUri: true }); // as given
+ * ```
  */
 export function predicateTypeFor(type: string, options: { requireUri?: boolean } = {}): string {
   if (type === "") throw new CosignError("PREDICATE_INVALID", "missing predicate type");
@@ -123,6 +129,16 @@ export interface Subject {
 /**
  * Builds a statement. JSON predicates are kept as given; `spdx` wraps the raw file as a JSON
  * string; `custom` wraps it as `{"Data","Timestamp"}`.
+ * @example
+ * ```ts
+ * import { buildStatement } from "@cosign-deno/cosign";
+ * const { bytes, predicateType } = buildStatement(
+ *   "custom",
+ *   new TextEncoder().encode("any text"),
+ *   { name: "app.tar.gz", sha256: "ab".repeat(32) },
+ * );
+ * predicateType; // "https://cosign.sigstore.dev/attestation/v1"
+ * ```
  */
 export function buildStatement(
   type: string,
@@ -158,7 +174,16 @@ export interface Statement {
   json: Record<string, unknown>;
 }
 
-/** Parses statement bytes (the DSSE payload). */
+/**
+ * Parses statement bytes (the DSSE payload).
+ * @example
+ * ```ts
+ * import { parseEnvelope, parseStatement } from "@cosign-deno/cosign";
+ * const envelope = parseEnvelope(await Deno.readFile("app.tar.gz.intoto.jsonl"));
+ * const statement = parseStatement(envelope.payload);
+ * console.log(statement.predicateType, statement.subjects);
+ * ```
+ */
 export function parseStatement(bytes: Uint8Array): Statement {
   const json = parseJsonObject(bytes, "the attestation payload");
   const pt = getMember(json, "predicateType");
@@ -178,7 +203,15 @@ export function parseStatement(bytes: Uint8Array): Statement {
   };
 }
 
-/** True when some subject has `digest[alg]` equal to `hex` (case-insensitive hex). */
+/**
+ * True when some subject has `digest[alg]` equal to `hex` (case-insensitive hex).
+ * @example
+ * ```ts
+ * import { buildStatement, hasSubjectDigest, parseStatement } from "@cosign-deno/cosign";
+ * const { bytes } = buildStatement("custom", new Uint8Array(), { name: "f", sha256: "ab".repeat(32) });
+ * hasSubjectDigest(parseStatement(bytes), "sha256", "AB".repeat(32)); // true
+ * ```
+ */
 export function hasSubjectDigest(st: Statement, alg: string, hex: string): boolean {
   return st.subjects.some((s) =>
     typeof s.digest[alg] === "string" &&

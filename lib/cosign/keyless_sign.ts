@@ -62,6 +62,16 @@ export interface KeylessCertificate {
 /**
  * A {@link KeySigner} over an ephemeral P-256 key that exists only in this object, with the
  * Fulcio certificate for it.
+ * @example
+ * ```ts
+ * import { createKeylessSigner, type KeylessSigner, parseTrustedRoot } from "@cosign-deno/cosign";
+ * const signer: KeylessSigner = await createKeylessSigner({
+ *   fulcioUrl: "https://fulcio.sigstore.dev",
+ *   trustedRoot: parseTrustedRoot(await Deno.readFile("trusted_root.json")),
+ *   token: {}, // SIGSTORE_ID_TOKEN, CI providers, …
+ * });
+ * console.log(signer.token.issuer, signer.certificate.chainPem);
+ * ```
  */
 export class KeylessSigner extends KeySigner {
   /** The checked Fulcio certificate. */
@@ -101,8 +111,15 @@ function isTokenSourceOptions(
  *   `SCT_INVALID`, `CERTIFICATE_INVALID`, `CERTIFICATE_IDENTITY_MISMATCH` when its answer does
  *   not check out
  * @example
- * ```ts ignore
- * const signer = await createKeylessSigner({ fulcioUrl, trustedRoot, token: { identityToken: jwt } });
+ * ```ts
+ * import { createKeylessSigner, parseTrustedRoot } from "@cosign-deno/cosign";
+ * const signer = await createKeylessSigner({
+ *   fulcioUrl: "https://fulcio.sigstore.dev",
+ *   trustedRoot: parseTrustedRoot(await Deno.readFile("trusted_root.json")),
+ *   token: { identityToken: Deno.env.get("SIGSTORE_ID_TOKEN") },
+ * });
+ * const signature = await signer.sign(new TextEncoder().encode("hello"));
+ * console.log(signer.check.subject, signer.certificate.pem);
  * ```
  */
 export async function createKeylessSigner(options: KeylessSignerOptions): Promise<KeylessSigner> {

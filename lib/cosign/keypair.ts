@@ -42,6 +42,15 @@ export async function generateKeyPair(password: Password): Promise<EncodedKeyPai
  * @param pem the unencrypted private key PEM
  * @param password the password for the new encrypted key
  * @param what a name for error messages (e.g. the file name)
+ * @example
+ * ```ts
+ * import { importKeyPair } from "@cosign-deno/cosign";
+ * // an unencrypted key, e.g. from `openssl ecparam -name prime256v1 -genkey -noout`
+ * const pem = await Deno.readTextFile("ec_private.pem");
+ * const { privateKeyPem, publicKeyPem } = await importKeyPair(pem, "new password", "ec_private.pem");
+ * await Deno.writeTextFile("import-cosign.key", privateKeyPem, { mode: 0o600 });
+ * await Deno.writeTextFile("import-cosign.pub", publicKeyPem);
+ * ```
  */
 export async function importKeyPair(
   pem: string,

@@ -17,7 +17,17 @@ export const KMS_SCHEMES = ["awskms://", "gcpkms://", "azurekms://", "hashivault
 /** How a key reference names its key material. */
 export type KeyRefKind = "pkcs11" | "k8s" | "git" | "kms" | "url" | "env" | "file";
 
-/** Classifies a key reference without touching anything. */
+/**
+ * Classifies a key reference without touching anything.
+ * @example
+ * ```ts
+ * import { keyRefKind } from "@cosign-deno/cosign";
+ * keyRefKind("cosign.key"); // "file"
+ * keyRefKind("env://COSIGN_PUBLIC_KEY"); // "env"
+ * keyRefKind("awskms://alias/release"); // "kms"
+ * keyRefKind("k8s://ns/secret"); // "k8s"
+ * ```
+ */
 export function keyRefKind(ref: string): KeyRefKind {
   if (ref.startsWith("pkcs11:")) return "pkcs11";
   if (ref.startsWith("k8s://")) return "k8s";

@@ -119,6 +119,15 @@ export type LayerKind = "signature" | "attestation";
  * - `attestation` (`.att`): the layer payload is the DSSE envelope, the only thing verified and
  *   read; the signature annotation (empty when cosign writes it) is not read.
  * @throws {CosignError} `BUNDLE_INVALID` naming the malformed annotation
+ * @example
+ * ```ts
+ * import { attachmentRef, layerAsBundle, parseReference, readAttachments, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { layers } = await readAttachments(client, attachmentRef(image, digest, "sig"));
+ * const bundles = layers.map((l) => layerAsBundle(l, "signature"));
+ * ```
  */
 export function layerAsBundle(layer: AttachmentLayer, kind: LayerKind = "signature"): Bundle {
   const a = layer.annotations;

@@ -23,6 +23,14 @@ export function goJsonString(s: string): string {
 /**
  * Builds the payload for `digest` of the image in `dockerReference` (the normalised
  * repository, no tag or digest), with optional annotations.
+ * @example
+ * ```ts
+ * import { loadSigner, simpleSigningPayload } from "@cosign-deno/cosign";
+ * const digest = "sha256:" + "ab".repeat(32);
+ * const payload = simpleSigningPayload("ghcr.io/org/app", digest, { env: "prod" });
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const signature = await signer.sign(payload);
+ * ```
  */
 export function simpleSigningPayload(
   dockerReference: string,

@@ -84,7 +84,14 @@ export interface ReferrersListing {
   fallbackReason?: string;
 }
 
-/** The fallback tag of a subject: `sha256-<hex>`. */
+/**
+ * The fallback tag of a subject: `sha256-<hex>`.
+ * @example
+ * ```ts
+ * import { referrersTag } from "@cosign-deno/cosign";
+ * referrersTag("sha256:" + "ab".repeat(32)); // "sha256-abab…"
+ * ```
+ */
 export function referrersTag(digest: string): string {
   return digest.replace(":", "-");
 }
@@ -238,6 +245,17 @@ export async function readFallbackIndex(
  * as its subject, and the fallback tag there. The result is filtered by `artifactType` here,
  * whatever the registry did.
  * @throws {CosignError} when the registry fails (never "no referrers" for a failure)
+ * @example
+ * ```ts
+ * import { BUNDLE_ARTIFACT_TYPE, listReferrers, parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { source, referrers } = await listReferrers(client, image, digest, {
+ *   artifactType: BUNDLE_ARTIFACT_TYPE,
+ * });
+ * console.log(source, referrers.map((r) => r.digest));
+ * ```
  */
 export async function listReferrers(
   store: ImageStore,
@@ -366,6 +384,20 @@ export interface ReferrerManifestInput {
  * The bytes of a referrer manifest laid out as cosign v3 writes it (go-containerregistry's
  * field order: schemaVersion, mediaType, config, layers, annotations, subject, artifactType;
  * config `application/vnd.oci.empty.v1+json` `{}` with the artifact type).
+ * @example
+ * ```ts
+ * import { referrerManifest } from "@cosign-deno/cosign";
+ * const bytes = referrerManifest({
+ *   subject: {
+ *     mediaType: "application/vnd.oci.image.manifest.v1+json",
+ *     digest: "sha256:" + "ab".repeat(32),
+ *     size: 1234,
+ *   },
+ *   artifactType: "application/vnd.example.report+json",
+ *   layer: { mediaType: "application/json", digest: "sha256:" + "cd".repeat(32), size: 2 },
+ *   annotations: { "org.opencontainers.image.created": "2025-01-01T00:00:00Z" },
+ * });
+ * ```
  */
 export function referrerManifest(input: ReferrerManifestInput): Uint8Array {
   const { subject, layer } = input;
@@ -418,6 +450,20 @@ export interface PushedReferrer {
  * @param repo the repository (the image's, or `COSIGN_REPOSITORY`)
  * @param input the manifest's subject, artifact type and annotations
  * @param layerBytes the layer blob (a bundle)
+ * @example
+ * ```ts
+ * import { parseReference, pushReferrer, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const subject = await client.getManifest(image);
+ * const pushed = await pushReferrer(client, image, {
+ *   subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.length },
+ *   artifactType: "application/vnd.example.report+json",
+ *   layerMediaType: "application/json",
+ *   annotations: {},
+ * }, new TextEncoder().encode("{}"));
+ * console.log(pushed.digest, pushed.api ? "referrers API" : "fallback tag");
+ * ```
  */
 export async function pushReferrer(
   store: ImageStore,
@@ -606,6 +652,17 @@ function indexBytes(
  * merging again when a writer elsewhere replaced it without our change. A tag there that is not
  * an index is never overwritten.
  * @throws {CosignError} `MANIFEST_INVALID` (the tag is not an index), `WRITE_CONFLICT`
+ * @example
+ * ```ts
+ * import { parseReference, RegistryClient, updateReferrersIndex } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * // drop one referrer from the fallback index `sha256-<hex>`
+ * const { changed } = await updateReferrersIndex(client, image, digest, {
+ *   remove: ["sha256:" + "cd".repeat(32)],
+ * });
+ * ```
  */
 export async function updateReferrersIndex(
   store: ImageStore,

@@ -17,7 +17,14 @@ export function attachmentRepository(subject: Repository, cosignRepository?: str
     : { registry: subject.registry, repository: subject.repository };
 }
 
-/** The attachment tag for a subject digest. */
+/**
+ * The attachment tag for a subject digest.
+ * @example
+ * ```ts
+ * import { attachmentTag } from "@cosign-deno/cosign";
+ * attachmentTag("sha256:" + "ab".repeat(32), "sig"); // "sha256-abab….sig"
+ * ```
+ */
 export function attachmentTag(digest: string, kind: AttachmentKind, prefix = ""): string {
   const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
   if (!m) {
@@ -26,7 +33,17 @@ export function attachmentTag(digest: string, kind: AttachmentKind, prefix = "")
   return `${prefix}sha256-${m[1]}.${kind}`;
 }
 
-/** The attachment reference for a subject digest. */
+/**
+ * The attachment reference for a subject digest.
+ * @example
+ * ```ts
+ * import { attachmentRef, parseReference, referenceName } from "@cosign-deno/cosign";
+ * const image = parseReference("ghcr.io/org/app:v1");
+ * const digest = "sha256:" + "ab".repeat(32);
+ * referenceName(attachmentRef(image, digest, "sig")); // "ghcr.io/org/app:sha256-abab….sig"
+ * attachmentRef(image, digest, "att", { cosignRepository: "ghcr.io/org/signatures" });
+ * ```
+ */
 export function attachmentRef(
   subject: Repository,
   digest: string,

@@ -120,6 +120,23 @@ function bundleForEntry(entry: RekorEntry, query: OnlineTlogQuery): Record<strin
  *   this signature; otherwise the first failure of the entries that hold it (e.g.
  *   `TLOG_UNTRUSTED` for a log not in the trusted root, `TLOG_BODY_MISMATCH` for another key),
  *   or `TLOG_UNAVAILABLE` when the log cannot be asked
+ * @example
+ * ```ts
+ * import { findAndVerifyEntry, loadVerifier, parseTrustedRoot, RekorClient } from "@cosign-deno/cosign";
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const sha256Hex = new Uint8Array(await crypto.subtle.digest("SHA-256", blob)).toHex();
+ * const found = await findAndVerifyEntry(
+ *   new RekorClient(),
+ *   parseTrustedRoot(await Deno.readFile("trusted_root.json")),
+ *   {
+ *     sha256Hex,
+ *     signature: Uint8Array.fromBase64((await Deno.readTextFile("app.tar.gz.sig")).trim()),
+ *     signer: { key: await loadVerifier("cosign.pub") },
+ *     artifact: { bytes: blob },
+ *   },
+ * );
+ * console.log(found.logIndex, found.integratedTime);
+ * ```
  */
 export async function findAndVerifyEntry(
   rekor: RekorClient,

@@ -187,6 +187,18 @@ export type BundleSigner =
 /**
  * Verifies a bundle with a public key (`verify-blob --key --bundle`, `verify-blob-attestation`).
  * Same as {@link verifyBundle} with `{ key: verifier }`.
+ * @example
+ * ```ts
+ * import { loadVerifier, parseBundle, verifyBundleWithKey } from "@cosign-deno/cosign";
+ * const bundle = parseBundle(await Deno.readFile("app.tar.gz.bundle"));
+ * const result = await verifyBundleWithKey(
+ *   bundle,
+ *   { bytes: await Deno.readFile("app.tar.gz") },
+ *   await loadVerifier("cosign.pub"),
+ *   undefined, // no trusted root: the log entry is not checked
+ *   { ignoreTlog: true },
+ * );
+ * ```
  */
 export function verifyBundleWithKey(
   bundle: Bundle,

@@ -146,6 +146,23 @@ export async function verifySignatureLayers(
  * may be given fetched or pending ({@link listAttachments}): a pending layer is fetched only when
  * its signature is to be checked (never for a missing or malformed signature annotation, nor for
  * an identical copy), a few ahead, with the bytes held at once bounded ({@link loadLayers}).
+ * @example
+ * ```ts
+ * import {
+ *   attachmentRef,
+ *   checkSignatureLayers,
+ *   listAttachments,
+ *   loadVerifier,
+ *   parseReference,
+ *   RegistryClient,
+ * } from "@cosign-deno/cosign";
+ * const client = new RegistryClient();
+ * const image = parseReference("localhost:5000/app:v1");
+ * const { digest } = await client.getManifest(image);
+ * const { layers } = await listAttachments(client, attachmentRef(image, digest, "sig"));
+ * const result = await checkSignatureLayers(layers, await loadVerifier("cosign.pub"), { digest });
+ * console.log(result.verified.length, result.skipped.map((s) => s.reason));
+ * ```
  */
 export async function checkSignatureLayers(
   layers: (AttachmentLayer | PendingLayer)[],

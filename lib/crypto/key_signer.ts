@@ -48,7 +48,19 @@ async function collect(data: MessageData): Promise<Uint8Array> {
   return concatBytes(...parts);
 }
 
-/** A {@link Signer} over a private key held in memory. */
+/**
+ * A {@link Signer} over a private key held in memory.
+ * @example
+ * ```ts
+ * import { generateKeyPairSync } from "node:crypto";
+ * import { KeySigner } from "@cosign-deno/cosign";
+ * const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+ * const signer = new KeySigner(privateKey);
+ * const data = new TextEncoder().encode("hello");
+ * const signature = await signer.sign(data);
+ * console.log(await signer.verifier().verify(data, signature)); // true
+ * ```
+ */
 export class KeySigner implements Signer {
   readonly #key: KeyObject;
   /** The key's algorithm. */
@@ -101,7 +113,16 @@ export interface KeyVerifierOptions {
   acceptSha256?: boolean;
 }
 
-/** A {@link Verifier} over a public key. */
+/**
+ * A {@link Verifier} over a public key.
+ * @example
+ * ```ts
+ * import { createPublicKey } from "node:crypto";
+ * import { KeyVerifier } from "@cosign-deno/cosign";
+ * const verifier = new KeyVerifier(createPublicKey(await Deno.readTextFile("cosign.pub")));
+ * const ok = await verifier.verify(await Deno.readFile("blob"), await Deno.readFile("blob.sig.raw"));
+ * ```
+ */
 export class KeyVerifier implements Verifier {
   readonly #key: KeyObject;
   readonly #hashes: readonly HashName[] | null;

@@ -119,8 +119,18 @@ export function parseSigningCertAnswer(url: string, text: string): FulcioChain {
  * @throws {CosignError} `FULCIO_ERROR` for a refusal (the status and Fulcio's message), a 5xx
  *   still failing after the retries, or an answer that is not a certificate chain
  * @example
- * ```ts ignore
- * const chain = await requestSigningCertificate({ url }, token, pem, await key.sign(utf8(token.subject)));
+ * ```ts
+ * import { generateKeyPairSync } from "node:crypto";
+ * import { getIdentityToken, KeySigner, requestSigningCertificate } from "@cosign-deno/cosign";
+ * const token = await getIdentityToken();
+ * const signer = new KeySigner(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey);
+ * const proof = await signer.sign(new TextEncoder().encode(token.subject));
+ * const chain = await requestSigningCertificate(
+ *   { url: "https://fulcio.sigstore.dev" },
+ *   token,
+ *   await signer.publicKeyPem(),
+ *   proof,
+ * );
  * ```
  */
 export async function requestSigningCertificate(
@@ -194,6 +204,24 @@ export async function requestSigningCertificate(
  * @throws {CosignError} `CERTIFICATE_INVALID` for a leaf for another key;
  *   `CERTIFICATE_UNTRUSTED`, `CERTIFICATE_EXPIRED`, `SCT_MISSING`, `SCT_INVALID`,
  *   `CERTIFICATE_IDENTITY_MISMATCH` from the checks
+ * @example
+ * ```ts
+ * import { checkFulcioCertificate, getIdentityToken, KeySigner, parseTrustedRoot, requestSigningCertificate } from "@cosign-deno/cosign";
+ * import { createPublicKey, generateKeyPairSync } from "node:crypto";
+ * const token = await getIdentityToken();
+ * const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+ * const signer = new KeySigner(privateKey);
+ * const chain = await requestSigningCertificate(
+ *   { url: "https://fulcio.sigstore.dev" },
+ *   token,
+ *   await signer.publicKeyPem(),
+ *   await signer.sign(new TextEncoder().encode(token.subject)),
+ * );
+ * const spki = new Uint8Array(createPublicKey(privateKey).export({ type: "spki", format: "der" }));
+ * const root = parseTrustedRoot(await Deno.readFile("trusted_root.json"));
+ * const { check } = checkFulcioCertificate(chain.certificates, root, spki, token.issuer);
+ * console.log(check.subject);
+ * ```
  */
 export function checkFulcioCertificate(
   chain: readonly Uint8Array[],

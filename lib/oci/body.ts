@@ -128,6 +128,12 @@ export function cappedStream(
  * @param value the text
  * @param what names the setting in the error
  * @throws {CosignError} `USAGE` (exit 2) for anything else
+ * @example
+ * ```ts
+ * import { parseByteSize } from "@cosign-deno/cosign";
+ * parseByteSize("128MiB", "--max-size"); // 134217728
+ * parseByteSize("1GB", "--max-size"); // 1000000000
+ * ```
  */
 export function parseByteSize(value: string, what: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$/i.exec(value);

@@ -250,7 +250,16 @@ async function runCredentialHelper(
   return out;
 }
 
-/** The default keychain, reading the real environment, files and helpers. */
+/**
+ * The default keychain, reading the real environment, files and helpers.
+ * @example
+ * ```ts
+ * import { defaultKeychain, RegistryClient } from "@cosign-deno/cosign";
+ * const keychain = defaultKeychain();
+ * const creds = await keychain("ghcr.io", "org/app"); // docker config, credential helpers, …
+ * const client = new RegistryClient({ keychain });
+ * ```
+ */
 export function defaultKeychain(env: Partial<KeychainEnv> = {}): Keychain {
   const getEnv = env.getEnv ?? ((n: string) => Deno.env.get(n));
   const full: KeychainEnv = {
@@ -268,7 +277,15 @@ export function defaultKeychain(env: Partial<KeychainEnv> = {}): Keychain {
   };
 }
 
-/** A keychain that answers `creds` for every registry (the `--registry-*` flags). */
+/**
+ * A keychain that answers `creds` for every registry (the `--registry-*` flags).
+ * @example
+ * ```ts
+ * import { RegistryClient, staticKeychain } from "@cosign-deno/cosign";
+ * const password = Deno.env.get("REGISTRY_PASSWORD") ?? "";
+ * const client = new RegistryClient({ keychain: staticKeychain({ username: "ci", password }) });
+ * ```
+ */
 export function staticKeychain(creds: Credentials): Keychain {
   return () => Promise.resolve(creds);
 }

@@ -123,7 +123,15 @@ export function parseReference(ref: string): Reference {
   return out;
 }
 
-/** Parses a repository name (no tag or digest), e.g. for `COSIGN_REPOSITORY`. */
+/**
+ * Parses a repository name (no tag or digest), e.g. for `COSIGN_REPOSITORY`.
+ * @example
+ * ```ts
+ * import { parseRepository, repositoryName } from "@cosign-deno/cosign";
+ * const repo = parseRepository("ghcr.io/org/signatures");
+ * repositoryName(repo); // "ghcr.io/org/signatures"
+ * ```
+ */
 export function parseRepository(name: string): Repository {
   if (name.includes("@")) throw invalid(name, "a repository takes no digest");
   const lastSlash = name.lastIndexOf("/");
@@ -133,7 +141,14 @@ export function parseRepository(name: string): Repository {
   return splitRepository(name, name);
 }
 
-/** `registry/repository`, as ggcr's `Repository.Name()`. */
+/**
+ * `registry/repository`, as ggcr's `Repository.Name()`.
+ * @example
+ * ```ts
+ * import { parseReference, repositoryName } from "@cosign-deno/cosign";
+ * repositoryName(parseReference("localhost:5000/app:v1")); // "localhost:5000/app"
+ * ```
+ */
 export function repositoryName(r: Repository): string {
   return `${r.registry}/${r.repository}`;
 }
@@ -143,7 +158,14 @@ export function identifier(r: Reference): string {
   return r.digest ?? r.tag ?? DEFAULT_TAG;
 }
 
-/** The reference as ggcr's `Name()` prints it: `registry/repo:tag` or `registry/repo@digest`. */
+/**
+ * The reference as ggcr's `Name()` prints it: `registry/repo:tag` or `registry/repo@digest`.
+ * @example
+ * ```ts
+ * import { parseReference, referenceName } from "@cosign-deno/cosign";
+ * referenceName(parseReference("alpine")); // "index.docker.io/library/alpine:latest"
+ * ```
+ */
 export function referenceName(r: Reference): string {
   return r.digest ? `${repositoryName(r)}@${r.digest}` : `${repositoryName(r)}:${r.tag}`;
 }

@@ -143,7 +143,17 @@ async function errorDetail(res: Response): Promise<string> {
   return line ? `HTTP ${res.status}: ${line}` : `HTTP ${res.status}`;
 }
 
-/** The registry client. */
+/**
+ * The registry client.
+ * @example
+ * ```ts
+ * import { parseReference, RegistryClient } from "@cosign-deno/cosign";
+ * const client = new RegistryClient({ timeoutMs: 30_000 });
+ * const manifest = await client.getManifest(parseReference("ghcr.io/org/app:v1"));
+ * console.log(manifest.digest, manifest.mediaType);
+ * client.close();
+ * ```
+ */
 export class RegistryClient implements ImageStore {
   /** The HTTP transport every request goes through. */
   readonly transport: Transport;

@@ -169,7 +169,18 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-/** The transport of one process: shared TLS clients and policies. */
+/**
+ * The transport of one process: shared TLS clients and policies.
+ * @example
+ * ```ts
+ * import { RegistryClient } from "@cosign-deno/cosign";
+ * // every registry client has one: its requests retry, time out and reuse TLS clients
+ * const client = new RegistryClient({ timeoutMs: 10_000, retry: { maxAttempts: 3 } });
+ * const res = await client.transport.send({ method: "GET", url: "https://registry.example/v2/" });
+ * await res.body?.cancel();
+ * client.close();
+ * ```
+ */
 export class Transport {
   /** The options the transport was created with. */
   readonly options: TransportOptions;

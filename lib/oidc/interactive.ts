@@ -529,8 +529,9 @@ async function deviceFlow(
  * Logs the user in interactively and returns a checked OpenID Connect ID token.
  *
  * @example
- * ```ts ignore
- * const token = await interactiveIdentityToken({
+ * ```ts
+ * import { DEFAULT_OIDC_CLIENT_ID, DEFAULT_OIDC_ISSUER, interactiveIdentityToken } from "@cosign-deno/cosign";
+ * const jwt = await interactiveIdentityToken({
  *   issuer: DEFAULT_OIDC_ISSUER,
  *   clientId: DEFAULT_OIDC_CLIENT_ID,
  *   flow: "device",

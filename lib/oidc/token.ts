@@ -72,8 +72,10 @@ function base64UrlJson(part: string): unknown {
  * @throws {CosignError} `OIDC_TOKEN_INVALID` for a value that is not a JWT, or a JWT without
  *   `iss`, or without `sub` and a verified `email`
  * @example
- * ```ts ignore
- * parseIdentityToken(jwt, "--identity-token").subject; // "alice@example.com"
+ * ```ts
+ * import { parseIdentityToken } from "@cosign-deno/cosign";
+ * const jwt = await Deno.readTextFile("token.jwt");
+ * parseIdentityToken(jwt.trim(), "token.jwt").subject; // e.g. "alice@example.com"
  * ```
  */
 export function parseIdentityToken(raw: string, source: string): IdentityToken {
@@ -192,8 +194,10 @@ async function githubToken(
  * @throws {CosignError} `OIDC_TOKEN_MISSING` when no source has one (the message names
  *   `--identity-token`); `OIDC_TOKEN_INVALID` when the token found is not a JWT
  * @example
- * ```ts ignore
+ * ```ts
+ * import { getIdentityToken } from "@cosign-deno/cosign";
  * const token = await getIdentityToken({ identityToken: Deno.env.get("MY_JWT") });
+ * console.log(token.source, token.issuer, token.subject);
  * ```
  */
 export async function getIdentityToken(options: TokenSourceOptions = {}): Promise<IdentityToken> {

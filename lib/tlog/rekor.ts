@@ -45,7 +45,19 @@ export interface RekorEntry {
   };
 }
 
-/** The proposed `hashedrekord` 0.0.1 entry for a signature over a SHA-256 digest. */
+/**
+ * The proposed `hashedrekord` 0.0.1 entry for a signature over a SHA-256 digest.
+ * @example
+ * ```ts
+ * import { hashedRekordEntry, loadSigner, RekorClient } from "@cosign-deno/cosign";
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const hex = new Uint8Array(await crypto.subtle.digest("SHA-256", blob)).toHex();
+ * const proposed = hashedRekordEntry(hex, await signer.sign(blob), await signer.publicKeyPem());
+ * const entry = await new RekorClient().upload(proposed);
+ * console.log(entry.logIndex);
+ * ```
+ */
 export function hashedRekordEntry(
   sha256Hex: string,
   signature: Uint8Array,
@@ -75,6 +87,13 @@ export const ATTESTATION_ENTRY_TYPES: readonly AttestationEntryType[] = ["dsse",
  * signed (Rekor hashes these bytes into `envelopeHash`), and the verifying key.
  * @param envelope the envelope JSON bytes as stored (never re-serialised)
  * @param publicKeyPem the signer's public key (or certificate) PEM
+ * @example
+ * ```ts
+ * import { dsseEntry, loadSigner, RekorClient, signEnvelope } from "@cosign-deno/cosign";
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const envelope = await signEnvelope(signer, await Deno.readFile("statement.json"));
+ * const entry = await new RekorClient().upload(dsseEntry(envelope, await signer.publicKeyPem()));
+ * ```
  */
 export function dsseEntry(envelope: Uint8Array, publicKeyPem: string): Record<string, unknown> {
   return {
@@ -97,6 +116,13 @@ export function dsseEntry(envelope: Uint8Array, publicKeyPem: string): Record<st
  * @param envelope the envelope JSON bytes as stored
  * @param publicKeyPem the signer's public key (or certificate) PEM
  * @throws {CosignError} `DSSE_INVALID` when `envelope` is not an envelope with signatures
+ * @example
+ * ```ts
+ * import { intotoEntry, loadSigner, RekorClient, signEnvelope } from "@cosign-deno/cosign";
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const envelope = await signEnvelope(signer, await Deno.readFile("statement.json"));
+ * await new RekorClient().upload(intotoEntry(envelope, await signer.publicKeyPem()));
+ * ```
  */
 export function intotoEntry(envelope: Uint8Array, publicKeyPem: string): Record<string, unknown> {
   let env: unknown;
@@ -190,7 +216,17 @@ function parseEntries(json: unknown, rekorUrl: string): RekorEntry {
   return entry;
 }
 
-/** Talks to one Rekor instance. */
+/**
+ * Talks to one Rekor instance.
+ * @example
+ * ```ts
+ * import { RekorClient } from "@cosign-deno/cosign";
+ * const rekor = new RekorClient("https://rekor.sigstore.dev");
+ * const uuids = await rekor.searchByHash("ab".repeat(32));
+ * for (const uuid of uuids) console.log((await rekor.getByUuid(uuid)).logIndex);
+ * rekor.close();
+ * ```
+ */
 export class RekorClient {
   /** The log's base URL, without a trailing slash. */
   readonly url: string;

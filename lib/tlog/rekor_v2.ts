@@ -153,7 +153,16 @@ function usage(message: string): never {
   throw new CosignError("USAGE", message);
 }
 
-/** The default key details of a key, as sigstore-go picks them for Rekor v2. */
+/**
+ * The default key details of a key, as sigstore-go picks them for Rekor v2.
+ * @example
+ * ```ts
+ * import { generateKeyPairSync } from "node:crypto";
+ * import { rekorV2KeyDetails } from "@cosign-deno/cosign";
+ * const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-384" });
+ * rekorV2KeyDetails(publicKey); // "PKIX_ECDSA_P384_SHA_384"
+ * ```
+ */
 export function rekorV2KeyDetails(key: KeyObject): string {
   switch (key.asymmetricKeyType) {
     case "ec": {
@@ -461,14 +470,24 @@ function errorText(text: string): string {
  *   malformed answer, a proof or checkpoint that does not verify; `TLOG_UNTRUSTED` for a log
  *   the trusted root does not list
  * @example
- * ```ts ignore
+ * ```ts
+ * import { bundleV03Json, loadSigner, parseTrustedRoot, uploadRekorV2 } from "@cosign-deno/cosign";
+ * const signer = await loadSigner("cosign.key", { password: async () => "pw" });
+ * const blob = await Deno.readFile("app.tar.gz");
+ * const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", blob));
+ * const signature = await signer.sign(blob);
+ * const trustedRoot = parseTrustedRoot(await Deno.readFile("trusted_root.json"));
  * const entry = await uploadRekorV2({ url: "https://log2025-1.rekor.sigstore.dev", trustedRoot }, {
  *   type: "hashedrekord",
  *   digest,
  *   signature,
- *   verifier: { certificateDer },
+ *   verifier: { publicKeyPem: await signer.publicKeyPem() },
  * });
- * bundleV03Json({ content, verificationMaterial, tlogEntryV2: entry });
+ * bundleV03Json({
+ *   content: { type: "messageSignature", digest: { algorithm: "sha256", bytes: digest }, signature },
+ *   verificationMaterial: { type: "publicKey", publicKeyPem: await signer.publicKeyPem() },
+ *   tlogEntryV2: entry,
+ * });
  * ```
  */
 export async function uploadRekorV2(
@@ -533,7 +552,15 @@ export async function uploadRekorV2(
   );
 }
 
-/** The leaf hash of an entry (hex), its identity in the log. */
+/**
+ * The leaf hash of an entry (hex), its identity in the log.
+ * @example
+ * ```ts
+ * import { rekorV2LeafHashHex } from "@cosign-deno/cosign";
+ * const body = new TextEncoder().encode('{"apiVersion":"0.0.2","kind":"hashedrekord"}');
+ * rekorV2LeafHashHex({ canonicalizedBody: body }); // SHA-256 of 0x00 || body, hex
+ * ```
+ */
 export function rekorV2LeafHashHex(entry: Pick<RekorV2Entry, "canonicalizedBody">): string {
   return toHex(leafHash(entry.canonicalizedBody));
 }

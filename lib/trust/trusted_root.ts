@@ -324,6 +324,12 @@ function parseAuthority(obj: Json, where: string): CertificateAuthority {
  *   hash algorithm or `publicKey.validFor.start`, an authority's `certChain`, or the `start` of
  *   any `validFor` given; an unparsable key or certificate, a key that contradicts its key
  *   details, a malformed time)
+ * @example
+ * ```ts
+ * import { parseTrustedRoot } from "@cosign-deno/cosign";
+ * const root = parseTrustedRoot(await Deno.readFile("trusted_root.json"));
+ * console.log(root.tlogs.length, root.certificateAuthorities.length);
+ * ```
  */
 export function parseTrustedRoot(input: string | Uint8Array | unknown): TrustedRoot {
   let json: unknown = input;

@@ -265,8 +265,10 @@ function describe(e: unknown): string {
  * @throws {CosignError} `TUF_UNAVAILABLE` when the mirror cannot be reached and the cache
  * cannot serve; `TUF_INVALID` when the repository's metadata or a target is refused
  * @example
- * ```ts ignore
+ * ```ts
+ * import { updateTuf } from "@cosign-deno/cosign";
  * const targets = await updateTuf(["trusted_root.json"], { cacheDir: "/tmp/tuf" });
+ * const rootJson = targets.get("trusted_root.json");
  * ```
  */
 export async function updateTuf(
@@ -398,7 +400,8 @@ export async function updateTuf(
  * @throws {CosignError} as {@link updateTuf}, and `TUF_INVALID` when the repository has no
  * `trusted_root.json`
  * @example
- * ```ts ignore
+ * ```ts
+ * import { trustedRootFromTuf } from "@cosign-deno/cosign";
  * const root = await trustedRootFromTuf({ cacheDir: `${Deno.env.get("HOME")}/.sigstore/root` });
  * ```
  */
@@ -420,8 +423,10 @@ export async function trustedRootFromTuf(options: TufOptions = {}): Promise<Trus
  * the repository does not list it.
  * @throws {CosignError} as {@link updateTuf}
  * @example
- * ```ts ignore
+ * ```ts
+ * import { parseSigningConfig, signingConfigFromTuf } from "@cosign-deno/cosign";
  * const bytes = await signingConfigFromTuf({ mirror: "https://tuf-repo-cdn.sigstore.dev" });
+ * const config = bytes ? parseSigningConfig(bytes) : undefined;
  * ```
  */
 export async function signingConfigFromTuf(

@@ -489,9 +489,10 @@ function parseDer(der: Uint8Array): Certificate {
  * @param what a name for error messages (default "certificate")
  * @throws {CosignError} `CERTIFICATE_INVALID` naming `what` and the reason
  * @example
- * ```ts ignore
- * const cert = parseCertificate(der, "signing certificate");
- * console.log(cert.subjectAlternativeNames, cert.notAfter);
+ * ```ts
+ * import { parseCertificate } from "@cosign-deno/cosign";
+ * const cert = parseCertificate(await Deno.readFile("leaf.der"), "signing certificate");
+ * console.log(cert.subject, cert.notAfter);
  * ```
  */
 export function parseCertificate(der: Uint8Array, what = "certificate"): Certificate {
@@ -510,7 +511,8 @@ export function parseCertificate(der: Uint8Array, what = "certificate"): Certifi
  * @throws {CosignError} `CERTIFICATE_INVALID` when there is no certificate block, a block is
  *   not a certificate, or a certificate is malformed; `PEM_INVALID` for broken PEM
  * @example
- * ```ts ignore
+ * ```ts
+ * import { parseCertificatePem } from "@cosign-deno/cosign";
  * const [leaf, ...intermediates] = parseCertificatePem(Deno.readTextFileSync("chain.pem"));
  * ```
  */
