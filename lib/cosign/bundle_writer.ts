@@ -62,7 +62,15 @@ export type BundleWriterMaterial =
 /** A log entry a bundle can record: from Rekor v1 (`RekorClient`) or Rekor v2 (`uploadRekorV2`). */
 export type BundleLogEntry = RekorEntry | RekorV2Entry;
 
-/** Whether `entry` came from a Rekor v2 log (it has no UUID, and its body is bytes). */
+/**
+ * Whether `entry` came from a Rekor v2 log (it has no UUID, and its body is bytes).
+ * @example
+ * ```ts
+ * import { type BundleLogEntry, isRekorV2Entry } from "@cosign-deno/cosign";
+ * const describe = (e: BundleLogEntry) =>
+ *   isRekorV2Entry(e) ? `Rekor v2 index ${e.logIndex}` : `Rekor v1 entry ${e.uuid}`;
+ * ```
+ */
 export function isRekorV2Entry(entry: BundleLogEntry): entry is RekorV2Entry {
   return "canonicalizedBody" in entry && entry.canonicalizedBody instanceof Uint8Array;
 }
