@@ -36,6 +36,7 @@ import {
   VERIFY_TLOG_FLAGS,
 } from "./command.ts";
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
+import { deadlineOption } from "./deadline_flag.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
@@ -310,7 +311,9 @@ export const verifyBlobCommand: Command = {
     });
     const { sig, from } = await readSignature(sigFlag);
     const tlog = await import("./tlog_online.ts");
-    const rekor = ignoreTlog ? undefined : new RekorClient(str(flags, "rekor-url"));
+    const rekor = ignoreTlog
+      ? undefined
+      : new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await tlog.onlineTrustedRoot(flags, rekor) : undefined;
     // Hash while verifying: the log is searched by the blob's SHA-256. Ed25519 entries are
@@ -408,7 +411,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
   const signer = { certificate: policy };
   if (!ignoreTlog) {
     // The entry found in the log is verified together with the timestamps, as one bundle.
-    const rekor = new RekorClient(str(flags, "rekor-url"));
+    const rekor = new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     try {
       const tlog = await import("./tlog_online.ts");
       const trustedRoot = await tlog.onlineTrustedRoot(flags, rekor);

@@ -45,6 +45,7 @@ import { RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { openTransparencyLogs, sha256Digest } from "./tlog_record.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { deadlineOption } from "./deadline_flag.ts";
 
 /** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
 export function attachmentOptions(flags: FlagValues): AttachmentOptions {
@@ -402,7 +403,7 @@ export async function verifyRefs(
   // Signatures without a bundle annotation are looked up in the log, unless --offline.
   const logChecked = ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot;
   const rekor = logChecked && !bool(flags, "offline")
-    ? new RekorClient(str(flags, "rekor-url"))
+    ? new RekorClient(str(flags, "rekor-url"), deadlineOption(flags))
     : undefined;
   await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
   const keyless = ctx.keyless && rekor ? { ...ctx.keyless, rekor } : ctx.keyless;

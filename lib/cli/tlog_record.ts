@@ -21,6 +21,8 @@ import {
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { FlagValues } from "./args.ts";
 import { info } from "./io.ts";
+import { deadlineOption } from "./deadline_flag.ts";
+import type { TransportOptions } from "../oci/transport.ts";
 import type { RekorLog } from "./keyless.ts";
 
 /** What to record: a signature over an artifact digest, or a DSSE envelope. */
@@ -77,12 +79,17 @@ export class TransparencyLogs implements AsyncDisposable {
   readonly #v1 = new Map<string, RekorClient>();
 
   /** @internal use {@link openTransparencyLogs} */
-  constructor(logs: readonly RekorLog[], signer: LogSigner, trustedRoot: TrustedRoot | undefined) {
+  constructor(
+    logs: readonly RekorLog[],
+    signer: LogSigner,
+    trustedRoot: TrustedRoot | undefined,
+    transport: TransportOptions = {},
+  ) {
     this.#logs = logs;
     this.#signer = signer;
     this.#trustedRoot = trustedRoot;
     for (const log of logs) {
-      if (log.majorApiVersion === 1) this.#v1.set(log.url, new RekorClient(log.url));
+      if (log.majorApiVersion === 1) this.#v1.set(log.url, new RekorClient(log.url, transport));
     }
   }
 
@@ -172,10 +179,11 @@ export async function openTransparencyLogs(
   if (logs.length === 0) return new TransparencyLogs(logs, signer, undefined);
   const { uploadTrustedRoot } = await import("./tlog_online.ts");
   const v1 = logs.find((l) => l.majorApiVersion === 1);
-  const client = new RekorClient(v1?.url ?? logs[0]!.url);
+  const transport = deadlineOption(flags);
+  const client = new RekorClient(v1?.url ?? logs[0]!.url, transport);
   try {
     const trustedRoot = await uploadTrustedRoot(flags, client, options);
-    return new TransparencyLogs(logs, signer, trustedRoot);
+    return new TransparencyLogs(logs, signer, trustedRoot, transport);
   } finally {
     client.close();
   }
