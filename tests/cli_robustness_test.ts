@@ -29,3 +29,24 @@ Deno.test("login: COSIGN_PASSWORD (the key password) is never taken as --passwor
     new TextEncoder().encode("alice:registry-pw").toBase64(),
   );
 });
+
+Deno.test("attach signature: a value naming no file must be base64 of a signature; a directory is a clean error", async () => {
+  await using d = await tempDir();
+  // Nothing listens on port 1: an error about the registry would mean the value was accepted.
+  const ref = "127.0.0.1:1/app/img:v1";
+  const attach = (sig: string) => cosign(["attach", "signature", "--signature", sig, ref]);
+  assertFails(
+    await attach(`${d.path}/nosuchfile.sig`),
+    1,
+    /--signature ".*nosuchfile\.sig" is neither a file \(no such file\) nor a signature in base64 \(not valid base64\)/,
+  );
+  // Valid base64, but of 6 bytes that are no signature.
+  assertFails(
+    await attach("abcd1234"),
+    1,
+    /--signature "abcd1234" is neither a file \(no such file\) nor a signature in base64 \(it decodes to 6 bytes that are not a DER signature\)/,
+  );
+  assertFails(await attach(d.path), 1, /Cannot read signature .*: it is a directory/);
+  await Deno.writeFile(`${d.path}/empty.sig`, new Uint8Array());
+  assertFails(await attach(`${d.path}/empty.sig`), 1, /Signature file .*empty\.sig is empty/);
+});
