@@ -9,6 +9,23 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 
+/**
+ * What a flag's value must be, checked before the command runs (`flag_checks.ts`): an
+ * `http(s)` URL, a positive whole number, a Go duration, a byte size, an existing file (`-` for
+ * stdin), a file that can be created (its folder exists; not a folder), a key-pair prefix whose
+ * folder exists, an existing folder, or a folder to create (not a file).
+ */
+export type FlagCheck =
+  | "url"
+  | "count"
+  | "duration"
+  | "size"
+  | "file"
+  | "out-file"
+  | "key-prefix"
+  | "dir"
+  | "out-dir";
+
 /** One flag of a command. */
 export interface FlagSpec {
   type: "string" | "boolean";
@@ -27,6 +44,8 @@ export interface FlagSpec {
    * else (login's `--password` would otherwise pick up the key password, `COSIGN_PASSWORD`).
    */
   env?: boolean;
+  /** What the value must be (see {@link FlagCheck}); checked before the command runs. */
+  check?: FlagCheck;
 }
 
 /** A command's flags and positional arguments. */

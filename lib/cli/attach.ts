@@ -96,12 +96,19 @@ export const attachSignatureCommand: Command = {
       payload: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "the signed payload (default: the simple-signing payload of IMAGE)",
       },
-      certificate: { type: "string", value: "FILE", description: "PEM certificate of the signer" },
+      certificate: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description: "PEM certificate of the signer",
+      },
       "certificate-chain": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "PEM chain of the certificate",
       },
       ...REGISTRY_FLAGS,
@@ -298,6 +305,7 @@ export const attachAttestationCommand: Command = {
         type: "string",
         multiple: true,
         value: "FILE",
+        check: "file",
         description: "file of one or more DSSE envelopes",
       },
       ...REGISTRY_FLAGS,
@@ -441,7 +449,12 @@ export const attachSbomCommand: Command = {
     usage: "--sbom FILE|- --type spdx|cyclonedx|syft [--input-format json|xml|text] IMAGE",
     args: [1, 1],
     flags: {
-      sbom: { type: "string", value: "FILE", description: "the SBOM file, or - for stdin" },
+      sbom: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description: "the SBOM file, or - for stdin",
+      },
       type: {
         type: "string",
         default: "spdx",

@@ -124,7 +124,12 @@ export const attestCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
-      predicate: { type: "string", value: "FILE", description: "the predicate (- for stdin)" },
+      predicate: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description: "the predicate (- for stdin)",
+      },
       type: TYPE_FLAG,
       replace: {
         type: "boolean",
@@ -353,7 +358,7 @@ export const attestBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
-      predicate: { type: "string", value: "FILE", description: "the predicate" },
+      predicate: { type: "string", value: "FILE", check: "file", description: "the predicate" },
       type: TYPE_FLAG,
       hash: {
         type: "string",
@@ -363,16 +368,19 @@ export const attestBlobCommand: Command = {
       "output-signature": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the envelope here (default stdout)",
       },
       "output-attestation": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the statement here",
       },
       bundle: {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write cosign's bundle (envelope, key, transparency-log entry) here",
       },
       "new-bundle-format": NEW_BUNDLE_FORMAT_FLAG,
@@ -518,11 +526,13 @@ export const verifyBlobAttestationCommand: Command = {
       signature: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "the DSSE envelope (JSON or base64)",
       },
       bundle: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "a cosign bundle or a Sigstore v0.3 bundle",
       },
       type: TYPE_FLAG,

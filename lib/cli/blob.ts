@@ -74,12 +74,14 @@ export const signBlobCommand: Command = {
       "output-signature": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the signature to FILE instead of stdout",
       },
       b64: { type: "boolean", default: true, description: "base64-encode the signature" },
       bundle: {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write cosign's bundle (signature, key, transparency-log entry) here",
       },
       "new-bundle-format": NEW_BUNDLE_FORMAT_FLAG,
@@ -243,6 +245,7 @@ export const verifyBlobCommand: Command = {
       bundle: {
         type: "string",
         value: "FILE",
+        check: "file",
         description:
           "a cosign bundle or a Sigstore bundle (v0.1-v0.3) holding signature and log proof",
       },
@@ -256,16 +259,19 @@ export const verifyBlobCommand: Command = {
       certificate: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "the signer's PEM certificate (keyless, without --bundle)",
       },
       "certificate-chain": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "PEM intermediates (and root) of --certificate",
       },
       "rfc3161-timestamp": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "a DER RFC 3161 timestamp over the signature (keyless, without --bundle)",
       },
     },

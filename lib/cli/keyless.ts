@@ -33,11 +33,13 @@ export const KEYLESS_SIGN_FLAGS = {
   "fulcio-url": {
     type: "string",
     value: "URL",
+    check: "url",
     description: "address of Fulcio (with --use-signing-config=false)",
   },
   "timestamp-server-url": {
     type: "string",
     value: "URL",
+    check: "url",
     description: "RFC 3161 timestamp authority to timestamp the signature",
   },
   "identity-token": {
@@ -49,6 +51,7 @@ export const KEYLESS_SIGN_FLAGS = {
     type: "string",
     default: "https://oauth2.sigstore.dev/auth",
     value: "URL",
+    check: "url",
     description: "OIDC provider for interactive login",
   },
   "oidc-client-id": {
@@ -60,11 +63,13 @@ export const KEYLESS_SIGN_FLAGS = {
   "oidc-client-secret-file": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "file holding the OIDC client secret for interactive login",
   },
   "oidc-redirect-url": {
     type: "string",
     value: "URL",
+    check: "url",
     description:
       "loopback redirect URL of the browser login (default http://localhost:0/auth/callback)",
   },
@@ -88,6 +93,7 @@ export const KEYLESS_SIGN_FLAGS = {
   "signing-config": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "signing_config.json (v0.2) naming Fulcio, Rekor and TSA",
   },
 } as const;

@@ -210,7 +210,12 @@ export const saveCommand: Command = {
     usage: "IMAGE --dir DIR",
     args: [1, 1],
     flags: {
-      dir: { type: "string", value: "DIR", description: "the OCI layout folder to write" },
+      dir: {
+        type: "string",
+        value: "DIR",
+        check: "out-dir",
+        description: "the OCI layout folder to write",
+      },
       ...REGISTRY_FLAGS,
     },
   },
@@ -273,6 +278,7 @@ export const loadCommand: Command = {
       dir: {
         type: "string",
         value: "DIR",
+        check: "dir",
         description: "the OCI layout folder written by cosign save",
       },
       ...REGISTRY_FLAGS,

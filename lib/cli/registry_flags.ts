@@ -29,6 +29,7 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
   "registry-cacert": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "PEM CA certificates to trust for the registry, besides the system roots",
   },
   "registry-username": { type: "string", value: "USER", description: "registry user (Basic)" },
@@ -39,6 +40,7 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
     short: "t",
     default: "3m0s",
     value: "DURATION",
+    check: "duration",
     description:
       "deadline for the whole command's network work: every request, retry and backoff (e.g. 30s, 3m0s)",
   },

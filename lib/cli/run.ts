@@ -11,6 +11,7 @@
 import { CosignError, EXIT_INTERNAL, EXIT_USAGE, UsageError } from "../errors.ts";
 import { helpText, parseCommand } from "./args.ts";
 import type { Command } from "./command.ts";
+import { checkFlagValues } from "./flag_checks.ts";
 import { info, stdout } from "./io.ts";
 import { escapeForTerminal } from "../text/escape.ts";
 
@@ -39,8 +40,15 @@ function findCommand(p: Program, argv: string[]): [string, string[]] | undefined
   return undefined;
 }
 
-/** Runs `program` with `argv`; returns the exit code. Never throws. */
-export async function runProgram(p: Program, argv: string[]): Promise<number> {
+/**
+ * Runs `program` with `argv`; returns the exit code. Never throws.
+ * @param report where the final `Error: …` line goes (default stderr; tests collect it)
+ */
+export async function runProgram(
+  p: Program,
+  argv: string[],
+  report: (line: string) => Promise<void> = info,
+): Promise<number> {
   const debug = Deno.env.get("COSIGN_DEBUG") === "1";
   try {
     if (argv.length === 0 && !p.defaultCommand || ["-h", "--help", "help"].includes(argv[0]!)) {
@@ -71,24 +79,29 @@ export async function runProgram(p: Program, argv: string[]): Promise<number> {
       await stdout(helpText(p.name, cmd.spec));
       return 0;
     }
+    await checkFlagValues(cmd.spec, parsed.flags);
     return (await cmd.run(parsed)) ?? 0;
   } catch (e) {
-    return await report(e, debug);
+    return await reportError(e, debug, report);
   }
 }
 
-async function report(e: unknown, debug: boolean): Promise<number> {
+async function reportError(
+  e: unknown,
+  debug: boolean,
+  say: (line: string) => Promise<void>,
+): Promise<number> {
   try {
     if (e instanceof Deno.errors.BrokenPipe) return 1; // the reader went away; nothing to say
     if (e instanceof CosignError) {
-      await info(`Error: ${escapeForTerminal(e.message)}`);
-      if (debug && e.stack) await info(escapeForTerminal(e.stack, { keepNewlines: true }));
+      await say(`Error: ${escapeForTerminal(e.message)}`);
+      if (debug && e.stack) await say(escapeForTerminal(e.stack, { keepNewlines: true }));
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    await info(`Error: internal error: ${escapeForTerminal(msg.split("\n")[0]!)}`);
+    await say(`Error: internal error: ${escapeForTerminal(msg.split("\n")[0]!)}`);
     if (debug && e instanceof Error && e.stack) {
-      await info(escapeForTerminal(e.stack, { keepNewlines: true }));
+      await say(escapeForTerminal(e.stack, { keepNewlines: true }));
     }
     return EXIT_INTERNAL;
   } catch {

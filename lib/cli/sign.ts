@@ -144,11 +144,13 @@ export const signCommand: Command = {
       "output-signature": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the base64 signature here",
       },
       "output-payload": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the signed payload here",
       },
       yes: {
@@ -446,7 +448,13 @@ export const VERIFY_FLAGS = {
     default: false,
     description: "IMAGE is an OCI layout written by cosign save",
   },
-  "max-workers": { type: "string", default: "10", value: "N", description: "parallel downloads" },
+  "max-workers": {
+    type: "string",
+    default: "10",
+    value: "N",
+    check: "count",
+    description: "parallel downloads",
+  },
   "signature-digest-algorithm": {
     type: "string",
     value: "ALG",
