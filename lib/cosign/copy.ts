@@ -74,7 +74,7 @@ async function copyBlob(
   to: Reference,
   d: Desc,
 ): Promise<void> {
-  if (await dst.blobExists(to, d.digest)) return;
+  if (await dst.blobExists(to, d.digest, d.size)) return;
   if (src instanceof RegistryClient && dst instanceof RegistryClient && src === dst) {
     if (await dst.mountBlob(to, d.digest, from)) return;
   }
@@ -119,6 +119,8 @@ export async function copyManifestTree(
   if (dst instanceof OciLayout) {
     await dst.putManifest(target, m.bytes, m.mediaType, options.annotations ?? {});
   } else await dst.putManifest(target, m.bytes, m.mediaType);
+  // A registry's word is not enough: what it serves back under the name is what was written.
+  if (dst instanceof RegistryClient) await dst.confirmManifest(target, m.digest);
   return m;
 }
 
@@ -322,6 +324,7 @@ export async function copyAttachmentImages(
       ...(options.dockerMediaTypes ? { dockerMediaTypes: true } : {}),
       writeWhenMissing: async () => {
         await dst.putManifest(to, m.bytes, m.mediaType);
+        if (dst instanceof RegistryClient) await dst.confirmManifest(to, m.digest);
         wroteWhole = true;
       },
     });
