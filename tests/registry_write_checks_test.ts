@@ -73,3 +73,49 @@ Deno.test("write checks: a Docker-Content-Digest that is not the digest written 
   });
   assertFails(c, 1, new RegExp(`${wrong}.*${img.digest}|${img.digest}.*${wrong}`));
 });
+
+Deno.test("load: a blob missing from the layout is found before anything is pushed; no tag appears", async () => {
+  await using d = await tempDir();
+  await using reg = await startRegistry();
+  const img = await pushImage(reg, "app/img:v1");
+  const env = { ...ENV, COSIGN_PASSWORD: "pw" };
+  const g = await cosign(["generate-key-pair", "--output-key-prefix", `${d.path}/k`], { env });
+  assertEquals(g.code, 0, g.stderr);
+  const s = await cosign([
+    "sign",
+    "--key",
+    `${d.path}/k.key`,
+    "--tlog-upload=false",
+    "--new-bundle-format=false",
+    `${reg.host}/app/img@${img.digest}`,
+  ], { env });
+  assertEquals(s.code, 0, s.stderr);
+  const layout = `${d.path}/saved`;
+  const saved = await cosign(["save", "--dir", layout, `${reg.host}/app/img:v1`], { env });
+  assertEquals(saved.code, 0, saved.stderr);
+  // The signature's layer (the simple-signing payload) goes missing from the layout.
+  const index = JSON.parse(await Deno.readTextFile(`${layout}/index.json`));
+  const sigEntry = index.manifests.find((m: { annotations?: Record<string, string> }) =>
+    m.annotations?.kind === "dev.cosignproject.cosign/sigs"
+  );
+  const sigManifest = JSON.parse(
+    await Deno.readTextFile(`${layout}/blobs/sha256/${sigEntry.digest.slice(7)}`),
+  );
+  const layer: string = sigManifest.layers[0].digest;
+  await Deno.remove(`${layout}/blobs/sha256/${layer.slice(7)}`);
+  const l = await cosign(["load", "--dir", layout, `${reg.host}/fresh/img:v1`], { env });
+  const res = await fetch(`${reg.url}/v2/fresh/img/manifests/v1`, {
+    headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
+  });
+  await res.body?.cancel();
+  assertEquals(res.status, 404, "no tag was pushed");
+  assertFails(l, 1, new RegExp(`is incomplete, so nothing was pushed: ${layer} .* is missing`));
+  // A damaged (truncated) image layer is found the same way.
+  const manifest = JSON.parse(
+    await Deno.readTextFile(`${layout}/blobs/sha256/${img.digest.slice(7)}`),
+  );
+  const imgLayer: string = manifest.layers[0].digest;
+  await Deno.writeTextFile(`${layout}/blobs/sha256/${imgLayer.slice(7)}`, "x");
+  const l2 = await cosign(["load", "--dir", layout, `${reg.host}/fresh/img:v1`], { env });
+  assertFails(l2, 1, new RegExp(`${imgLayer} .* has 1 bytes, not \\d+`));
+});

@@ -15,10 +15,16 @@ import {
   copyReferrers,
   LAYOUT_KIND,
   layoutImage,
+  missingFromLayout,
   planAttachmentCopies,
   type ReferrerKind,
 } from "../cosign/copy.ts";
-import { BUNDLE_PREDICATE_TYPE_ANNOTATION, referrerArtifacts } from "../cosign/referrers.ts";
+import {
+  BUNDLE_PREDICATE_TYPE_ANNOTATION,
+  listReferrers,
+  referrerArtifacts,
+} from "../cosign/referrers.ts";
+import type { Manifest } from "../oci/registry.ts";
 import { cleanAttachment, cleanReferrers } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
 import { type AttachmentKind, attachmentRef, attachmentRepository } from "../cosign/tags.ts";
@@ -290,32 +296,53 @@ export const loadCommand: Command = {
     const layout = await OciLayout.open(dir);
     const { digest } = await layoutImage(layout, dir);
     const local = { registry: "local", repository: "layout" };
+    const image = await layout.getManifest(withDigest(local, digest));
+    // Every attachment saved (of the image and of an index's children) goes back under its
+    // tag, merged into what the registry has now (signatures added after the save are kept).
+    const copies: AttachmentCopy[] = [];
+    for (const e of await layout.index()) {
+      const kind = LAYOUT_ATTACHMENT_KINDS[e.annotations?.kind ?? ""];
+      const tag = e.annotations?.[REF_NAME_ANNOTATION];
+      if (!kind || !tag) continue;
+      const from = withTag(local, tag);
+      copies.push({ kind, from, to: withTag(dst, tag), manifest: await layout.getManifest(from) });
+    }
+    // The whole layout is checked before anything is pushed: a blob missing from it is found
+    // here, not after the image's tag already points at content that never arrived.
+    const referrerManifests: Manifest[] = [];
+    for (const d of digestsToSign(image, true)) {
+      for (const r of (await listReferrers(layout, local, d)).referrers) {
+        try {
+          referrerManifests.push(await layout.getManifest(withDigest(local, r.digest)));
+        } catch (e) {
+          if (!(e instanceof CosignError)) throw e; // skipped and reported by the copy below
+        }
+      }
+    }
+    const missing = await missingFromLayout(layout, local, [
+      image,
+      ...copies.map((c) => c.manifest),
+      ...referrerManifests,
+    ]);
+    if (missing.length) {
+      throw new CosignError(
+        "BLOB_UNKNOWN",
+        `${dir} is incomplete, so nothing was pushed: ${missing.slice(0, 3).join("; ")}` +
+          (missing.length > 3 ? `; and ${missing.length - 3} more` : ""),
+      );
+    }
     await withRegistry(flags, async (client) => {
       const target = dst.digest ? dst : withTag(dst, dst.tag ?? "latest");
-      // Every attachment saved (of the image and of an index's children) goes back under its
-      // tag, merged into what the registry has now (signatures added after the save are kept).
-      const copies: AttachmentCopy[] = [];
-      for (const e of await layout.index()) {
-        const kind = LAYOUT_ATTACHMENT_KINDS[e.annotations?.kind ?? ""];
-        const tag = e.annotations?.[REF_NAME_ANNOTATION];
-        if (!kind || !tag) continue;
-        const from = withTag(local, tag);
-        copies.push({
-          kind,
-          from,
-          to: withTag(dst, tag),
-          manifest: await layout.getManifest(from),
-        });
-      }
       await checkSbomConflicts(client, copies);
-      await copyManifestTree(layout, withDigest(local, digest), client, target);
+      // Blobs, then manifests by digest, attachments and referrers; the image's tag last, so a
+      // failure on the way leaves no tag over content that is not there.
+      await copyManifestTree(layout, withDigest(local, digest), client, withDigest(dst, digest));
       const copied = await copyAttachmentImages(layout, client, copies, {
         dockerMediaTypes: dockerMediaTypes(),
       });
       for (const c of copied) if (c.outcome !== "copied") await info(copiedLine(c));
       // The referrers saved (in the layout's fallback indexes and index entries) go back by
       // digest, recorded in the registry's fallback index unless it answers the referrers API.
-      const image = await layout.getManifest(withDigest(local, digest));
       let referrers = 0;
       for (const d of digestsToSign(image, true)) {
         const r = await copyReferrers(layout, local, client, attachmentRepository(dst), d);
@@ -323,6 +350,10 @@ export const loadCommand: Command = {
           await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
         }
         referrers += r.copied.length;
+      }
+      if (target.tag) {
+        await client.putManifest(target, image.bytes, image.mediaType);
+        await client.confirmManifest(target, image.digest);
       }
       await info(
         `Loaded ${referenceName(withDigest(dst, digest))}` +

@@ -377,6 +377,64 @@ export async function layoutImage(
   return { digest: image.digest, kind: image.annotations!.kind! };
 }
 
+/**
+ * What an OCI layout lacks to push the trees of `roots` whole: each index child's manifest and
+ * each config and layer blob, checked on disk (present, and of the size its descriptor lists)
+ * before anything is pushed, so that `load` never leaves a tag over content it could not push.
+ * @returns one line per missing or damaged item (empty when the layout is complete)
+ */
+export async function missingFromLayout(
+  layout: OciLayout,
+  repo: Repository,
+  roots: Manifest[],
+): Promise<string[]> {
+  const missing: string[] = [];
+  const seen = new Set<string>();
+  const pending: { m: Manifest; depth: number }[] = roots.map((m) => ({ m, depth: 0 }));
+  const checkBlob = async (d: Desc, parent: string) => {
+    if (seen.has(d.digest)) return;
+    seen.add(d.digest);
+    let size: number | undefined;
+    try {
+      const st = await Deno.lstat(layout.blobPath(d.digest));
+      if (st.isFile) size = st.size;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (size === undefined) missing.push(`${d.digest} (listed by ${parent}) is missing`);
+    else if (size !== d.size) {
+      missing.push(`${d.digest} (listed by ${parent}) has ${size} bytes, not ${d.size}`);
+    }
+  };
+  let manifests = 0;
+  while (pending.length) {
+    const { m, depth } = pending.shift()!;
+    if (seen.has(m.digest)) continue;
+    seen.add(m.digest);
+    // Past the copy's own bounds the copy refuses anyway; the check stops there too.
+    if (++manifests > LIMITS.manifestsPerOperation) break;
+    if (INDEXES.includes(m.mediaType)) {
+      if (depth + 1 > LIMITS.indexDepth) continue; // refused by the copy itself
+      for (const child of descriptors(m.json.manifests)) {
+        try {
+          pending.push({
+            m: await layout.getManifest(withDigest(repo, child.digest)),
+            depth: depth + 1,
+          });
+        } catch (e) {
+          if (!(e instanceof CosignError)) throw e;
+          missing.push(`${child.digest} (listed by ${m.digest}): ${e.message}`);
+        }
+      }
+      continue;
+    }
+    for (const d of [...descriptors([m.json.config]), ...descriptors(m.json.layers)]) {
+      await checkBlob(d, m.digest);
+    }
+  }
+  return missing;
+}
+
 /** A name for a layout in messages and references. */
 export function layoutReference(digest: string): Reference {
   return { registry: "local", repository: "layout", digest };
