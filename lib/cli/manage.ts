@@ -29,7 +29,7 @@ import { cleanAttachment, cleanReferrers } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
 import { type AttachmentKind, attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { INDEXES } from "../oci/media_types.ts";
-import { OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
+import { discardTemporaryFilesSync, OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
 import {
   parseReference,
   type Reference,
@@ -40,7 +40,7 @@ import {
 } from "../oci/reference.ts";
 import { bool, required, str } from "./args.ts";
 import type { Command } from "./command.ts";
-import { confirm, info, stdinIsTerminal, stdout } from "./io.ts";
+import { confirm, info, onInterrupt, stdinIsTerminal, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { escapeForTerminal } from "../text/escape.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
@@ -228,6 +228,9 @@ export const saveCommand: Command = {
   async run({ flags, positionals }) {
     const dir = required(flags, "dir");
     const ref = parseReference(positionals[0]!);
+    // Interrupted, the blobs being written are removed (a later save also removes what a killed
+    // one left: OciLayout.open).
+    using _interrupt = onInterrupt(discardTemporaryFilesSync);
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
       const layout = await OciLayout.open(dir, { create: true });
