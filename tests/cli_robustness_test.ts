@@ -50,3 +50,70 @@ Deno.test("attach signature: a value naming no file must be base64 of a signatur
   await Deno.writeFile(`${d.path}/empty.sig`, new Uint8Array());
   assertFails(await attach(`${d.path}/empty.sig`), 1, /Signature file .*empty\.sig is empty/);
 });
+
+Deno.test("messages: an unreachable token realm is named as the token server, not as the registry", async () => {
+  // A port nothing listens on, for the realm.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const realmHost = `127.0.0.1:${l.addr.port}`;
+  l.close();
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response('{"errors":[{"code":"UNAUTHORIZED"}]}', {
+        status: 401,
+        headers: {
+          "www-authenticate": `Bearer realm="http://${realmHost}/token",service="registry.test"`,
+        },
+      }),
+  );
+  const registry = `127.0.0.1:${server.addr.port}`;
+  const r = await cosign(["triangulate", `${registry}/app/img:v1`], {
+    env: { DOCKER_CONFIG: "/nonexistent", COSIGN_DENO_NO_CACHE: "1" },
+  });
+  assertFails(
+    r,
+    1,
+    new RegExp(
+      `Cannot reach token server ${realmHost}: .*\\(the token server ${registry} named in its authentication challenge\\)`,
+    ),
+  );
+  assert(!r.stderr.includes(`registry ${realmHost}`), r.stderr);
+});
+
+Deno.test("messages: SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY with a log serving HTML names the log's key, not SIGSTORE_REKOR_PUBLIC_KEY", async () => {
+  await using d = await tempDir();
+  const env = { COSIGN_PASSWORD: "pw" };
+  const g = await cosign(["generate-key-pair", "--output-key-prefix", `${d.path}/k`], { env });
+  assertEquals(g.code, 0, g.stderr);
+  await Deno.writeTextFile(`${d.path}/blob`, "blob");
+  const s = await cosign(
+    ["sign-blob", "--key", `${d.path}/k.key`, "--tlog-upload=false", `${d.path}/blob`],
+    { env },
+  );
+  assertEquals(s.code, 0, s.stderr);
+  await Deno.writeTextFile(`${d.path}/blob.sig`, s.out.trim());
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response("<html><body>Welcome</body></html>", {
+        headers: { "content-type": "text/html" },
+      }),
+  );
+  const log = `http://127.0.0.1:${server.addr.port}`;
+  const r = await cosign([
+    "verify-blob",
+    "--key",
+    `${d.path}/k.pub`,
+    "--signature",
+    `${d.path}/blob.sig`,
+    "--rekor-url",
+    log,
+    `${d.path}/blob`,
+  ], { env: { SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY: "1" }, unset: ["SIGSTORE_REKOR_PUBLIC_KEY"] });
+  assertFails(
+    r,
+    1,
+    new RegExp(`the public key ${log} serves \\(SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY\\)`),
+  );
+  assert(!r.stderr.includes("SIGSTORE_REKOR_PUBLIC_KEY:"), r.stderr);
+});

@@ -95,6 +95,8 @@ export interface TransportRequest {
    * receive the body again, is refused.
    */
   secretBody?: boolean;
+  /** What the server is, for messages (default `registry`; e.g. `token server`). */
+  peer?: string;
 }
 
 /**
@@ -330,6 +332,7 @@ export class Transport {
   async send(req: TransportRequest): Promise<Response> {
     const url = new URL(req.url);
     const host = url.host;
+    const peer = req.peer ?? "registry";
     const deadline = this.options.deadline;
     const perRequest = this.options.timeoutMs ?? (deadline ? undefined : 180_000);
     let waited = 0;
@@ -366,7 +369,9 @@ export class Transport {
         if (isCertificateError(e)) {
           throw new CosignError(
             "REGISTRY_INSECURE",
-            `Cannot connect to ${host}: its TLS certificate is not trusted (${shortCause(e)}); ` +
+            `Cannot connect to ${peer} ${host}: its TLS certificate is not trusted (${
+              shortCause(e)
+            }); ` +
               `pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry`,
           );
         }
@@ -386,8 +391,10 @@ export class Transport {
         throw new CosignError(
           "REGISTRY_UNAVAILABLE",
           networkError
-            ? `Cannot reach registry ${host}: ${last} (${tries})`
-            : `Registry ${host} kept failing: ${last} on ${req.method} ${url.pathname} after ${tries}`,
+            ? `Cannot reach ${peer} ${host}: ${last} (${tries})`
+            : `${peer[0]!.toUpperCase()}${
+              peer.slice(1)
+            } ${host} kept failing: ${last} on ${req.method} ${url.pathname} after ${tries}`,
         );
       }
       waited += wait;
