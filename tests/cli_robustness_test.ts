@@ -117,3 +117,24 @@ Deno.test("messages: SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY with a log serving HTML
   );
   assert(!r.stderr.includes("SIGSTORE_REKOR_PUBLIC_KEY:"), r.stderr);
 });
+
+Deno.test("help: command groups print their help with exit 0; bare cosign prints help with exit 0", async () => {
+  const subcommands: Record<string, string[]> = {
+    attach: ["signature", "attestation", "sbom"],
+    download: ["signature", "attestation", "sbom"],
+    upload: ["blob", "wasm"],
+  };
+  for (const [group, subs] of Object.entries(subcommands)) {
+    for (const argv of [[group, "--help"], [group, "-h"], [group], ["help", group]]) {
+      const r = await cosign(argv);
+      assertEquals(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
+      assert(r.out.includes(`Usage: cosign ${group} COMMAND`), r.out);
+      for (const s of subs) assert(new RegExp(`^  ${s}\\s`, "m").test(r.out), `${s} in ${r.out}`);
+      assertEquals(r.stderr, "");
+    }
+  }
+  const bare = await cosign([]);
+  assertEquals(bare.code, 0, bare.stderr);
+  assert(bare.out.includes("Usage: cosign COMMAND"), bare.out);
+  assertFails(await cosign(["attach", "nope"]), 2, /unknown command "attach nope"/);
+});
