@@ -138,3 +138,20 @@ Deno.test("help: command groups print their help with exit 0; bare cosign prints
   assert(bare.out.includes("Usage: cosign COMMAND"), bare.out);
   assertFails(await cosign(["attach", "nope"]), 2, /unknown command "attach nope"/);
 });
+
+Deno.test("tlog: when the default upload cannot reach the log, the error names --tlog-upload=false", async () => {
+  await using d = await tempDir();
+  const env = { COSIGN_PASSWORD: "pw" };
+  const g = await cosign(["generate-key-pair", "--output-key-prefix", `${d.path}/k`], { env });
+  assertEquals(g.code, 0, g.stderr);
+  await Deno.writeTextFile(`${d.path}/blob`, "blob");
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const log = `http://127.0.0.1:${l.addr.port}`;
+  l.close(); // nothing listens there
+  const r = await cosign(
+    ["sign-blob", "--key", `${d.path}/k.key`, "--rekor-url", log, `${d.path}/blob`],
+    { env },
+  );
+  assertFails(r, 1, /Cannot upload to the transparency log .*; .*pass --tlog-upload=false/);
+  assertEquals(r.out, "", "no signature printed");
+});

@@ -8,6 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { CosignError } from "../errors.ts";
 import type { DigestAlgorithm } from "../crypto/prehashed.ts";
 import { toHex } from "../crypto/encoding.ts";
 import type { BundleLogEntry } from "../cosign/bundle_writer.ts";
@@ -68,6 +69,19 @@ function v1Proposal(record: LogRecord, publicKeyPem: string): Record<string, unk
   };
 }
 
+/** How to sign without the log, for errors of an upload the command made by default. */
+const NO_LOG_HINT = "to sign without the transparency log, pass --tlog-upload=false";
+/** The same where the log came from a signing config (`--tlog-upload=false` alone is refused). */
+const SIGNING_CONFIG_NO_LOG_HINT =
+  "to sign without the transparency log, pass --use-signing-config=false --tlog-upload=false " +
+  "(or a signing config without a log)";
+
+/** A log that could not be reached: the error says how to sign without it. */
+function withNoLogHint(e: unknown, hint: string): unknown {
+  if (!(e instanceof CosignError) || e.code !== "TLOG_UNAVAILABLE") return e;
+  return new CosignError(e.code, `${e.message}; ${hint}`, { cause: e });
+}
+
 /**
  * The transparency logs of one signing command. Create with {@link openTransparencyLogs}; close
  * with `await using` (or {@link TransparencyLogs.close}).
@@ -77,6 +91,7 @@ export class TransparencyLogs implements AsyncDisposable {
   readonly #signer: LogSigner;
   readonly #trustedRoot: TrustedRoot | undefined;
   readonly #v1 = new Map<string, RekorClient>();
+  readonly #hint: string;
 
   /** @internal use {@link openTransparencyLogs} */
   constructor(
@@ -84,7 +99,9 @@ export class TransparencyLogs implements AsyncDisposable {
     signer: LogSigner,
     trustedRoot: TrustedRoot | undefined,
     transport: TransportOptions = {},
+    hint = NO_LOG_HINT,
   ) {
+    this.#hint = hint;
     this.#logs = logs;
     this.#signer = signer;
     this.#trustedRoot = trustedRoot;
@@ -104,7 +121,11 @@ export class TransparencyLogs implements AsyncDisposable {
    *   v0.3 bundle needs one; it is fetched again when the upload answer had none)
    */
   async record(record: LogRecord, options: { proof: boolean }): Promise<BundleLogEntry[]> {
-    return await Promise.all(this.#logs.map((log) => this.#recordIn(log, record, options)));
+    try {
+      return await Promise.all(this.#logs.map((log) => this.#recordIn(log, record, options)));
+    } catch (e) {
+      throw withNoLogHint(e, this.#hint);
+    }
   }
 
   /** Records a signature in Rekor v1 logs only (legacy layouts); see {@link record}. */
@@ -180,10 +201,13 @@ export async function openTransparencyLogs(
   const { uploadTrustedRoot } = await import("./tlog_online.ts");
   const v1 = logs.find((l) => l.majorApiVersion === 1);
   const transport = deadlineOption(flags);
+  const hint = options.tuf ? SIGNING_CONFIG_NO_LOG_HINT : NO_LOG_HINT;
   const client = new RekorClient(v1?.url ?? logs[0]!.url, transport);
   try {
-    const trustedRoot = await uploadTrustedRoot(flags, client, options);
-    return new TransparencyLogs(logs, signer, trustedRoot, transport);
+    const trustedRoot = await uploadTrustedRoot(flags, client, options).catch((e) => {
+      throw withNoLogHint(e, hint);
+    });
+    return new TransparencyLogs(logs, signer, trustedRoot, transport, hint);
   } finally {
     client.close();
   }
