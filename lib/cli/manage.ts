@@ -104,12 +104,13 @@ export const copyCommand: Command = {
       "sig-only": {
         type: "boolean",
         default: false,
-        description: "copy only the attachments, not the image",
+        description: "copy only the signatures (deprecated: --only sig)",
       },
       only: {
         type: "string",
         value: "sig,att,sbom",
-        description: "which attachments to copy (default all)",
+        description:
+          "copy only these attachments, neither the image nor its tag (default: everything)",
       },
       force: {
         type: "boolean",
@@ -125,8 +126,17 @@ export const copyCommand: Command = {
   async run({ flags, positionals }) {
     const src = parseReference(positionals[0]!);
     const dst = parseReference(positionals[1]!);
-    const only = str(flags, "only");
-    const kinds = only ? only.split(",").map((k) => k.trim()) : ["sig", "att", "sbom"];
+    // As cosign: --only names the attachments to copy, and then neither the image nor its tag
+    // is copied; --sig-only is --only sig.
+    const sigOnly = bool(flags, "sig-only");
+    if (sigOnly) await info("--sig-only is deprecated, use --only=sig instead");
+    const onlyList = [
+      ...(str(flags, "only") ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
+      ...(sigOnly ? ["sig"] : []),
+    ];
+    const attachmentsOnly = onlyList.length > 0;
+    const only = attachmentsOnly ? [...new Set(onlyList)].join(",") : undefined;
+    const kinds = only ? only.split(",") : ["sig", "att", "sbom"];
     for (const k of kinds) {
       if (!KINDS[k]) throw new UsageError(`invalid --only "${k}" (sig, att or sbom)`);
     }
@@ -135,7 +145,7 @@ export const copyCommand: Command = {
       const image = await getImage(client, src);
       // Everything that could refuse is checked before anything is written.
       let target: Reference | undefined;
-      if (!bool(flags, "sig-only")) {
+      if (!attachmentsOnly) {
         target = dst.digest
           ? withDigest(dst, image.digest)
           : withTag(dst, dst.tag ?? src.tag ?? "latest");
