@@ -227,7 +227,7 @@ export const attestCommand: Command = {
               ? { type: "certificate", der: certificateDer }
               : { type: "publicKey", publicKeyPem },
             tlogEntries: entries,
-            rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope)),
+            rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope), flags),
           });
           const { storeImageBundle } = await import("../cosign/image_bundles.ts");
           await storeImageBundle(client, ref, subject, bundle, st.predicateType, {
@@ -423,7 +423,7 @@ export const attestBlobCommand: Command = {
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = await timestampsFor(services, envelopeSignature(envelope));
+    const timestamps = await timestampsFor(services, envelopeSignature(envelope), flags);
     await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
       publicKeyPem,
       certificateDer: keyless?.certificateDer,

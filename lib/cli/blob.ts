@@ -129,7 +129,7 @@ export const signBlobCommand: Command = {
     const digest = new Uint8Array(hash.digest());
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = await timestampsFor(services, sig);
+    const timestamps = await timestampsFor(services, sig, flags);
     await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
       publicKeyPem,
       certificateDer: keyless?.certificateDer,

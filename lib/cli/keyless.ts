@@ -27,6 +27,7 @@ import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import { info } from "./io.ts";
 import { loadTrustedRoot, tufOptionsFromEnv } from "./trust.ts";
+import { commandDeadline } from "./deadline_flag.ts";
 
 /** Flags of keyless signing (cosign v3 names). */
 export const KEYLESS_SIGN_FLAGS = {
@@ -236,11 +237,17 @@ export async function signingServices(
 export async function timestampsFor(
   services: SigningServices,
   signature: Uint8Array,
+  flags?: FlagValues,
 ): Promise<Uint8Array[]> {
   if (services.tsaUrls.length === 0) return [];
   const { requestTimestamp } = await import("../tlog/tsa_client.ts");
+  const fetchImpl = flags ? commandDeadline(flags)?.fetch() : undefined;
   const out: Uint8Array[] = [];
-  for (const url of services.tsaUrls) out.push(await requestTimestamp({ url }, signature));
+  for (const url of services.tsaUrls) {
+    out.push(
+      await requestTimestamp({ url, ...(fetchImpl ? { fetch: fetchImpl } : {}) }, signature),
+    );
+  }
   return out;
 }
 
@@ -343,6 +350,7 @@ export async function keylessSignerFromFlags(
     },
     backoffMs: (n) => 500 * 2 ** (n - 1),
     retries: 2,
+    fetch: commandDeadline(flags)?.fetch(),
   });
   await info(
     `Successfully verified SCT...\nCertificate issued for ${signer.check.subject} by ${signer.check.issuer}`,

@@ -192,7 +192,7 @@ export const signCommand: Command = {
       certificateDer,
     }, { tuf: services.fromSigningConfig });
     const timestamps = services.tsaUrls.length > 0
-      ? (signature: Uint8Array) => timestampsFor(services, signature)
+      ? (signature: Uint8Array) => timestampsFor(services, signature, flags)
       : undefined;
     // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
     // bundle annotation.

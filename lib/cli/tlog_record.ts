@@ -92,6 +92,7 @@ export class TransparencyLogs implements AsyncDisposable {
   readonly #trustedRoot: TrustedRoot | undefined;
   readonly #v1 = new Map<string, RekorClient>();
   readonly #hint: string;
+  readonly #fetch: typeof fetch | undefined;
 
   /** @internal use {@link openTransparencyLogs} */
   constructor(
@@ -102,6 +103,7 @@ export class TransparencyLogs implements AsyncDisposable {
     hint = NO_LOG_HINT,
   ) {
     this.#hint = hint;
+    this.#fetch = transport.deadline?.fetch();
     this.#logs = logs;
     this.#signer = signer;
     this.#trustedRoot = trustedRoot;
@@ -146,7 +148,7 @@ export class TransparencyLogs implements AsyncDisposable {
         ? { certificateDer: this.#signer.certificateDer }
         : { publicKeyPem: this.#signer.publicKeyPem };
       const entry = await uploadRekorV2(
-        { url: log.url, trustedRoot },
+        { url: log.url, trustedRoot, ...(this.#fetch ? { fetch: this.#fetch } : {}) },
         record.type === "hashedrekord"
           ? {
             type: "hashedrekord",

@@ -68,6 +68,27 @@ export class Deadline {
   }
 
   /**
+   * A `fetch` bound to the deadline, for clients that take one (Fulcio, a TSA, Rekor v2): each
+   * request is aborted when the deadline passes and then fails with {@link error}.
+   * @param base the fetch to wrap (default the global one)
+   */
+  fetch(base: typeof fetch = fetch): typeof fetch {
+    return async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+      const doing = `waiting for ${url.host} to answer ${method} ${url.pathname}`;
+      if (this.passed) throw this.error(doing);
+      const signal = init?.signal ? AbortSignal.any([init.signal, this.signal]) : this.signal;
+      try {
+        return await base(input, { ...init, signal });
+      } catch (e) {
+        if (this.passed && !(e instanceof CosignError)) throw this.error(doing);
+        throw e;
+      }
+    };
+  }
+
+  /**
    * Waits `ms`, or throws {@link error} at once when the wait would end after the deadline
    * (a retry that could not be sent in time is not waited for).
    * @param sleep the sleep to use

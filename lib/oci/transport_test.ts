@@ -342,3 +342,22 @@ Deno.test("transport: the deadline ends a hanging request, a body read and a bac
   );
   assertEquals(slept, []);
 });
+
+Deno.test("deadline: the fetch it hands to Fulcio, TSA and Rekor v2 clients ends at the deadline", async () => {
+  const { Deadline } = await import("./deadline.ts");
+  const hang = (_: RequestInfo | URL, init?: RequestInit) =>
+    new Promise<Response>((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  const f = new Deadline(50).fetch(hang as typeof fetch);
+  let err: unknown;
+  try {
+    await f("https://fulcio.example/api/v2/signingCert", { method: "POST" });
+  } catch (e) {
+    err = e;
+  }
+  assertEquals(
+    err instanceof CosignError ? `${err.code}: ${err.message}` : String(err),
+    "DEADLINE_EXCEEDED: Deadline of 50ms (--timeout) passed while waiting for fulcio.example to answer POST /api/v2/signingCert",
+  );
+});
