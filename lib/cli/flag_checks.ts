@@ -155,13 +155,27 @@ export async function checkFlagValue(check: FlagCheck, flag: string, value: stri
   }
 }
 
-/** Checks every set flag of `spec` that has a {@link FlagCheck}; empty values count as unset. */
+const PATH_CHECKS: ReadonlySet<FlagCheck> = new Set([
+  "file",
+  "out-file",
+  "key-prefix",
+  "dir",
+  "out-dir",
+]);
+
+/**
+ * Checks every set flag of `spec` that has a {@link FlagCheck}; empty values count as unset. A
+ * path flag given what looks like a document rather than a name (a line break, or over 1,024
+ * characters) is left to its command, which says what it expected without echoing it.
+ */
 export async function checkFlagValues(spec: CommandSpec, flags: FlagValues): Promise<void> {
   for (const [name, f] of Object.entries(spec.flags)) {
     if (!f.check) continue;
     const v = flags[name];
     for (const value of Array.isArray(v) ? v : typeof v === "string" ? [v] : []) {
-      if (value !== "") await checkFlagValue(f.check, name, value);
+      if (value === "") continue;
+      if (PATH_CHECKS.has(f.check) && (value.length > 1024 || value.includes("\n"))) continue;
+      await checkFlagValue(f.check, name, value);
     }
   }
 }
