@@ -394,17 +394,17 @@ export async function missingFromLayout(
   const checkBlob = async (d: Desc, parent: string) => {
     if (seen.has(d.digest)) return;
     seen.add(d.digest);
-    let size: number | undefined;
+    let st: Deno.FileInfo | undefined;
     try {
-      const st = await Deno.lstat(layout.blobPath(d.digest));
-      if (st.isFile) size = st.size;
+      st = await Deno.lstat(layout.blobPath(d.digest));
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    if (size === undefined) missing.push(`${d.digest} (listed by ${parent}) is missing`);
-    else if (size !== d.size) {
-      missing.push(`${d.digest} (listed by ${parent}) has ${size} bytes, not ${d.size}`);
-    }
+    const what = `${d.digest} (listed by ${parent})`;
+    if (!st) missing.push(`${what} is missing`);
+    else if (st.isSymlink) missing.push(`${what}: it is a symbolic link; refusing it`);
+    else if (!st.isFile) missing.push(`${what}: it is not a regular file`);
+    else if (st.size !== d.size) missing.push(`${what} has ${st.size} bytes, not ${d.size}`);
   };
   let manifests = 0;
   while (pending.length) {
