@@ -64,6 +64,7 @@ export type {
   TransportOptions,
   TransportRequest,
 } from "./lib/oci/transport.ts";
+export { Deadline } from "./lib/oci/deadline.ts";
 export type { Challenge } from "./lib/oci/auth.ts";
 export { OciLayout } from "./lib/oci/layout.ts";
 export type { IndexEntry, OciLayoutOptions } from "./lib/oci/layout.ts";

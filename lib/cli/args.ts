@@ -9,6 +9,23 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 
+/**
+ * What a flag's value must be, checked before the command runs (`flag_checks.ts`): an
+ * `http(s)` URL, a positive whole number, a Go duration, a byte size, an existing file (`-` for
+ * stdin), a file that can be created (its folder exists; not a folder), a key-pair prefix whose
+ * folder exists, an existing folder, or a folder to create (not a file).
+ */
+export type FlagCheck =
+  | "url"
+  | "count"
+  | "duration"
+  | "size"
+  | "file"
+  | "out-file"
+  | "key-prefix"
+  | "dir"
+  | "out-dir";
+
 /** One flag of a command. */
 export interface FlagSpec {
   type: "string" | "boolean";
@@ -22,6 +39,13 @@ export interface FlagSpec {
   description: string;
   /** Placeholder for the value in `--help`, e.g. `FILE`. */
   value?: string;
+  /**
+   * `false`: the flag is never read from `COSIGN_<FLAG>`, because that variable means something
+   * else (login's `--password` would otherwise pick up the key password, `COSIGN_PASSWORD`).
+   */
+  env?: boolean;
+  /** What the value must be (see {@link FlagCheck}); checked before the command runs. */
+  check?: FlagCheck;
 }
 
 /** A command's flags and positional arguments. */
@@ -54,9 +78,33 @@ export function parseBool(value: string, flag: string): boolean {
   throw new UsageError(`invalid argument "${value}" for "--${flag}": not a boolean`);
 }
 
-/** The environment variable that can set `flag`. */
-export function envNameForFlag(flag: string): string {
-  return "COSIGN_" + flag.toUpperCase().replaceAll("-", "_");
+/**
+ * Variables cosign reads for their own meaning (cosign's `pkg/cosign/env`, and this
+ * implementation's own): a flag whose name would map onto one of them is never set from it, so a
+ * secret of one kind never lands in a flag of another (`COSIGN_PASSWORD`, the key password, is
+ * not `cosign login --password`).
+ */
+export const RESERVED_ENV: ReadonlySet<string> = new Set([
+  "COSIGN_EXPERIMENTAL",
+  "COSIGN_DOCKER_MEDIA_TYPES",
+  "COSIGN_PASSWORD",
+  "COSIGN_PKCS11_PIN",
+  "COSIGN_PKCS11_MODULE_PATH",
+  "COSIGN_PKCS11_IGNORE_CERTIFICATE",
+  "COSIGN_REPOSITORY",
+  "COSIGN_MAX_ATTACHMENT_SIZE",
+  "COSIGN_DEBUG",
+  "COSIGN_LOCK_TIMEOUT",
+]);
+
+/**
+ * The environment variable that can set `flag` of `spec`, or `undefined` when none may: the
+ * flag opts out (`env: false`), or its name maps onto a variable in {@link RESERVED_ENV}.
+ */
+export function envNameForFlag(flag: string, spec?: FlagSpec): string | undefined {
+  if (spec?.env === false) return undefined;
+  const name = "COSIGN_" + flag.toUpperCase().replaceAll("-", "_");
+  return RESERVED_ENV.has(name) || name.startsWith("COSIGN_DENO_") ? undefined : name;
 }
 
 /**
@@ -115,7 +163,8 @@ export function parseCommand(
   }
   for (const [name, f] of Object.entries(spec.flags)) {
     if (flags[name] !== undefined) continue;
-    const env = getEnv(envNameForFlag(name));
+    const envName = envNameForFlag(name, f);
+    const env = envName === undefined ? undefined : getEnv(envName);
     if (env !== undefined) {
       flags[name] = f.type === "boolean" ? parseBool(env, name) : f.multiple ? env.split(",") : env;
     } else if (f.default !== undefined) {
@@ -146,7 +195,12 @@ export function helpText(program: string, spec: CommandSpec): string {
   rows.push(["-h, --help", "help for " + spec.name]);
   const width = Math.max(...rows.map(([l]) => l.length)) + 3;
   for (const [l, r] of rows) lines.push("  " + l.padEnd(width) + r);
-  lines.push("", `Any flag can also be set with the environment variable COSIGN_<FLAG>.`);
+  const noEnv = Object.entries(spec.flags).filter(([n, f]) => envNameForFlag(n, f) === undefined);
+  lines.push(
+    "",
+    `Any flag can also be set with the environment variable COSIGN_<FLAG>` +
+      (noEnv.length ? ` (except ${noEnv.map(([n]) => `--${n}`).join(", ")}).` : "."),
+  );
   return lines.join("\n") + "\n";
 }
 

@@ -59,3 +59,26 @@ Deno.test("args: errors are UsageErrors", () => {
     assertEquals(err instanceof UsageError, true, argv.join(" "));
   }
 });
+
+Deno.test("args: reserved variables and env:false flags are never read from the environment", () => {
+  const s: CommandSpec = {
+    name: "t",
+    summary: "",
+    usage: "",
+    args: [0, 0],
+    flags: {
+      password: { type: "string", description: "" },
+      repository: { type: "string", description: "" },
+      secret: { type: "string", env: false, description: "" },
+      key: { type: "string", description: "" },
+    },
+  };
+  const env = (n: string) =>
+    ({
+      COSIGN_PASSWORD: "key-pw",
+      COSIGN_REPOSITORY: "elsewhere",
+      COSIGN_SECRET: "s",
+      COSIGN_KEY: "k",
+    } as Record<string, string>)[n];
+  assertEquals(parseCommand(s, [], env).flags, { key: "k" });
+});

@@ -25,11 +25,12 @@ import {
 import { decodeSignature } from "../cosign/blob.ts";
 import { getImage } from "../cosign/image_signatures.ts";
 import { type ImageBundle, listImageBundles } from "../cosign/image_bundles.ts";
-import { readFileBytes } from "../cosign/keyref.ts";
+import { fileError, readFileBytes } from "../cosign/keyref.ts";
 import { simpleSigningPayload } from "../cosign/payload.ts";
 import { attachmentRef } from "../cosign/tags.ts";
 import { exceedsJsonDepth, goMarshal } from "../cosign/verify_signatures.ts";
-import { utf8 } from "../crypto/encoding.ts";
+import { fromBase64, utf8 } from "../crypto/encoding.ts";
+import { isDerEcdsaSignature } from "../crypto/der.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { required, str } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -38,18 +39,43 @@ import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
 import { escapeForTerminal } from "../text/escape.ts";
 
-/** Reads `--signature`: a file (base64 or raw bytes) or the base64 text itself. */
+/**
+ * Reads `--signature`: a file (base64 or raw bytes), or else the base64 text of the signature
+ * itself. A value that names no file must be base64 of a DER (ECDSA) signature, or of a raw one
+ * of an Ed25519 or RSA size; anything else is an error naming both readings, so a mistyped file
+ * name is never attached as a signature.
+ * @throws {CosignError} `FILE_READ` (a directory, an unreadable file),
+ *   `SIGNATURE_INVALID_ENCODING` (neither a file nor a signature in base64; an empty file)
+ */
 async function signatureArg(value: string): Promise<Uint8Array> {
-  let content: Uint8Array;
+  let content: Uint8Array | undefined;
   try {
     content = await Deno.readFile(value);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    content = utf8(value);
+    if (!(e instanceof Deno.errors.NotFound)) throw fileError(e, value, "signature");
+  }
+  if (content === undefined) {
+    const decoded = fromBase64(value.trim());
+    const shown = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    if (decoded === undefined) {
+      throw new CosignError(
+        "SIGNATURE_INVALID_ENCODING",
+        `--signature ${shown} is neither a file (no such file) nor a signature in base64 ` +
+          `(not valid base64)`,
+      );
+    }
+    if (!isDerEcdsaSignature(decoded) && ![64, 256, 384, 512].includes(decoded.length)) {
+      throw new CosignError(
+        "SIGNATURE_INVALID_ENCODING",
+        `--signature ${shown} is neither a file (no such file) nor a signature in base64 ` +
+          `(it decodes to ${decoded.length} bytes that are not a DER signature)`,
+      );
+    }
+    return decoded;
   }
   const sig = decodeSignature(content);
   if (sig.length === 0) {
-    throw new CosignError("SIGNATURE_INVALID_ENCODING", `Signature ${value} is empty`);
+    throw new CosignError("SIGNATURE_INVALID_ENCODING", `Signature file ${value} is empty`);
   }
   return sig;
 }
@@ -70,12 +96,19 @@ export const attachSignatureCommand: Command = {
       payload: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "the signed payload (default: the simple-signing payload of IMAGE)",
       },
-      certificate: { type: "string", value: "FILE", description: "PEM certificate of the signer" },
+      certificate: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description: "PEM certificate of the signer",
+      },
       "certificate-chain": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "PEM chain of the certificate",
       },
       ...REGISTRY_FLAGS,
@@ -273,6 +306,7 @@ export const attachAttestationCommand: Command = {
         type: "string",
         multiple: true,
         value: "FILE",
+        check: "file",
         description: "file of one or more DSSE envelopes",
       },
       ...REGISTRY_FLAGS,
@@ -416,7 +450,12 @@ export const attachSbomCommand: Command = {
     usage: "--sbom FILE|- --type spdx|cyclonedx|syft [--input-format json|xml|text] IMAGE",
     args: [1, 1],
     flags: {
-      sbom: { type: "string", value: "FILE", description: "the SBOM file, or - for stdin" },
+      sbom: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description: "the SBOM file, or - for stdin",
+      },
       type: {
         type: "string",
         default: "spdx",

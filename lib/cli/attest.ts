@@ -113,7 +113,12 @@ export const attestCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
-      predicate: { type: "string", value: "FILE", description: "the predicate (- for stdin)" },
+      predicate: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description: "the predicate (- for stdin)",
+      },
       type: TYPE_FLAG,
       replace: {
         type: "boolean",
@@ -211,7 +216,7 @@ export const attestCommand: Command = {
               ? { type: "certificate", der: certificateDer }
               : { type: "publicKey", publicKeyPem },
             tlogEntries: entries,
-            rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope)),
+            rfc3161Timestamps: await timestampsFor(services, envelopeSignature(envelope), flags),
           });
           const { storeImageBundle } = await import("../cosign/image_bundles.ts");
           await storeImageBundle(client, ref, subject, bundle, st.predicateType, {
@@ -337,7 +342,7 @@ export const attestBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
-      predicate: { type: "string", value: "FILE", description: "the predicate" },
+      predicate: { type: "string", value: "FILE", check: "file", description: "the predicate" },
       type: TYPE_FLAG,
       hash: {
         type: "string",
@@ -347,16 +352,19 @@ export const attestBlobCommand: Command = {
       "output-signature": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the envelope here (default stdout)",
       },
       "output-attestation": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the statement here",
       },
       bundle: {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write cosign's bundle (envelope, key, transparency-log entry) here",
       },
       "new-bundle-format": NEW_BUNDLE_FORMAT_FLAG,
@@ -399,7 +407,7 @@ export const attestBlobCommand: Command = {
       await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = await timestampsFor(services, envelopeSignature(envelope));
+    const timestamps = await timestampsFor(services, envelopeSignature(envelope), flags);
     await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
       publicKeyPem,
       certificateDer: keyless?.certificateDer,
@@ -502,11 +510,13 @@ export const verifyBlobAttestationCommand: Command = {
       signature: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "the DSSE envelope (JSON or base64)",
       },
       bundle: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "a cosign bundle or a Sigstore v0.3 bundle",
       },
       type: TYPE_FLAG,

@@ -36,6 +36,7 @@ import {
   VERIFY_TLOG_FLAGS,
 } from "./command.ts";
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
+import { deadlineOption } from "./deadline_flag.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
@@ -73,12 +74,14 @@ export const signBlobCommand: Command = {
       "output-signature": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the signature to FILE instead of stdout",
       },
       b64: { type: "boolean", default: true, description: "base64-encode the signature" },
       bundle: {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write cosign's bundle (signature, key, transparency-log entry) here",
       },
       "new-bundle-format": NEW_BUNDLE_FORMAT_FLAG,
@@ -126,7 +129,7 @@ export const signBlobCommand: Command = {
     const digest = new Uint8Array(hash.digest());
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
-    const timestamps = await timestampsFor(services, sig);
+    const timestamps = await timestampsFor(services, sig, flags);
     await using logs = await openTransparencyLogs(flags, services.rekorLogs, {
       publicKeyPem,
       certificateDer: keyless?.certificateDer,
@@ -243,6 +246,7 @@ export const verifyBlobCommand: Command = {
       bundle: {
         type: "string",
         value: "FILE",
+        check: "file",
         description:
           "a cosign bundle or a Sigstore bundle (v0.1-v0.3) holding signature and log proof",
       },
@@ -256,16 +260,19 @@ export const verifyBlobCommand: Command = {
       certificate: {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "the signer's PEM certificate (keyless, without --bundle)",
       },
       "certificate-chain": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "PEM intermediates (and root) of --certificate",
       },
       "rfc3161-timestamp": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "a DER RFC 3161 timestamp over the signature (keyless, without --bundle)",
       },
     },
@@ -313,7 +320,9 @@ export const verifyBlobCommand: Command = {
     });
     const { sig, from } = await readSignature(sigFlag);
     const tlog = await import("./tlog_online.ts");
-    const rekor = ignoreTlog ? undefined : new RekorClient(str(flags, "rekor-url"));
+    const rekor = ignoreTlog
+      ? undefined
+      : new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await tlog.onlineTrustedRoot(flags, rekor) : undefined;
     // Hash while verifying: the log is searched by the blob's SHA-256. Ed25519 entries are
@@ -411,7 +420,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
   const signer = { certificate: policy };
   if (!ignoreTlog) {
     // The entry found in the log is verified together with the timestamps, as one bundle.
-    const rekor = new RekorClient(str(flags, "rekor-url"));
+    const rekor = new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     try {
       const tlog = await import("./tlog_online.ts");
       const trustedRoot = await tlog.onlineTrustedRoot(flags, rekor);

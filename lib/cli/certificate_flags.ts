@@ -87,11 +87,13 @@ export const SIGNER_CERTIFICATE_FLAGS = {
   certificate: {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "PEM certificate for the signing key, stored with the signature",
   },
   "certificate-chain": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "PEM chain of --certificate (intermediates, then root)",
   },
 } as const;

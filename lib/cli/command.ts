@@ -23,11 +23,13 @@ export const SIGN_TLOG_FLAGS = {
     type: "string",
     default: "https://rekor.sigstore.dev",
     value: "URL",
+    check: "url",
     description: "address of the Rekor transparency log",
   },
   "trusted-root": {
     type: "string",
     value: "FILE",
+    check: "file",
     description:
       "trusted_root.json whose Rekor keys must have signed the log's answer (or SIGSTORE_REKOR_PUBLIC_KEY)",
   },
@@ -44,6 +46,7 @@ export const VERIFY_TLOG_FLAGS = {
   "trusted-root": {
     type: "string",
     value: "FILE",
+    check: "file",
     description:
       "trusted_root.json: Rekor keys, Fulcio CAs, CT logs and TSAs for offline checks (no network)",
   },

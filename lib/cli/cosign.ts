@@ -9,6 +9,13 @@ import type { Program } from "./run.ts";
 export const cosignProgram: Program = {
   name: "cosign",
   summary: "cosign (Deno): sign and verify blobs, images and attestations.",
+  groups: {
+    attach: "Provides utilities for attaching artifacts to other artifacts in a registry.",
+    download: "Provides utilities for downloading artifacts and attached artifacts in a registry.",
+    upload: "Provides utilities for uploading artifacts to a registry.",
+    "trusted-root": "Provides utilities for Sigstore trusted roots.",
+    "signing-config": "Provides utilities for Sigstore signing configs.",
+  },
   commands: {
     "generate-key-pair": {
       summary: "Generate an encrypted ECDSA P-256 key pair",

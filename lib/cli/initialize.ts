@@ -85,6 +85,7 @@ export const initializeCommand: Command = {
       mirror: {
         type: "string",
         value: "URL",
+        check: "url",
         description: "TUF repository (default: TUF_MIRROR, else " + DEFAULT_TUF_MIRROR + ")",
       },
       root: {

@@ -172,3 +172,27 @@ export async function writeFileAtomic(
 ): Promise<void> {
   await commitFiles([await stageFile(path, data, mode)]);
 }
+
+/**
+ * Until disposed, SIGINT and SIGTERM run `cleanup` (synchronously) and end the process with
+ * 130 or 143, as a shell reports them: for commands that write files in steps (`save`), so that
+ * an interruption leaves no partial file behind.
+ */
+export function onInterrupt(cleanup: () => void): Disposable {
+  const installed: [Deno.Signal, () => void][] = [];
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    const handler = () => {
+      cleanup();
+      Deno.exit(code);
+    };
+    try {
+      Deno.addSignalListener(signal, handler);
+      installed.push([signal, handler]);
+    } catch { /* not on this platform (SIGTERM on Windows) */ }
+  }
+  return {
+    [Symbol.dispose]() {
+      for (const [signal, handler] of installed) Deno.removeSignalListener(signal, handler);
+    },
+  };
+}

@@ -27,17 +27,20 @@ import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import { info } from "./io.ts";
 import { loadTrustedRoot, tufOptionsFromEnv } from "./trust.ts";
+import { commandDeadline } from "./deadline_flag.ts";
 
 /** Flags of keyless signing (cosign v3 names). */
 export const KEYLESS_SIGN_FLAGS = {
   "fulcio-url": {
     type: "string",
     value: "URL",
+    check: "url",
     description: "address of Fulcio (with --use-signing-config=false)",
   },
   "timestamp-server-url": {
     type: "string",
     value: "URL",
+    check: "url",
     description: "RFC 3161 timestamp authority to timestamp the signature",
   },
   "identity-token": {
@@ -49,6 +52,7 @@ export const KEYLESS_SIGN_FLAGS = {
     type: "string",
     default: "https://oauth2.sigstore.dev/auth",
     value: "URL",
+    check: "url",
     description: "OIDC provider for interactive login",
   },
   "oidc-client-id": {
@@ -60,11 +64,13 @@ export const KEYLESS_SIGN_FLAGS = {
   "oidc-client-secret-file": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "file holding the OIDC client secret for interactive login",
   },
   "oidc-redirect-url": {
     type: "string",
     value: "URL",
+    check: "url",
     description:
       "loopback redirect URL of the browser login (default http://localhost:0/auth/callback)",
   },
@@ -88,6 +94,7 @@ export const KEYLESS_SIGN_FLAGS = {
   "signing-config": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "signing_config.json (v0.2) naming Fulcio, Rekor and TSA",
   },
 } as const;
@@ -243,11 +250,17 @@ async function consented(flags: FlagValues, services: SigningServices): Promise<
 export async function timestampsFor(
   services: SigningServices,
   signature: Uint8Array,
+  flags?: FlagValues,
 ): Promise<Uint8Array[]> {
   if (services.tsaUrls.length === 0) return [];
   const { requestTimestamp } = await import("../tlog/tsa_client.ts");
+  const fetchImpl = flags ? commandDeadline(flags)?.fetch() : undefined;
   const out: Uint8Array[] = [];
-  for (const url of services.tsaUrls) out.push(await requestTimestamp({ url }, signature));
+  for (const url of services.tsaUrls) {
+    out.push(
+      await requestTimestamp({ url, ...(fetchImpl ? { fetch: fetchImpl } : {}) }, signature),
+    );
+  }
   return out;
 }
 
@@ -344,6 +357,7 @@ export async function keylessSignerFromFlags(
     },
     backoffMs: (n) => 500 * 2 ** (n - 1),
     retries: 2,
+    fetch: commandDeadline(flags)?.fetch(),
   });
   await info(
     `Successfully verified SCT...\nCertificate issued for ${signer.check.subject} by ${signer.check.issuer}`,

@@ -73,6 +73,7 @@ export const generateKeyPairCommand: Command = {
         type: "string",
         default: "cosign",
         value: "PREFIX",
+        check: "key-prefix",
         description: "name of the key files: PREFIX.key and PREFIX.pub",
       },
       "kms": {
@@ -111,6 +112,7 @@ export const importKeyPairCommand: Command = {
         type: "string",
         short: "k",
         value: "FILE",
+        check: "file",
         description: "unencrypted PEM private key",
       },
       "output-key-prefix": {
@@ -118,6 +120,7 @@ export const importKeyPairCommand: Command = {
         short: "o",
         default: "import-cosign",
         value: "PREFIX",
+        check: "key-prefix",
         description: "name of the key files: PREFIX.key and PREFIX.pub",
       },
       yes: YES,
@@ -148,6 +151,7 @@ export const publicKeyCommand: Command = {
       outfile: {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the key here instead of stdout",
       },
     },

@@ -26,7 +26,14 @@ export const loginCommand: Command = {
     args: [1, 1],
     flags: {
       username: { type: "string", short: "u", value: "USER", description: "user name" },
-      password: { type: "string", short: "p", value: "PASS", description: "password" },
+      // Never from the environment: COSIGN_PASSWORD is the key password, not a registry's.
+      password: {
+        type: "string",
+        short: "p",
+        value: "PASS",
+        env: false,
+        description: "password",
+      },
       "password-stdin": {
         type: "boolean",
         default: false,

@@ -15,15 +15,21 @@ import {
   copyReferrers,
   LAYOUT_KIND,
   layoutImage,
+  missingFromLayout,
   planAttachmentCopies,
   type ReferrerKind,
 } from "../cosign/copy.ts";
-import { BUNDLE_PREDICATE_TYPE_ANNOTATION, referrerArtifacts } from "../cosign/referrers.ts";
+import {
+  BUNDLE_PREDICATE_TYPE_ANNOTATION,
+  listReferrers,
+  referrerArtifacts,
+} from "../cosign/referrers.ts";
+import type { Manifest } from "../oci/registry.ts";
 import { cleanAttachment, cleanReferrers } from "../cosign/clean.ts";
 import { digestsToSign, getImage } from "../cosign/image_signatures.ts";
 import { type AttachmentKind, attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { INDEXES } from "../oci/media_types.ts";
-import { OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
+import { discardTemporaryFilesSync, OciLayout, REF_NAME_ANNOTATION } from "../oci/layout.ts";
 import {
   parseReference,
   type Reference,
@@ -34,7 +40,7 @@ import {
 } from "../oci/reference.ts";
 import { bool, required, str } from "./args.ts";
 import type { Command } from "./command.ts";
-import { confirm, info, stdinIsTerminal, stdout } from "./io.ts";
+import { confirm, info, onInterrupt, stdinIsTerminal, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { escapeForTerminal } from "../text/escape.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
@@ -98,12 +104,13 @@ export const copyCommand: Command = {
       "sig-only": {
         type: "boolean",
         default: false,
-        description: "copy only the attachments, not the image",
+        description: "copy only the signatures (deprecated: --only sig)",
       },
       only: {
         type: "string",
         value: "sig,att,sbom",
-        description: "which attachments to copy (default all)",
+        description:
+          "copy only these attachments, neither the image nor its tag (default: everything)",
       },
       force: {
         type: "boolean",
@@ -119,8 +126,17 @@ export const copyCommand: Command = {
   async run({ flags, positionals }) {
     const src = parseReference(positionals[0]!);
     const dst = parseReference(positionals[1]!);
-    const only = str(flags, "only");
-    const kinds = only ? only.split(",").map((k) => k.trim()) : ["sig", "att", "sbom"];
+    // As cosign: --only names the attachments to copy, and then neither the image nor its tag
+    // is copied; --sig-only is --only sig.
+    const sigOnly = bool(flags, "sig-only");
+    if (sigOnly) await info("--sig-only is deprecated, use --only=sig instead");
+    const onlyList = [
+      ...(str(flags, "only") ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
+      ...(sigOnly ? ["sig"] : []),
+    ];
+    const attachmentsOnly = onlyList.length > 0;
+    const only = attachmentsOnly ? [...new Set(onlyList)].join(",") : undefined;
+    const kinds = only ? only.split(",") : ["sig", "att", "sbom"];
     for (const k of kinds) {
       if (!KINDS[k]) throw new UsageError(`invalid --only "${k}" (sig, att or sbom)`);
     }
@@ -129,7 +145,7 @@ export const copyCommand: Command = {
       const image = await getImage(client, src);
       // Everything that could refuse is checked before anything is written.
       let target: Reference | undefined;
-      if (!bool(flags, "sig-only")) {
+      if (!attachmentsOnly) {
         target = dst.digest
           ? withDigest(dst, image.digest)
           : withTag(dst, dst.tag ?? src.tag ?? "latest");
@@ -210,13 +226,21 @@ export const saveCommand: Command = {
     usage: "IMAGE --dir DIR",
     args: [1, 1],
     flags: {
-      dir: { type: "string", value: "DIR", description: "the OCI layout folder to write" },
+      dir: {
+        type: "string",
+        value: "DIR",
+        check: "out-dir",
+        description: "the OCI layout folder to write",
+      },
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const dir = required(flags, "dir");
     const ref = parseReference(positionals[0]!);
+    // Interrupted, the blobs being written are removed (a later save also removes what a killed
+    // one left: OciLayout.open).
+    using _interrupt = onInterrupt(discardTemporaryFilesSync);
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
       const layout = await OciLayout.open(dir, { create: true });
@@ -273,6 +297,7 @@ export const loadCommand: Command = {
       dir: {
         type: "string",
         value: "DIR",
+        check: "dir",
         description: "the OCI layout folder written by cosign save",
       },
       ...REGISTRY_FLAGS,
@@ -284,32 +309,53 @@ export const loadCommand: Command = {
     const layout = await OciLayout.open(dir);
     const { digest } = await layoutImage(layout, dir);
     const local = { registry: "local", repository: "layout" };
+    const image = await layout.getManifest(withDigest(local, digest));
+    // Every attachment saved (of the image and of an index's children) goes back under its
+    // tag, merged into what the registry has now (signatures added after the save are kept).
+    const copies: AttachmentCopy[] = [];
+    for (const e of await layout.index()) {
+      const kind = LAYOUT_ATTACHMENT_KINDS[e.annotations?.kind ?? ""];
+      const tag = e.annotations?.[REF_NAME_ANNOTATION];
+      if (!kind || !tag) continue;
+      const from = withTag(local, tag);
+      copies.push({ kind, from, to: withTag(dst, tag), manifest: await layout.getManifest(from) });
+    }
+    // The whole layout is checked before anything is pushed: a blob missing from it is found
+    // here, not after the image's tag already points at content that never arrived.
+    const referrerManifests: Manifest[] = [];
+    for (const d of digestsToSign(image, true)) {
+      for (const r of (await listReferrers(layout, local, d)).referrers) {
+        try {
+          referrerManifests.push(await layout.getManifest(withDigest(local, r.digest)));
+        } catch (e) {
+          if (!(e instanceof CosignError)) throw e; // skipped and reported by the copy below
+        }
+      }
+    }
+    const missing = await missingFromLayout(layout, local, [
+      image,
+      ...copies.map((c) => c.manifest),
+      ...referrerManifests,
+    ]);
+    if (missing.length) {
+      throw new CosignError(
+        "BLOB_UNKNOWN",
+        `${dir} is incomplete, so nothing was pushed: ${missing.slice(0, 3).join("; ")}` +
+          (missing.length > 3 ? `; and ${missing.length - 3} more` : ""),
+      );
+    }
     await withRegistry(flags, async (client) => {
       const target = dst.digest ? dst : withTag(dst, dst.tag ?? "latest");
-      // Every attachment saved (of the image and of an index's children) goes back under its
-      // tag, merged into what the registry has now (signatures added after the save are kept).
-      const copies: AttachmentCopy[] = [];
-      for (const e of await layout.index()) {
-        const kind = LAYOUT_ATTACHMENT_KINDS[e.annotations?.kind ?? ""];
-        const tag = e.annotations?.[REF_NAME_ANNOTATION];
-        if (!kind || !tag) continue;
-        const from = withTag(local, tag);
-        copies.push({
-          kind,
-          from,
-          to: withTag(dst, tag),
-          manifest: await layout.getManifest(from),
-        });
-      }
       await checkSbomConflicts(client, copies);
-      await copyManifestTree(layout, withDigest(local, digest), client, target);
+      // Blobs, then manifests by digest, attachments and referrers; the image's tag last, so a
+      // failure on the way leaves no tag over content that is not there.
+      await copyManifestTree(layout, withDigest(local, digest), client, withDigest(dst, digest));
       const copied = await copyAttachmentImages(layout, client, copies, {
         dockerMediaTypes: dockerMediaTypes(),
       });
       for (const c of copied) if (c.outcome !== "copied") await info(copiedLine(c));
       // The referrers saved (in the layout's fallback indexes and index entries) go back by
       // digest, recorded in the registry's fallback index unless it answers the referrers API.
-      const image = await layout.getManifest(withDigest(local, digest));
       let referrers = 0;
       for (const d of digestsToSign(image, true)) {
         const r = await copyReferrers(layout, local, client, attachmentRepository(dst), d);
@@ -317,6 +363,10 @@ export const loadCommand: Command = {
           await info(`WARNING: skipped a referrer: ${escapeForTerminal(s.reason)}`);
         }
         referrers += r.copied.length;
+      }
+      if (target.tag) {
+        await client.putManifest(target, image.bytes, image.mediaType);
+        await client.confirmManifest(target, image.digest);
       }
       await info(
         `Loaded ${referenceName(withDigest(dst, digest))}` +

@@ -8,8 +8,11 @@ import { UsageError } from "../errors.ts";
 import { readTextFile } from "../cosign/keyref.ts";
 import { type Credentials, defaultKeychain, staticKeychain } from "../oci/keychain.ts";
 import { type KnownHost, RegistryClient } from "../oci/registry.ts";
+import { deadlineOption } from "./deadline_flag.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import type { FlagSpec } from "./args.ts";
+
+export { parseDuration } from "./deadline_flag.ts";
 
 /** Registry flags. */
 export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
@@ -26,6 +29,7 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
   "registry-cacert": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "PEM CA certificates to trust for the registry, besides the system roots",
   },
   "registry-username": { type: "string", value: "USER", description: "registry user (Basic)" },
@@ -36,36 +40,11 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
     short: "t",
     default: "3m0s",
     value: "DURATION",
-    description: "timeout for each registry request (e.g. 30s, 3m0s)",
+    check: "duration",
+    description:
+      "deadline for the whole command's network work: every request, retry and backoff (e.g. 30s, 3m0s)",
   },
 };
-
-/** Parses a Go duration (`1h2m3.5s`, `500ms`, `3m0s`) into milliseconds. */
-export function parseDuration(s: string): number {
-  const units: Record<string, number> = {
-    h: 3_600_000,
-    m: 60_000,
-    s: 1000,
-    ms: 1,
-    us: 0.001,
-    "µs": 0.001,
-    ns: 1e-6,
-  };
-  const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/y;
-  let total = 0;
-  let matched = 0;
-  while (matched < s.length) {
-    re.lastIndex = matched;
-    const m = re.exec(s);
-    if (!m) break;
-    total += Number(m[1]) * units[m[2]!]!;
-    matched = re.lastIndex;
-  }
-  if (s === "" || matched !== s.length || total <= 0) {
-    throw new UsageError(`invalid duration "${s}" (e.g. 30s, 3m0s, 1h)`);
-  }
-  return total;
-}
 
 /**
  * The file remembering each registry's scheme between runs (nothing else: no secrets, and no
@@ -156,7 +135,7 @@ export async function clientFromFlags(
     keychain: creds ? staticKeychain(creds) : defaultKeychain(),
     insecureSkipVerify: bool(flags, "allow-insecure-registry"),
     allowHttp: bool(flags, "allow-http-registry"),
-    timeoutMs: parseDuration(str(flags, "timeout") ?? "3m0s"),
+    ...deadlineOption(flags),
     knownHosts,
     ...(cacert ? { caCerts: [await readTextFile(cacert, "CA certificate file")] } : {}),
   });

@@ -11,6 +11,7 @@
 import { CosignError, EXIT_INTERNAL, EXIT_USAGE, UsageError } from "../errors.ts";
 import { helpText, parseCommand } from "./args.ts";
 import type { Command } from "./command.ts";
+import { checkFlagValues } from "./flag_checks.ts";
 import { info, stdout } from "./io.ts";
 import { escapeForTerminal } from "../text/escape.ts";
 
@@ -22,6 +23,8 @@ export interface Program {
   commands: Record<string, { summary: string; load: () => Promise<Command> }>;
   /** The command to run when the first argument is not a command name (sget's download). */
   defaultCommand?: string;
+  /** One line for each command group's help (`attach` of `attach signature`, …). */
+  groups?: Record<string, string>;
 }
 
 function programHelp(p: Program): string {
@@ -29,6 +32,22 @@ function programHelp(p: Program): string {
   const rows = Object.entries(p.commands).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
   return `${p.summary}\n\nUsage: ${p.name} COMMAND [flags]\n\nCommands:\n${rows.join("\n")}\n\n` +
     `Run "${p.name} COMMAND --help" for a command's flags.\n`;
+}
+
+/** The commands of group `group` (`attach` → `attach signature`, …); empty when it is none. */
+function groupCommands(p: Program, group: string): string[] {
+  return Object.keys(p.commands).filter((c) => c.startsWith(`${group} `));
+}
+
+function groupHelp(p: Program, group: string): string {
+  const names = groupCommands(p, group);
+  const width = Math.max(...names.map((c) => c.length - group.length - 1)) + 3;
+  const rows = names.map((n) =>
+    `  ${n.slice(group.length + 1).padEnd(width)}${p.commands[n]!.summary}`
+  );
+  return `${p.groups?.[group] ?? `The ${group} commands.`}\n\n` +
+    `Usage: ${p.name} ${group} COMMAND [flags]\n\nCommands:\n${rows.join("\n")}\n\n` +
+    `Run "${p.name} ${group} COMMAND --help" for a command's flags.\n`;
 }
 
 /** Splits argv into a command name (one or two words) and the rest. */
@@ -39,23 +58,39 @@ function findCommand(p: Program, argv: string[]): [string, string[]] | undefined
   return undefined;
 }
 
-/** Runs `program` with `argv`; returns the exit code. Never throws. */
-export async function runProgram(p: Program, argv: string[]): Promise<number> {
+/**
+ * Runs `program` with `argv`; returns the exit code. Never throws.
+ * @param report where the final `Error: …` line goes (default stderr; tests collect it)
+ */
+export async function runProgram(
+  p: Program,
+  argv: string[],
+  report: (line: string) => Promise<void> = info,
+): Promise<number> {
   const debug = Deno.env.get("COSIGN_DEBUG") === "1";
   try {
+    // Bare, `-h`, `--help` and `help`: the program's help, exit 0 (as cobra does).
     if (argv.length === 0 && !p.defaultCommand || ["-h", "--help", "help"].includes(argv[0]!)) {
-      if (argv[0] === "help" && argv[1] && p.commands[argv[1]]) {
-        const cmd = await p.commands[argv[1]]!.load();
-        await stdout(helpText(p.name, cmd.spec));
-        return 0;
+      const topic = argv[0] === "help" ? argv.slice(1) : [];
+      const named = topic.length ? findCommand(p, topic) : undefined;
+      if (named) {
+        await stdout(helpText(p.name, (await p.commands[named[0]]!.load()).spec));
+      } else if (topic[0] && groupCommands(p, topic[0]).length) {
+        await stdout(groupHelp(p, topic[0]));
+      } else {
+        await stdout(programHelp(p));
       }
-      await stdout(programHelp(p));
-      return argv.length === 0 ? EXIT_USAGE : 0;
+      return 0;
     }
     let found = findCommand(p, argv);
     if (!found && p.defaultCommand) found = [p.defaultCommand, argv];
     if (!found) {
-      const group = Object.keys(p.commands).filter((c) => c.startsWith(`${argv[0]} `));
+      const group = groupCommands(p, argv[0]!);
+      // A group alone, or with -h/--help: the group's help, exit 0.
+      if (group.length && (argv.length === 1 || ["-h", "--help"].includes(argv[1]!))) {
+        await stdout(groupHelp(p, argv[0]!));
+        return 0;
+      }
       if (group.length) {
         const want = argv[1] && !argv[1].startsWith("-")
           ? `unknown command "${argv[0]} ${argv[1]}"; `
@@ -71,24 +106,29 @@ export async function runProgram(p: Program, argv: string[]): Promise<number> {
       await stdout(helpText(p.name, cmd.spec));
       return 0;
     }
+    await checkFlagValues(cmd.spec, parsed.flags);
     return (await cmd.run(parsed)) ?? 0;
   } catch (e) {
-    return await report(e, debug);
+    return await reportError(e, debug, report);
   }
 }
 
-async function report(e: unknown, debug: boolean): Promise<number> {
+async function reportError(
+  e: unknown,
+  debug: boolean,
+  say: (line: string) => Promise<void>,
+): Promise<number> {
   try {
     if (e instanceof Deno.errors.BrokenPipe) return 1; // the reader went away; nothing to say
     if (e instanceof CosignError) {
-      await info(`Error: ${escapeForTerminal(e.message)}`);
-      if (debug && e.stack) await info(escapeForTerminal(e.stack, { keepNewlines: true }));
+      await say(`Error: ${escapeForTerminal(e.message)}`);
+      if (debug && e.stack) await say(escapeForTerminal(e.stack, { keepNewlines: true }));
       return e.exitCode;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    await info(`Error: internal error: ${escapeForTerminal(msg.split("\n")[0]!)}`);
+    await say(`Error: internal error: ${escapeForTerminal(msg.split("\n")[0]!)}`);
     if (debug && e instanceof Error && e.stack) {
-      await info(escapeForTerminal(e.stack, { keepNewlines: true }));
+      await say(escapeForTerminal(e.stack, { keepNewlines: true }));
     }
     return EXIT_INTERNAL;
   } catch {

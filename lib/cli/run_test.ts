@@ -57,7 +57,7 @@ Deno.test("run: usage errors exit 2; success exits 0", async () => {
   assertEquals(ok, 0);
 });
 
-Deno.test("run: a command group without its subcommand lists the subcommands (exit 2)", async () => {
+Deno.test("run: a command group alone prints its help (exit 0, as cobra); an unknown subcommand is exit 2", async () => {
   const cmd: Command = {
     spec: { name: "upload blob", summary: "x", usage: "", args: [0, 0], flags: {} },
     run: () => Promise.resolve(),
@@ -70,7 +70,7 @@ Deno.test("run: a command group without its subcommand lists the subcommands (ex
       "upload wasm": { summary: "w", load: () => Promise.resolve(cmd) },
     },
   };
-  const [code, err] = await quietly(() => runProgram(p, ["upload"]));
+  const [code, err] = await quietly(() => runProgram(p, ["upload", "--flag"]));
   assertEquals(code, 2);
   assertEquals(err, `Error: "t upload" needs one of: upload blob, upload wasm\n`);
   const [code2, err2] = await quietly(() => runProgram(p, ["upload", "nope"]));

@@ -102,11 +102,25 @@ class Spool {
     const dir = outFile
       ? (outFile.includes("/") ? outFile.slice(0, outFile.lastIndexOf("/")) || "/" : ".")
       : undefined;
-    const path = await Deno.makeTempFile({
-      ...(dir ? { dir } : {}),
-      prefix: ".sget-",
-      suffix: ".part",
-    });
+    let path: string;
+    try {
+      path = await Deno.makeTempFile({
+        ...(dir ? { dir } : {}),
+        prefix: ".sget-",
+        suffix: ".part",
+      });
+    } catch (e) {
+      throw new CosignError(
+        "FILE_WRITE",
+        `Cannot write ${outFile ?? "a temporary file"}: ${
+          e instanceof Deno.errors.NotFound
+            ? `no such directory ${dir ?? "(the temporary folder)"}`
+            : e instanceof Deno.errors.PermissionDenied
+            ? "permission denied"
+            : (e as Error).message
+        }`,
+      );
+    }
     await Deno.chmod(path, 0o600);
     return new Spool(path);
   }
@@ -195,15 +209,27 @@ const fetchCommand: Command = {
         value: "KEYREF",
         description: "public key that must have signed REF (required for tags)",
       },
-      outfile: {
+      // cosign v1's sget spelled it -o/--output; --outfile is kept. Neither is read from the
+      // environment: COSIGN_OUTPUT is verify's output format.
+      output: {
         type: "string",
         short: "o",
         value: "FILE",
+        check: "out-file",
+        env: false,
         description: "write to FILE instead of stdout",
+      },
+      outfile: {
+        type: "string",
+        value: "FILE",
+        check: "out-file",
+        env: false,
+        description: "the same as --output",
       },
       "max-size": {
         type: "string",
         value: "SIZE",
+        check: "size",
         description:
           "refuse an artifact larger than this (bytes, or e.g. 500MiB, 20GiB; default 10GiB)",
       },
@@ -216,7 +242,12 @@ const fetchCommand: Command = {
     const ref = parseReference(positionals[0]!);
     const keyRef = str(flags, "key");
     const keyless = hasIdentityFlags(flags);
-    const outFile = str(flags, "outfile");
+    const output = str(flags, "output");
+    const outfile = str(flags, "outfile");
+    if (output !== undefined && outfile !== undefined && output !== outfile) {
+      throw new UsageError("--output and --outfile name different files; pass one");
+    }
+    const outFile = output ?? outfile;
     const maxSizeText = str(flags, "max-size");
     const maxSize = maxSizeText === undefined
       ? LIMITS.blob
@@ -292,7 +323,16 @@ const fetchCommand: Command = {
           try {
             await Deno.chmod(spool.path, 0o644 & ~Deno.umask());
           } catch { /* keep 0600 */ }
-          await Deno.rename(spool.path, outFile);
+          try {
+            await Deno.rename(spool.path, outFile);
+          } catch (e) {
+            throw new CosignError(
+              "FILE_WRITE",
+              `Cannot write ${outFile}: ${
+                e instanceof Deno.errors.IsADirectory ? "it is a directory" : (e as Error).message
+              }`,
+            );
+          }
           spool.handedOver();
           await info(
             `Wrote ${where.blob.size ?? "all"} bytes of ${

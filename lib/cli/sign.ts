@@ -123,11 +123,13 @@ export const signCommand: Command = {
       "output-signature": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the base64 signature here",
       },
       "output-payload": {
         type: "string",
         value: "FILE",
+        check: "out-file",
         description: "write the signed payload here",
       },
       yes: {
@@ -169,7 +171,7 @@ export const signCommand: Command = {
       certificateDer,
     }, { tuf: services.fromSigningConfig });
     const timestamps = services.tsaUrls.length > 0
-      ? (signature: Uint8Array) => timestampsFor(services, signature)
+      ? (signature: Uint8Array) => timestampsFor(services, signature, flags)
       : undefined;
     // Each signature is recorded in the log (its answer checked); its entry becomes the layer's
     // bundle annotation.

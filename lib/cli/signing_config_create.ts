@@ -72,6 +72,7 @@ export const signingConfigCreateCommand: Command = {
       "base-config": {
         type: "string",
         value: "FILE",
+        check: "file",
         description: "path to base signing config file to use as starting point.",
       },
       "with-default-services": {
@@ -88,7 +89,12 @@ export const signingConfigCreateCommand: Command = {
       "no-default-rekor": noDefault("Rekor"),
       "no-default-oidc": noDefault("OIDC provider"),
       "no-default-tsa": noDefault("TSA"),
-      out: { type: "string", value: "FILE", description: "path to output signing config" },
+      out: {
+        type: "string",
+        value: "FILE",
+        check: "out-file",
+        description: "path to output signing config",
+      },
     },
   },
   async run({ flags }) {

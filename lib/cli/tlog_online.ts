@@ -46,7 +46,10 @@ export async function onlineTrustedRoot(
   await info(
     `**Warning ('${TRUST_REKOR_API_KEY_ENV}' is only for testing)** Fetching public key from Rekor API directly`,
   );
-  const json = rootForRekorKey(await rekor.publicKey()) as { tlogs: Record<string, unknown>[] };
+  const json = rootForRekorKey(
+    await rekor.publicKey(),
+    `the public key ${rekor.url} serves (${TRUST_REKOR_API_KEY_ENV})`,
+  ) as { tlogs: Record<string, unknown>[] };
   for (const t of json.tlogs) t.baseUrl = rekor.url;
   const { parseTrustedRoot } = await import("../trust/trusted_root.ts");
   const fromApi = parseTrustedRoot(json);

@@ -22,6 +22,8 @@ import {
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import type { FlagValues } from "./args.ts";
 import { info } from "./io.ts";
+import { deadlineOption } from "./deadline_flag.ts";
+import type { TransportOptions } from "../oci/transport.ts";
 import type { RekorLog } from "./keyless.ts";
 
 /** What to record: a signature over an artifact digest, or a DSSE envelope. */
@@ -67,6 +69,19 @@ function v1Proposal(record: LogRecord, publicKeyPem: string): Record<string, unk
   };
 }
 
+/** How to sign without the log, for errors of an upload the command made by default. */
+const NO_LOG_HINT = "to sign without the transparency log, pass --tlog-upload=false";
+/** The same where the log came from a signing config (`--tlog-upload=false` alone is refused). */
+const SIGNING_CONFIG_NO_LOG_HINT =
+  "to sign without the transparency log, pass --use-signing-config=false --tlog-upload=false " +
+  "(or a signing config without a log)";
+
+/** A log that could not be reached: the error says how to sign without it. */
+function withNoLogHint(e: unknown, hint: string): unknown {
+  if (!(e instanceof CosignError) || e.code !== "TLOG_UNAVAILABLE") return e;
+  return new CosignError(e.code, `${e.message}; ${hint}`, { cause: e });
+}
+
 /**
  * The transparency logs of one signing command. Create with {@link openTransparencyLogs}; close
  * with `await using` (or {@link TransparencyLogs.close}).
@@ -76,14 +91,24 @@ export class TransparencyLogs implements AsyncDisposable {
   readonly #signer: LogSigner;
   readonly #trustedRoot: TrustedRoot | undefined;
   readonly #v1 = new Map<string, RekorClient>();
+  readonly #hint: string;
+  readonly #fetch: typeof fetch | undefined;
 
   /** @internal use {@link openTransparencyLogs} */
-  constructor(logs: readonly RekorLog[], signer: LogSigner, trustedRoot: TrustedRoot | undefined) {
+  constructor(
+    logs: readonly RekorLog[],
+    signer: LogSigner,
+    trustedRoot: TrustedRoot | undefined,
+    transport: TransportOptions = {},
+    hint = NO_LOG_HINT,
+  ) {
+    this.#hint = hint;
+    this.#fetch = transport.deadline?.fetch();
     this.#logs = logs;
     this.#signer = signer;
     this.#trustedRoot = trustedRoot;
     for (const log of logs) {
-      if (log.majorApiVersion === 1) this.#v1.set(log.url, new RekorClient(log.url));
+      if (log.majorApiVersion === 1) this.#v1.set(log.url, new RekorClient(log.url, transport));
     }
   }
 
@@ -98,7 +123,11 @@ export class TransparencyLogs implements AsyncDisposable {
    *   v0.3 bundle needs one; it is fetched again when the upload answer had none)
    */
   async record(record: LogRecord, options: { proof: boolean }): Promise<BundleLogEntry[]> {
-    return await Promise.all(this.#logs.map((log) => this.#recordIn(log, record, options)));
+    try {
+      return await Promise.all(this.#logs.map((log) => this.#recordIn(log, record, options)));
+    } catch (e) {
+      throw withNoLogHint(e, this.#hint);
+    }
   }
 
   /** Records a signature in Rekor v1 logs only (legacy layouts); see {@link record}. */
@@ -119,7 +148,7 @@ export class TransparencyLogs implements AsyncDisposable {
         ? { certificateDer: this.#signer.certificateDer }
         : { publicKeyPem: this.#signer.publicKeyPem };
       const entry = await uploadRekorV2(
-        { url: log.url, trustedRoot },
+        { url: log.url, trustedRoot, ...(this.#fetch ? { fetch: this.#fetch } : {}) },
         record.type === "hashedrekord"
           ? {
             type: "hashedrekord",
@@ -173,19 +202,25 @@ export async function openTransparencyLogs(
   if (logs.length === 0) return new TransparencyLogs(logs, signer, undefined);
   const { uploadTrustedRoot } = await import("./tlog_online.ts");
   const v1 = logs.find((l) => l.majorApiVersion === 1);
-  const client = new RekorClient(v1?.url ?? logs[0]!.url);
+  const transport = deadlineOption(flags);
+  const hint = options.tuf ? SIGNING_CONFIG_NO_LOG_HINT : NO_LOG_HINT;
+  const client = new RekorClient(v1?.url ?? logs[0]!.url, transport);
   try {
     let trustedRoot: TrustedRoot | undefined;
     try {
       trustedRoot = await uploadTrustedRoot(flags, client, options);
     } catch (e) {
-      if (!(e instanceof CosignError) || !options.tuf) throw e;
+      if (!(e instanceof CosignError) || !options.tuf) throw withNoLogHint(e, hint);
       // cosign v3 (LoadTrustedMaterialAndSigningConfig): a trusted root TUF cannot give is a
       // warning; the answers are then checked against what was sent only.
-      await info(`WARNING: Could not fetch trusted_root.json from the TUF repository: ${e.message}`);
-      trustedRoot = await uploadTrustedRoot(flags, client, { tuf: false });
+      await info(
+        `WARNING: Could not fetch trusted_root.json from the TUF repository: ${e.message}`,
+      );
+      trustedRoot = await uploadTrustedRoot(flags, client, { tuf: false }).catch((e) => {
+        throw withNoLogHint(e, hint);
+      });
     }
-    return new TransparencyLogs(logs, signer, trustedRoot);
+    return new TransparencyLogs(logs, signer, trustedRoot, transport, hint);
   } finally {
     client.close();
   }

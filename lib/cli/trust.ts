@@ -52,9 +52,15 @@ function emptyRoot(): Record<string, unknown[] | string> {
   };
 }
 
-/** A trusted root holding one Rekor key, as cosign's `SIGSTORE_REKOR_PUBLIC_KEY` provides it. */
-export function rootForRekorKey(pem: string): Record<string, unknown> {
-  return { ...emptyRoot(), tlogs: [logFor(pem, "SIGSTORE_REKOR_PUBLIC_KEY")] };
+/**
+ * A trusted root holding one Rekor key, as cosign's `SIGSTORE_REKOR_PUBLIC_KEY` provides it.
+ * @param what where the key came from, for messages (default `SIGSTORE_REKOR_PUBLIC_KEY`)
+ */
+export function rootForRekorKey(
+  pem: string,
+  what = "SIGSTORE_REKOR_PUBLIC_KEY",
+): Record<string, unknown> {
+  return { ...emptyRoot(), tlogs: [logFor(pem, what)] };
 }
 
 /** All certificates of a PEM bundle. */

@@ -68,7 +68,12 @@ export const trustedRootCreateCommand: Command = {
       "no-default-rekor": noDefault("Rekor"),
       "no-default-ctfe": noDefault("CTFE"),
       "no-default-tsa": noDefault("TSA"),
-      out: { type: "string", value: "FILE", description: "path to output trusted root" },
+      out: {
+        type: "string",
+        value: "FILE",
+        check: "out-file",
+        description: "path to output trusted root",
+      },
     },
   },
   async run({ flags }) {

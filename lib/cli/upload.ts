@@ -179,7 +179,13 @@ export const uploadWasmCommand: Command = {
     usage: "-f FILE IMAGE",
     args: [1, 1],
     flags: {
-      file: { type: "string", short: "f", value: "FILE", description: "the .wasm module" },
+      file: {
+        type: "string",
+        short: "f",
+        value: "FILE",
+        check: "file",
+        description: "the .wasm module",
+      },
       ...REGISTRY_FLAGS,
     },
   },

@@ -4,6 +4,7 @@
  */
 
 import { CosignError, UsageError } from "../errors.ts";
+import { deadlineOption } from "./deadline_flag.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import { verifyImage, type VerifyImageResult } from "../cosign/image_signatures.ts";
 import { loadVerifier } from "../cosign/keyref.ts";
@@ -182,7 +183,7 @@ export async function verifyRefs(
   // Signatures without a bundle annotation are looked up in the log, unless --offline.
   const logChecked = ctx.keyless ? !ctx.keyless.ignoreTlog : !!ctx.trustedRoot;
   const rekor = logChecked && !bool(flags, "offline")
-    ? new RekorClient(str(flags, "rekor-url"))
+    ? new RekorClient(str(flags, "rekor-url"), deadlineOption(flags))
     : undefined;
   await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
   const keyless = ctx.keyless && rekor ? { ...ctx.keyless, rekor } : ctx.keyless;
@@ -225,7 +226,13 @@ export const VERIFY_FLAGS = {
     default: false,
     description: "IMAGE is an OCI layout written by cosign save",
   },
-  "max-workers": { type: "string", default: "10", value: "N", description: "parallel downloads" },
+  "max-workers": {
+    type: "string",
+    default: "10",
+    value: "N",
+    check: "count",
+    description: "parallel downloads",
+  },
   "signature-digest-algorithm": {
     type: "string",
     value: "ALG",

@@ -74,7 +74,7 @@ async function copyBlob(
   to: Reference,
   d: Desc,
 ): Promise<void> {
-  if (await dst.blobExists(to, d.digest)) return;
+  if (await dst.blobExists(to, d.digest, d.size)) return;
   if (src instanceof RegistryClient && dst instanceof RegistryClient && src === dst) {
     if (await dst.mountBlob(to, d.digest, from)) return;
   }
@@ -128,6 +128,8 @@ export async function copyManifestTree(
   if (dst instanceof OciLayout) {
     await dst.putManifest(target, m.bytes, m.mediaType, options.annotations ?? {});
   } else await dst.putManifest(target, m.bytes, m.mediaType);
+  // A registry's word is not enough: what it serves back under the name is what was written.
+  if (dst instanceof RegistryClient) await dst.confirmManifest(target, m.digest);
   return m;
 }
 
@@ -341,6 +343,7 @@ export async function copyAttachmentImages(
       ...(options.dockerMediaTypes ? { dockerMediaTypes: true } : {}),
       writeWhenMissing: async () => {
         await dst.putManifest(to, m.bytes, m.mediaType);
+        if (dst instanceof RegistryClient) await dst.confirmManifest(to, m.digest);
         wroteWhole = true;
       },
     });
@@ -391,6 +394,64 @@ export async function layoutImage(
     );
   }
   return { digest: image.digest, kind: image.annotations!.kind! };
+}
+
+/**
+ * What an OCI layout lacks to push the trees of `roots` whole: each index child's manifest and
+ * each config and layer blob, checked on disk (present, and of the size its descriptor lists)
+ * before anything is pushed, so that `load` never leaves a tag over content it could not push.
+ * @returns one line per missing or damaged item (empty when the layout is complete)
+ */
+export async function missingFromLayout(
+  layout: OciLayout,
+  repo: Repository,
+  roots: Manifest[],
+): Promise<string[]> {
+  const missing: string[] = [];
+  const seen = new Set<string>();
+  const pending: { m: Manifest; depth: number }[] = roots.map((m) => ({ m, depth: 0 }));
+  const checkBlob = async (d: Desc, parent: string) => {
+    if (seen.has(d.digest)) return;
+    seen.add(d.digest);
+    let st: Deno.FileInfo | undefined;
+    try {
+      st = await Deno.lstat(layout.blobPath(d.digest));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    const what = `${d.digest} (listed by ${parent})`;
+    if (!st) missing.push(`${what} is missing`);
+    else if (st.isSymlink) missing.push(`${what}: it is a symbolic link; refusing it`);
+    else if (!st.isFile) missing.push(`${what}: it is not a regular file`);
+    else if (st.size !== d.size) missing.push(`${what} has ${st.size} bytes, not ${d.size}`);
+  };
+  let manifests = 0;
+  while (pending.length) {
+    const { m, depth } = pending.shift()!;
+    if (seen.has(m.digest)) continue;
+    seen.add(m.digest);
+    // Past the copy's own bounds the copy refuses anyway; the check stops there too.
+    if (++manifests > LIMITS.manifestsPerOperation) break;
+    if (INDEXES.includes(m.mediaType)) {
+      if (depth + 1 > LIMITS.indexDepth) continue; // refused by the copy itself
+      for (const child of descriptors(m.json.manifests)) {
+        try {
+          pending.push({
+            m: await layout.getManifest(withDigest(repo, child.digest)),
+            depth: depth + 1,
+          });
+        } catch (e) {
+          if (!(e instanceof CosignError)) throw e;
+          missing.push(`${child.digest} (listed by ${m.digest}): ${e.message}`);
+        }
+      }
+      continue;
+    }
+    for (const d of [...descriptors([m.json.config]), ...descriptors(m.json.layers)]) {
+      await checkBlob(d, m.digest);
+    }
+  }
+  return missing;
 }
 
 /** A name for a layout in messages and references. */

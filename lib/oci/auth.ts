@@ -9,7 +9,7 @@ import { LIMITS, readResponseCapped } from "./body.ts";
 import { CosignError } from "../errors.ts";
 import type { Credentials } from "./keychain.ts";
 import { isLoopbackRegistry } from "./reference.ts";
-import type { Transport } from "./transport.ts";
+import type { Transport, TransportRequest } from "./transport.ts";
 
 /** A parsed `WWW-Authenticate` challenge. */
 export interface Challenge {
@@ -132,7 +132,7 @@ export class TokenCache {
       form.set("scope", scopes.join(" "));
       form.set("client_id", "cosign-deno");
       const body = form.toString();
-      res = await this.transport.send({
+      res = await this.#send({
         method: "POST",
         url: realm.href,
         headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -153,7 +153,7 @@ export class TokenCache {
         url.searchParams.set("account", creds.username);
         headers.authorization = basicHeader(creds);
       }
-      res = await this.transport.send({ method: "GET", url: url.href, headers });
+      res = await this.#send({ method: "GET", url: url.href, headers });
     }
     const body = await readResponseCapped(res, LIMITS.tokenResponse);
     if (body === undefined) {
@@ -196,6 +196,29 @@ export class TokenCache {
     }
     const ttl = typeof json.expires_in === "number" && json.expires_in > 0 ? json.expires_in : 60;
     return { token, expiresAt: Date.now() + ttl * 1000 };
+  }
+
+  /**
+   * Sends to the token server. A failure to reach it names it as the token server the registry
+   * sent, never as the registry (which answered: it is the realm that did not).
+   */
+  async #send(req: TransportRequest): Promise<Response> {
+    const host = new URL(req.url).host;
+    const named = `(the token server ${this.registry} named in its authentication challenge)`;
+    try {
+      return await this.transport.send({ ...req, peer: "token server" });
+    } catch (e) {
+      if (e instanceof CosignError) {
+        if (e.code !== "REGISTRY_UNAVAILABLE" && e.code !== "REGISTRY_INSECURE") throw e;
+        throw new CosignError(e.code, `${e.message} ${named}`, { cause: e });
+      }
+      // HTTPS spoken to a plain-HTTP server: the transport leaves that to the caller.
+      throw new CosignError(
+        "REGISTRY_AUTH",
+        `Token server ${host} ${named} does not speak HTTPS: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
   }
 
   #realm(realm: string): URL {

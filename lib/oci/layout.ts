@@ -187,17 +187,89 @@ async function checkFolder(path: string): Promise<void> {
   }
 }
 
-/** A new file `.tmp-<uuid>` in `dir`, created exclusively (mode 0644 less the umask). */
+/** The temporary files this process has open in layouts (removed by a signal handler). */
+const LIVE_TEMPS = new Set<string>();
+
+/**
+ * A new file `.tmp-<pid>-<uuid>` in `dir`, created exclusively (mode 0644 less the umask). The
+ * process id in the name tells a later run whether its writer is gone
+ * ({@link removeStaleTemporaries}).
+ */
 async function createTemp(dir: string): Promise<{ path: string; file: Deno.FsFile }> {
-  const path = join(dir, `.tmp-${crypto.randomUUID()}`);
-  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
-  return { path, file };
+  const path = join(dir, `.tmp-${Deno.pid}-${crypto.randomUUID()}`);
+  LIVE_TEMPS.add(path);
+  try {
+    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+    return { path, file };
+  } catch (e) {
+    LIVE_TEMPS.delete(path);
+    throw e;
+  }
 }
 
 async function removeQuietly(path: string): Promise<void> {
+  LIVE_TEMPS.delete(path);
   try {
     await Deno.remove(path);
   } catch { /* already gone */ }
+}
+
+/**
+ * Removes, synchronously, the temporary files this process is writing in any layout: for a
+ * SIGINT or SIGTERM handler, so that an interrupted `save` leaves no partial blob behind.
+ */
+export function discardTemporaryFilesSync(): void {
+  for (const path of LIVE_TEMPS) {
+    try {
+      Deno.removeSync(path);
+    } catch { /* already gone */ }
+  }
+  LIVE_TEMPS.clear();
+}
+
+/** How old a temporary file whose writer cannot be looked up must be to count as abandoned. */
+const STALE_AFTER_MS = 60 * 60 * 1000;
+
+/** True when the process `pid` runs (`undefined` when that cannot be told here). */
+function processAlive(pid: number): boolean | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? false : undefined;
+  }
+}
+
+/**
+ * Removes the temporary files an earlier, interrupted writer left in the layout `dir` (its top
+ * and `blobs/sha256/`): those whose writer process is gone, or, where that cannot be told (no
+ * process id in the name, no `/proc`), those untouched for an hour. A writer still running
+ * keeps its files.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<void> {
+  for (const folder of [dir, join(dir, "blobs", "sha256")]) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(folder));
+    } catch {
+      continue; // none yet
+    }
+    for (const e of entries) {
+      if (!e.isFile || !e.name.startsWith(".tmp-")) continue;
+      const path = join(folder, e.name);
+      if (LIVE_TEMPS.has(path)) continue;
+      const pid = /^\.tmp-(\d+)-/.exec(e.name)?.[1];
+      let alive = pid === undefined ? undefined : Number(pid) === Deno.pid ? true : processAlive(
+        Number(pid),
+      );
+      if (alive === undefined) {
+        const mtime = (await Deno.lstat(path).catch(() => undefined))?.mtime?.getTime();
+        alive = mtime === undefined || Date.now() - mtime < STALE_AFTER_MS;
+      }
+      if (!alive) await Deno.remove(path).catch(() => {});
+    }
+  }
 }
 
 /** Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename. */
@@ -213,6 +285,7 @@ async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
       tmp.file.close();
     }
     await Deno.rename(tmp.path, path);
+    LIVE_TEMPS.delete(tmp.path);
   } catch (e) {
     if (tmp) await removeQuietly(tmp.path);
     throw writeError(path, e);
@@ -281,7 +354,8 @@ export class OciLayout implements ImageStore {
 
   /**
    * Opens the layout in `dir`, checking its `oci-layout` file and `index.json`; with `create`,
-   * makes the directory (and parents) and an empty layout when `dir` holds none.
+   * makes the directory (and parents) and an empty layout when `dir` holds none, and removes
+   * the temporary files an interrupted writer left ({@link removeStaleTemporaries}).
    * @throws {CosignError} `FILE_NOT_FOUND` (no layout there), `FILE_READ`, `FILE_WRITE`,
    *   `MANIFEST_INVALID` (an unknown layout version, or `index.json` not an image index)
    */
@@ -335,6 +409,8 @@ export class OciLayout implements ImageStore {
     await checkFolder(join(dir, "blobs", "sha256"));
     const layout = new OciLayout(dir, options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST);
     await layout.#readIndex();
+    // A writer cleans up after an earlier one that was interrupted (a reader leaves it be).
+    if (options.create) await removeStaleTemporaries(dir);
     return layout;
   }
 
@@ -647,8 +723,9 @@ export class OciLayout implements ImageStore {
     }
     const target = this.blobPath(digest);
     try {
-      if (await exists(target)) await Deno.remove(tmp.path);
+      if (await exists(target)) await removeQuietly(tmp.path);
       else await Deno.rename(tmp.path, target);
+      LIVE_TEMPS.delete(tmp.path);
     } catch (e) {
       await removeQuietly(tmp.path);
       throw writeError(target, e);

@@ -416,3 +416,35 @@ echo '{"imageLayoutVersion":"1.0.0"}' > "$OUT/oci-layout"
 printf '{"schemaVersion":2,"manifests":[%s]}' "$TOP" > "$OUT/index.json"
 rm -rf "$TMP"; echo "$TOP"
 `.replaceAll("$\\{", "${");
+
+Deno.test("layout: a writer removes temporaries whose writer is gone or that are an hour old; a reader leaves them", async () => {
+  await using d = await tempDir();
+  await OciLayout.open(d.path, { create: true });
+  const blobs = `${d.path}/blobs/sha256`;
+  // A process id that is not running: the highest pid possible is below 2^22 on Linux.
+  const dead = 4_194_304 + 7;
+  const names = {
+    dead: `.tmp-${dead}-a`,
+    live: `.tmp-${Deno.pid}-b`,
+    oldUnnamed: ".tmp-0b9d2c1e-old",
+    freshUnnamed: ".tmp-7f3a9e22-fresh",
+  };
+  for (const n of Object.values(names)) await Deno.writeTextFile(`${blobs}/${n}`, "partial");
+  await Deno.writeTextFile(`${d.path}/.tmp-${dead}-index`, "partial");
+  const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+  await Deno.utime(`${blobs}/${names.oldUnnamed}`, twoHoursAgo, twoHoursAgo);
+  const list = () =>
+    [...Deno.readDirSync(blobs)].map((e) => e.name).filter((n) => n.startsWith(".tmp-")).sort();
+  await OciLayout.open(d.path); // reading: nothing removed
+  assertEquals(list().length, 4);
+  await OciLayout.open(d.path, { create: true });
+  const expected = Deno.build.os === "linux"
+    ? [names.freshUnnamed, names.live].sort()
+    : [names.dead, names.freshUnnamed, names.live].sort();
+  assertEquals(list(), expected);
+  assert(
+    Deno.build.os !== "linux" ||
+      ![...Deno.readDirSync(d.path)].some((e) => e.name.startsWith(".tmp-")),
+    "the top folder's stale temporaries too",
+  );
+});

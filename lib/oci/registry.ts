@@ -545,7 +545,13 @@ export class RegistryClient implements ImageStore {
     };
   }
 
-  /** Puts a manifest under a tag or its digest; returns its digest. */
+  /**
+   * Puts a manifest under a tag or its digest; returns its digest. The write counts only when
+   * the registry answers 201 Created (202 Accepted from some registries), as the distribution
+   * spec requires, and a `Docker-Content-Digest` it sends is the digest written: a server that
+   * answers 200 to everything (a web server, a captive portal) stores nothing.
+   * @throws {CosignError} `REGISTRY_ERROR` for any other status, `DIGEST_MISMATCH`
+   */
   async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<string> {
     const digest = sha256Digest(bytes);
     const res = await this.#request(ref, true, {
@@ -554,11 +560,51 @@ export class RegistryClient implements ImageStore {
       headers: { "content-type": mediaType },
       body: () => bytes as Uint8Array<ArrayBuffer>,
     });
-    if (![200, 201, 202].includes(res.status)) {
-      throw this.#unexpected(`Cannot put manifest ${referenceName(ref)}`, await errorDetail(res));
+    const name = referenceName(ref);
+    if (res.status !== 201 && res.status !== 202) {
+      throw this.#unexpected(
+        `Cannot put manifest ${name}`,
+        res.ok
+          ? `the registry answered HTTP ${res.status}${
+            contentTypeNote(res)
+          }, not 201 Created; it is not storing it`
+          : await errorDetail(res),
+      );
     }
     await res.body?.cancel();
+    checkAnsweredDigest(res, digest, `Manifest ${name}`);
     return digest;
+  }
+
+  /**
+   * Reads back, by HEAD, a manifest just written: the registry must serve `digest` under `ref`
+   * (when the HEAD names no digest the manifest is fetched and hashed). Run before a command
+   * reports a write as done.
+   * @throws {CosignError} `MANIFEST_UNKNOWN` when it is not there, `DIGEST_MISMATCH` when
+   *   another manifest is
+   */
+  async confirmManifest(ref: Reference, digest: string): Promise<void> {
+    const name = referenceName(ref);
+    const head = await this.headManifest(ref);
+    if (!head) {
+      throw new CosignError(
+        "MANIFEST_UNKNOWN",
+        `The registry accepted ${name} but does not serve it back (HEAD: not found)`,
+      );
+    }
+    const served = head.digest || (await this.getManifest(ref).catch((e) => {
+      if (!(e instanceof CosignError) || e.code === "DEADLINE_EXCEEDED") throw e;
+      throw new CosignError(
+        "MANIFEST_UNKNOWN",
+        `The registry accepted ${name} but does not serve it back (${e.message})`,
+      );
+    })).digest;
+    if (served !== digest) {
+      throw new CosignError(
+        "DIGEST_MISMATCH",
+        `The registry accepted ${name} as ${digest} but serves ${served}`,
+      );
+    }
   }
 
   /**
@@ -648,8 +694,12 @@ export class RegistryClient implements ImageStore {
     return tags;
   }
 
-  /** True when the repository has the blob. */
-  async blobExists(repo: Repository, digest: string): Promise<boolean> {
+  /**
+   * True when the repository has the blob. A 200 whose `Docker-Content-Digest` names another
+   * digest, or whose `Content-Length` is not `size` (when given), is not the blob: it is then
+   * uploaded, and the upload's own checks decide.
+   */
+  async blobExists(repo: Repository, digest: string, size?: number): Promise<boolean> {
     const res = await this.#request(repo, false, {
       method: "HEAD",
       path: `/v2/${repo.repository}/blobs/${digest}`,
@@ -657,6 +707,10 @@ export class RegistryClient implements ImageStore {
     await res.body?.cancel();
     if (res.status === 404) return false;
     if (!res.ok) throw this.#unexpected(`Cannot check blob ${digest}`, `HTTP ${res.status}`);
+    const header = res.headers.get("docker-content-digest");
+    if (header !== null && header.trim() !== digest) return false;
+    const len = res.headers.get("content-length");
+    if (size !== undefined && len !== null && Number(len) !== size) return false;
     return true;
   }
 
@@ -686,7 +740,7 @@ export class RegistryClient implements ImageStore {
     if (res.status !== 202) {
       throw this.#unexpected(
         `Cannot start upload to ${repositoryName(repo)}`,
-        `HTTP ${res.status}`,
+        `the registry answered HTTP ${res.status}${contentTypeNote(res)}, not 202 Accepted`,
       );
     }
     return this.#location(res, repo);
@@ -736,8 +790,10 @@ export class RegistryClient implements ImageStore {
       headers: { "content-type": "application/octet-stream" },
       ...(body ? { body: () => body as Uint8Array<ArrayBuffer> } : {}),
     });
-    if (res.status !== 201 && res.status !== 204) {
-      const detail = await errorDetail(res);
+    if (res.status !== 201) {
+      const detail = res.ok
+        ? `the registry answered HTTP ${res.status}${contentTypeNote(res)}, not 201 Created`
+        : await errorDetail(res);
       if (/DIGEST_INVALID/.test(detail)) {
         throw new CosignError(
           "DIGEST_MISMATCH",
@@ -749,6 +805,7 @@ export class RegistryClient implements ImageStore {
       throw this.#unexpected(`Cannot finish upload to ${repositoryName(repo)}`, detail);
     }
     await res.body?.cancel();
+    checkAnsweredDigest(res, digest, `Blob ${digest} in ${repositoryName(repo)}`);
   }
 
   /**
@@ -841,13 +898,20 @@ export class RegistryClient implements ImageStore {
           return stream;
         },
       });
-      if (res.status !== 201 && res.status !== 204) {
+      if (res.status !== 201) {
         throw this.#unexpected(
           `Cannot upload ${expected.digest} to ${repositoryName(repo)}`,
-          await errorDetail(res),
+          res.ok
+            ? `the registry answered HTTP ${res.status}${contentTypeNote(res)}, not 201 Created`
+            : await errorDetail(res),
         );
       }
       await res.body?.cancel();
+      checkAnsweredDigest(
+        res,
+        expected.digest,
+        `Blob ${expected.digest} in ${repositoryName(repo)}`,
+      );
     } else {
       await stream.cancel();
     }
@@ -943,6 +1007,28 @@ export class RegistryClient implements ImageStore {
     if (!bytes) throw tooLarge(`Blob ${desc.digest}`, "is larger", max);
     return bytes;
   }
+}
+
+const DIGEST_SHAPE = /^sha256:[0-9a-f]{64}$/;
+
+/** ` (text/html)`: the media type of an answer, for messages about answers that are no write. */
+function contentTypeNote(res: Response): string {
+  const type = res.headers.get("content-type")?.split(";")[0]?.trim();
+  return type && /^[\w.+-]+\/[\w.+-]+$/.test(type) ? ` (${type.slice(0, 60)})` : "";
+}
+
+/**
+ * A write's `Docker-Content-Digest`, when the registry sends one, must be the digest written.
+ * @throws {CosignError} `DIGEST_MISMATCH`
+ */
+function checkAnsweredDigest(res: Response, digest: string, what: string): void {
+  const header = res.headers.get("docker-content-digest")?.trim();
+  if (!header || header === digest) return;
+  const shown = DIGEST_SHAPE.test(header) ? header : JSON.stringify(header.slice(0, 80));
+  throw new CosignError(
+    "DIGEST_MISMATCH",
+    `${what} was written as ${digest}, but the registry answered Docker-Content-Digest ${shown}`,
+  );
 }
 
 /** Options for {@link RegistryClient.fetchBlob}. */

@@ -13,8 +13,8 @@ export interface ImageStore {
   getManifest(ref: Reference): Promise<Manifest>;
   /** Stores a manifest under a tag or its digest; returns its digest. */
   putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<string>;
-  /** True when the blob is present. */
-  blobExists(repo: Repository, digest: string): Promise<boolean>;
+  /** True when the blob is present (and, when `size` is given and known, of that size). */
+  blobExists(repo: Repository, digest: string, size?: number): Promise<boolean>;
   /** Stores an in-memory blob. */
   uploadBlob(repo: Repository, data: Uint8Array): Promise<Descriptor>;
   /** Stores a file as a blob in constant memory. */

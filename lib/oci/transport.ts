@@ -3,8 +3,9 @@
  * loopback hosts or with `--allow-http-registry`), TLS trust (system roots plus
  * `--registry-cacert`, or no verification with `--allow-insecure-registry`), retries of 408,
  * 429, 5xx and connection errors with jittered exponential backoff that honours `Retry-After`
- * (bounded in attempts and total time; other 4xx are never retried), per-request timeouts, a
- * `User-Agent`, and redirects followed by hand under three rules:
+ * (bounded in attempts and total time; other 4xx are never retried), the command's
+ * {@link Deadline} (every request, retry and backoff ends by then) or else per-request
+ * timeouts, a `User-Agent`, and redirects followed by hand under three rules:
  * - a request keeps the scheme it was sent with on the host it was sent to: a redirect from an
  *   HTTPS registry to `http://` on its own host is followed over HTTPS (go-containerregistry pins
  *   the scheme found at ping time the same way), so nothing goes there in cleartext;
@@ -17,6 +18,7 @@
  */
 
 import { CosignError } from "../errors.ts";
+import type { Deadline } from "./deadline.ts";
 import { PRODUCT, VERSION } from "../version.ts";
 import { insecureFetch } from "./insecure_fetch.ts";
 import { isLoopbackRegistry } from "./reference.ts";
@@ -29,7 +31,15 @@ export interface TransportOptions {
   insecureSkipVerify?: boolean;
   /** Allow plain HTTP to non-loopback registries (`--allow-http-registry`). */
   allowHttp?: boolean;
-  /** Timeout for one request, including its body, in ms. Default 180 000 (cosign's 3m). */
+  /**
+   * The command's deadline (`--timeout`): no request, retry or backoff outlives it, and work it
+   * cuts off fails with `DEADLINE_EXCEEDED`. Shared by every client of one command.
+   */
+  deadline?: Deadline;
+  /**
+   * Timeout for one request, including its body, in ms. Default 180 000 (cosign's 3m) when
+   * there is no {@link deadline}, none otherwise.
+   */
   timeoutMs?: number;
   /** Retry policy. */
   retry?: Partial<RetryPolicy>;
@@ -85,6 +95,8 @@ export interface TransportRequest {
    * receive the body again, is refused.
    */
   secretBody?: boolean;
+  /** What the server is, for messages (default `registry`; e.g. `token server`). */
+  peer?: string;
 }
 
 /**
@@ -159,6 +171,39 @@ function shortCause(e: unknown): string {
     /(Connection refused|connection reset|timed out|dns error[^:]*|invalid peer certificate: \w+|tcp connect error)/i,
   );
   return known ? known[1]! : m.split(": ").slice(-1)[0]!.slice(0, 200);
+}
+
+/**
+ * The response with a body whose reads, once the deadline aborted them, fail with the deadline's
+ * error (naming `doing`) instead of a bare abort.
+ */
+function underDeadline(res: Response, deadline: Deadline, doing: string): Response {
+  if (!res.body) return res;
+  const reader = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        controller.error(
+          deadline.passed && !(e instanceof CosignError) ? deadline.error(doing) : e,
+        );
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  const out = new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+  const origin = CROSS_ORIGIN_RESPONSES.get(res);
+  if (origin !== undefined) CROSS_ORIGIN_RESPONSES.set(out, origin);
+  return out;
 }
 
 /** Parses `Retry-After` (seconds or an HTTP date) into milliseconds. */
@@ -296,33 +341,55 @@ export class Transport {
    *   failing; `REGISTRY_INSECURE` when its certificate is not trusted
    */
   async send(req: TransportRequest): Promise<Response> {
-    const host = new URL(req.url).host;
+    const url = new URL(req.url);
+    const host = url.host;
+    const peer = req.peer ?? "registry";
+    const deadline = this.options.deadline;
+    const perRequest = this.options.timeoutMs ?? (deadline ? undefined : 180_000);
     let waited = 0;
     let last = "";
     let networkError = false;
+    const doing = (attempt: number) =>
+      `waiting for ${host} to answer ${req.method} ${url.pathname}` +
+      (attempt > 1 ? ` (attempt ${attempt}, after ${last})` : "");
     for (let attempt = 1;; attempt++) {
-      const signal = AbortSignal.timeout(this.options.timeoutMs ?? 180_000);
+      if (deadline?.passed) throw deadline.error(doing(attempt));
+      const signals: AbortSignal[] = [];
+      if (deadline) signals.push(deadline.signal);
+      if (perRequest !== undefined) signals.push(AbortSignal.timeout(perRequest));
+      const signal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
       let delay: number | undefined;
       try {
         const res = await this.#once(req, signal);
-        if (!RETRY_STATUS.has(res.status) || req.expect?.includes(res.status)) return res;
+        if (!RETRY_STATUS.has(res.status) || req.expect?.includes(res.status)) {
+          return deadline
+            ? underDeadline(
+              res,
+              deadline,
+              `reading the answer to ${req.method} ${url.pathname} from ${host}`,
+            )
+            : res;
+        }
         last = `HTTP ${res.status}`;
         networkError = false;
         delay = retryAfterMs(res.headers.get("retry-after"));
         await res.body?.cancel();
       } catch (e) {
         if (e instanceof CosignError) throw e;
+        if (deadline?.passed) throw deadline.error(doing(attempt));
         if (isCertificateError(e)) {
           throw new CosignError(
             "REGISTRY_INSECURE",
-            `Cannot connect to ${host}: its TLS certificate is not trusted (${shortCause(e)}); ` +
+            `Cannot connect to ${peer} ${host}: its TLS certificate is not trusted (${
+              shortCause(e)
+            }); ` +
               `pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry`,
           );
         }
         if (isPlainHttpServer(e)) throw e; // the caller decides about falling back to HTTP
         networkError = true;
         last = (e as Error).name === "TimeoutError"
-          ? `timed out after ${this.options.timeoutMs ?? 180_000} ms`
+          ? `timed out after ${perRequest} ms`
           : shortCause(e);
       }
       const backoff = Math.min(
@@ -335,14 +402,18 @@ export class Transport {
         throw new CosignError(
           "REGISTRY_UNAVAILABLE",
           networkError
-            ? `Cannot reach registry ${host}: ${last} (${tries})`
-            : `Registry ${host} kept failing: ${last} on ${req.method} ${
-              new URL(req.url).pathname
-            } after ${tries}`,
+            ? `Cannot reach ${peer} ${host}: ${last} (${tries})`
+            : `${peer[0]!.toUpperCase()}${
+              peer.slice(1)
+            } ${host} kept failing: ${last} on ${req.method} ${url.pathname} after ${tries}`,
         );
       }
       waited += wait;
-      await this.#sleep(wait);
+      if (deadline) {
+        const retrying =
+          `waiting to retry ${req.method} ${url.pathname} on ${host} (after ${last})`;
+        await deadline.wait(wait, retrying, this.#sleep);
+      } else await this.#sleep(wait);
     }
   }
 }

@@ -289,3 +289,75 @@ Deno.test("transport: redirects keep the request's scheme on its host; plain HTT
   assertEquals(seen.map((s) => s.auth), ["Bearer secret", null, null]);
   assertEquals(redirectedOrigin(res), undefined, "the answer came from the registry's origin");
 });
+
+Deno.test("transport: the deadline ends a hanging request, a body read and a backoff, each named", async () => {
+  const { Deadline } = await import("./deadline.ts");
+  const codeOf = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (e) {
+      return e instanceof CosignError ? `${e.code}: ${e.message}` : `other: ${e}`;
+    }
+    return "resolved";
+  };
+  // A server that never answers: fetch waits until its signal aborts.
+  const hang = (_: RequestInfo | URL, init?: RequestInit) =>
+    new Promise<Response>((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  const t1 = new Transport({ fetch: hang as typeof fetch, deadline: new Deadline(50) });
+  const hung = await codeOf(t1.send({ method: "GET", url: "https://r.example/v2/" }));
+  assertEquals(
+    hung,
+    "DEADLINE_EXCEEDED: Deadline of 50ms (--timeout) passed while waiting for r.example to answer GET /v2/",
+  );
+  // Headers arrive, the body never ends.
+  const slowBody = (_: RequestInfo | URL, init?: RequestInit) => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array([1]));
+        init?.signal?.addEventListener("abort", () => c.error(init.signal!.reason));
+      },
+    });
+    return Promise.resolve(new Response(body, { status: 200 }));
+  };
+  const t2 = new Transport({ fetch: slowBody as typeof fetch, deadline: new Deadline(50) });
+  const res = await t2.send({ method: "GET", url: "https://r.example/v2/x/blobs/sha256:1" });
+  assertEquals(
+    await codeOf(res.arrayBuffer()),
+    "DEADLINE_EXCEEDED: Deadline of 50ms (--timeout) passed while reading the answer to GET /v2/x/blobs/sha256:1 from r.example",
+  );
+  // A 503 asking for a retry after the deadline: given up at once, no sleep.
+  const slept: number[] = [];
+  const busy = () =>
+    Promise.resolve(new Response("", { status: 503, headers: { "retry-after": "5" } }));
+  const t3 = new Transport({
+    fetch: busy as typeof fetch,
+    deadline: new Deadline(1000),
+    sleep: (ms) => (slept.push(ms), Promise.resolve()),
+  });
+  assertEquals(
+    await codeOf(t3.send({ method: "PUT", url: "https://r.example/v2/x/manifests/t" })),
+    "DEADLINE_EXCEEDED: Deadline of 1s (--timeout) passed while waiting to retry PUT /v2/x/manifests/t on r.example (after HTTP 503)",
+  );
+  assertEquals(slept, []);
+});
+
+Deno.test("deadline: the fetch it hands to Fulcio, TSA and Rekor v2 clients ends at the deadline", async () => {
+  const { Deadline } = await import("./deadline.ts");
+  const hang = (_: RequestInfo | URL, init?: RequestInit) =>
+    new Promise<Response>((_, reject) =>
+      init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
+    );
+  const f = new Deadline(50).fetch(hang as typeof fetch);
+  let err: unknown;
+  try {
+    await f("https://fulcio.example/api/v2/signingCert", { method: "POST" });
+  } catch (e) {
+    err = e;
+  }
+  assertEquals(
+    err instanceof CosignError ? `${err.code}: ${err.message}` : String(err),
+    "DEADLINE_EXCEEDED: Deadline of 50ms (--timeout) passed while waiting for fulcio.example to answer POST /api/v2/signingCert",
+  );
+});

@@ -266,7 +266,7 @@ export class RekorClient {
         expect,
       });
     } catch (e) {
-      if (!(e instanceof CosignError)) throw e;
+      if (!(e instanceof CosignError) || e.code === "DEADLINE_EXCEEDED") throw e;
       throw new CosignError(
         "TLOG_UNAVAILABLE",
         `Cannot ${doing} the transparency log ${this.url}: ${

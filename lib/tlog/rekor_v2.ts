@@ -516,6 +516,7 @@ export async function uploadRekorV2(
         signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
       });
     } catch (e) {
+      if (e instanceof CosignError) throw e; // the command's deadline passed
       last = e instanceof Error ? e.message : String(e);
       continue;
     }
