@@ -22,6 +22,11 @@ export interface FlagSpec {
   description: string;
   /** Placeholder for the value in `--help`, e.g. `FILE`. */
   value?: string;
+  /**
+   * Why cosign's flag is not supported here: setting it (to anything but its default) is a
+   * usage error naming this reason, and `--help` and the flag table say so.
+   */
+  unsupported?: string;
 }
 
 /** A command's flags and positional arguments. */
@@ -122,6 +127,11 @@ export function parseCommand(
       flags[name] = f.default;
     }
   }
+  for (const [name, f] of Object.entries(spec.flags)) {
+    if (f.unsupported && flags[name] !== undefined && flags[name] !== f.default) {
+      throw new UsageError(`--${name} is not supported: ${f.unsupported}`);
+    }
+  }
   if (!help) {
     const [min, max] = spec.args;
     if (positionals.length < min || positionals.length > max) {
@@ -141,6 +151,7 @@ export function helpText(program: string, spec: CommandSpec): string {
     const left = (f.short ? `-${f.short}, ` : "    ") + `--${name}` +
       (f.type === "string" ? ` ${f.value ?? "string"}` : "");
     const def = f.default !== undefined && f.default !== "" ? ` (default ${f.default})` : "";
+    if (f.unsupported) return [left, `not supported: ${f.unsupported}`] as const;
     return [left, f.description + def] as const;
   });
   rows.push(["-h, --help", "help for " + spec.name]);
