@@ -173,12 +173,13 @@ Deno.test("--k8s-keychain: refused with its reason, from the flag and from COSIG
   assert(/--k8s-keychain\s+not supported:/.test(help.out), help.out);
 });
 
-Deno.test("every registry command takes the mTLS, server-name, and k8s flags", async () => {
+Deno.test("every registry command takes the mTLS, server-name, k8s and tag-prefix flags", async () => {
   const want = [
     "registry-client-cert",
     "registry-client-key",
     "registry-server-name",
     "k8s-keychain",
+    "attachment-tag-prefix",
   ];
   let registryCommands = 0;
   for (const [name, c] of Object.entries(cosignProgram.commands)) {

@@ -125,6 +125,7 @@ export const copyCommand: Command = {
       if (!KINDS[k]) throw new UsageError(`invalid --only "${k}" (sig, att or sbom)`);
     }
     const force = bool(flags, "force");
+    const prefix = str(flags, "attachment-tag-prefix") ?? "";
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, src);
       // Everything that could refuse is checked before anything is written.
@@ -151,7 +152,11 @@ export const copyCommand: Command = {
       const copies: AttachmentCopy[] = [];
       for (const digest of digestsToSign(image, true)) {
         copies.push(
-          ...await planAttachmentCopies(client, src, dst, digest, kinds.map((k) => KINDS[k]!)),
+          ...await planAttachmentCopies(client, src, dst, digest, kinds.map((k) => KINDS[k]!), {
+            // cosign copies `PREFIXsha256-<hex>.sig` to the same tag at the destination.
+            srcTagPrefix: prefix,
+            dstTagPrefix: prefix,
+          }),
         );
       }
       if (!force) await checkSbomConflicts(client, copies);
@@ -234,9 +239,11 @@ export const saveCommand: Command = {
       const repo = attachmentOptions(flags).cosignRepository;
       const copied = [];
       for (const digest of digestsToSign(image, true)) {
+        // The layout keeps cosign's own tag names; the prefix is the registry's.
         copied.push(
           ...await copyAttachments(client, ref, layout, ref, digest, ["sig", "att", "sbom"], {
             ...(repo ? { srcCosignRepository: repo } : {}),
+            srcTagPrefix: str(flags, "attachment-tag-prefix") ?? "",
           }),
         );
       }
@@ -297,7 +304,7 @@ export const loadCommand: Command = {
         copies.push({
           kind,
           from,
-          to: withTag(dst, tag),
+          to: withTag(dst, (str(flags, "attachment-tag-prefix") ?? "") + tag),
           manifest: await layout.getManifest(from),
         });
       }

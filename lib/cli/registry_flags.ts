@@ -51,6 +51,12 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
     unsupported:
       "its in-process cloud credential helpers are not built in; name a docker-credential-* helper in credHelpers of ~/.docker/config.json instead",
   },
+  "attachment-tag-prefix": {
+    type: "string",
+    default: "",
+    value: "PREFIX",
+    description: "prefix of the attachment tags: PREFIXsha256-<hex>.sig, .att and .sbom",
+  },
   "registry-username": { type: "string", value: "USER", description: "registry user (Basic)" },
   "registry-password": { type: "string", value: "PASS", description: "registry password (Basic)" },
   "registry-token": { type: "string", value: "TOKEN", description: "registry bearer token" },

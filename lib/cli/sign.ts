@@ -72,15 +72,6 @@ const TAG_WARNING = (ref: string) =>
     images by tag will be removed in a future release.
 `;
 
-const ATTACHMENT_FLAGS = {
-  "attachment-tag-prefix": {
-    type: "string",
-    default: "",
-    value: "PREFIX",
-    description: "prefix of the sha256-<hex>.sig tags",
-  },
-} as const;
-
 /** `--new-bundle-format` and `--registry-referrers-mode` of `sign` and `attest`. */
 export const REFERRERS_FLAGS = {
   "new-bundle-format": {
@@ -159,7 +150,6 @@ export const signCommand: Command = {
       ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       ...KEYLESS_SIGN_FLAGS,
-      ...ATTACHMENT_FLAGS,
       ...REFERRERS_FLAGS,
       ...REGISTRY_FLAGS,
     },
@@ -454,7 +444,6 @@ export const VERIFY_FLAGS = {
   offline: { type: "boolean", default: false, description: "make no transparency-log requests" },
   ...VERIFY_TLOG_FLAGS,
   ...CERTIFICATE_VERIFY_FLAGS,
-  ...ATTACHMENT_FLAGS,
   ...REGISTRY_FLAGS,
 } as const;
 

@@ -26,15 +26,18 @@ export function attachmentTag(digest: string, kind: AttachmentKind, prefix = "")
   return `${prefix}sha256-${m[1]}.${kind}`;
 }
 
-/** The attachment reference for a subject digest. */
+/**
+ * The attachment reference for a subject digest: `tagPrefix` is `--attachment-tag-prefix`,
+ * `cosignRepository` is `COSIGN_REPOSITORY`.
+ */
 export function attachmentRef(
   subject: Repository,
   digest: string,
   kind: AttachmentKind,
-  options: { cosignRepository?: string; prefix?: string } = {},
+  options: { cosignRepository?: string; tagPrefix?: string } = {},
 ): Reference {
   return withTag(
     attachmentRepository(subject, options.cosignRepository),
-    attachmentTag(digest, kind, options.prefix),
+    attachmentTag(digest, kind, options.tagPrefix),
   );
 }
