@@ -12,6 +12,24 @@ export interface Command {
   run(parsed: ParsedCommand): Promise<number | void>;
 }
 
+/**
+ * cosign's persistent root flags (`options/root.go`): accepted before the command name and
+ * after it, on every command, and from `COSIGN_VERBOSE` / `COSIGN_OUTPUT_FILE`.
+ */
+export const GLOBAL_FLAGS = {
+  verbose: {
+    type: "boolean",
+    short: "d",
+    default: false,
+    description: "trace requests and decisions on stderr (credentials and tokens redacted)",
+  },
+  "output-file": {
+    type: "string",
+    value: "FILE",
+    description: "write what the command prints on stdout to FILE instead (created or truncated)",
+  },
+} as const;
+
 /** Transparency-log flags shared by signing commands (cosign v2 names and defaults). */
 export const SIGN_TLOG_FLAGS = {
   "tlog-upload": {

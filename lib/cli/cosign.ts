@@ -4,11 +4,13 @@
  */
 
 import type { Program } from "./run.ts";
+import { GLOBAL_FLAGS } from "./command.ts";
 
 /** The cosign command table. */
 export const cosignProgram: Program = {
   name: "cosign",
   summary: "cosign (Deno): sign and verify blobs, images and attestations.",
+  globalFlags: GLOBAL_FLAGS,
   commands: {
     "generate-key-pair": {
       summary: "Generate an encrypted ECDSA P-256 key pair",

@@ -20,6 +20,7 @@ import { CosignError } from "../errors.ts";
 import { PRODUCT, VERSION } from "../version.ts";
 import { nodeTlsFetch } from "./node_tls_fetch.ts";
 import { isLoopbackRegistry } from "./reference.ts";
+import { trace, tracedFetch } from "../trace.ts";
 
 /** Registry transport options (the CLI's registry flags). */
 export interface TransportOptions {
@@ -211,15 +212,15 @@ export class Transport {
       ? { cert: options.clientCert, key: options.clientKey }
       : undefined;
     if (options.fetch) {
-      this.#fetch = options.fetch;
+      this.#fetch = tracedFetch(options.fetch);
     } else if (options.insecureSkipVerify || options.serverName) {
       // Deno's fetch can neither skip verification nor verify against another name.
-      this.#fetch = nodeTlsFetch({
+      this.#fetch = tracedFetch(nodeTlsFetch({
         verify: !options.insecureSkipVerify,
         ...(options.serverName ? { serverName: options.serverName } : {}),
         ...(options.caCerts ? { caCerts: options.caCerts } : {}),
         ...clientKeyPair,
-      });
+      }));
     } else {
       if (options.caCerts?.length || clientKeyPair) {
         this.#client = Deno.createHttpClient({
@@ -227,7 +228,7 @@ export class Transport {
           ...clientKeyPair,
         });
       }
-      this.#fetch = fetch;
+      this.#fetch = tracedFetch(fetch);
     }
   }
 
@@ -300,6 +301,11 @@ export class Transport {
           );
         }
         headers.delete("authorization");
+        trace(
+          `redirect: ${res.status} from ${url.origin} to ${next.origin}; Authorization dropped`,
+        );
+      } else {
+        trace(`redirect: ${res.status} within ${url.origin}`);
       }
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
         method = "GET";
@@ -387,6 +393,9 @@ export class Transport {
         );
       }
       waited += wait;
+      trace(
+        `retry: ${req.method} ${host}: ${last}; attempt ${attempt + 1} in ${Math.round(wait)} ms`,
+      );
       await this.#sleep(wait);
     }
   }
