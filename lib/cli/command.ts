@@ -30,6 +30,15 @@ export const GLOBAL_FLAGS = {
   },
 } as const;
 
+/** `--platform` of `copy`, `download attestation|sbom`, `sign` and `verify`. */
+export const PLATFORM_FLAG = {
+  platform: {
+    type: "string",
+    value: "OS/ARCH[/VARIANT]",
+    description: "for a multi-platform index: use its image of this platform (e.g. linux/arm64)",
+  },
+} as const;
+
 /** Transparency-log flags shared by signing commands (cosign v2 names and defaults). */
 export const SIGN_TLOG_FLAGS = {
   "tlog-upload": {

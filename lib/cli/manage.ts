@@ -33,7 +33,8 @@ import {
   withTag,
 } from "../oci/reference.ts";
 import { bool, required, str } from "./args.ts";
-import type { Command } from "./command.ts";
+import { type Command, PLATFORM_FLAG } from "./command.ts";
+import { imageForPlatform } from "../oci/platform.ts";
 import { confirm, info, stdinIsTerminal, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { escapeForTerminal } from "../text/escape.ts";
@@ -92,7 +93,7 @@ export const copyCommand: Command = {
   spec: {
     name: "copy",
     summary: "Copies an image with its signatures, attestations and SBOMs to another repository.",
-    usage: "[--sig-only] [--only sig,att,sbom] [-f] SRC DST",
+    usage: "[--sig-only] [--only sig,att,sbom] [--platform os/arch[/variant]] [-f] SRC DST",
     args: [2, 2],
     flags: {
       "sig-only": {
@@ -113,11 +114,12 @@ export const copyCommand: Command = {
           "overwrite the destination image and the attachment images copied (without it, " +
           "signatures and attestations are merged into the destination's)",
       },
+      ...PLATFORM_FLAG,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
-    const src = parseReference(positionals[0]!);
+    const named = parseReference(positionals[0]!);
     const dst = parseReference(positionals[1]!);
     const only = str(flags, "only");
     const kinds = only ? only.split(",").map((k) => k.trim()) : ["sig", "att", "sbom"];
@@ -127,13 +129,19 @@ export const copyCommand: Command = {
     const force = bool(flags, "force");
     const prefix = str(flags, "attachment-tag-prefix") ?? "";
     await withRegistry(flags, async (client) => {
-      const image = await getImage(client, src);
+      // With --platform, the index's image of that platform is what is copied (and tagged).
+      const { ref: src, manifest: image } = await imageForPlatform(
+        client,
+        named,
+        str(flags, "platform"),
+        await getImage(client, named),
+      );
       // Everything that could refuse is checked before anything is written.
       let target: Reference | undefined;
       if (!bool(flags, "sig-only")) {
         target = dst.digest
           ? withDigest(dst, image.digest)
-          : withTag(dst, dst.tag ?? src.tag ?? "latest");
+          : withTag(dst, dst.tag ?? named.tag ?? "latest");
         if (dst.digest && dst.digest !== image.digest) {
           throw new UsageError(
             `destination digest ${dst.digest} is not the source's ${image.digest}`,

@@ -3,10 +3,11 @@
  * @module
  */
 
-import { CosignError, UsageError } from "../errors.ts";
+import { CosignError, EXIT_IMAGE_NOT_FOUND, UsageError } from "../errors.ts";
 import type { HashName } from "../crypto/key_signer.ts";
 import {
   type AttachmentOptions,
+  getImage,
   signImage,
   verifyImage,
   type VerifyImageResult,
@@ -26,7 +27,8 @@ import { bundleOutputPayload } from "../cosign/image_bundles.ts";
 import { parseReference, type Reference, referenceName, repositoryName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, parseBool, str } from "./args.ts";
-import { type Command, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { type Command, PLATFORM_FLAG, SIGN_TLOG_FLAGS, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { imageForPlatform, parsePlatform } from "../oci/platform.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
@@ -130,6 +132,7 @@ export const signCommand: Command = {
         default: false,
         description: "also sign each image of an index",
       },
+      ...PLATFORM_FLAG,
       upload: { type: "boolean", default: true, description: "push the signature to the registry" },
       "output-signature": {
         type: "string",
@@ -157,6 +160,11 @@ export const signCommand: Command = {
   async run({ flags, positionals }) {
     const keyRef = str(flags, "key");
     const newBundleFormat = checkReferrersFlags(flags);
+    const platform = str(flags, "platform");
+    if (platform !== undefined && bool(flags, "recursive")) {
+      throw new UsageError("--platform and --recursive are exclusive: sign one platform or all");
+    }
+    if (platform !== undefined) parsePlatform(platform);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
     const services = await signingServices(flags, {
@@ -199,8 +207,12 @@ export const signCommand: Command = {
       ? (envelope: Uint8Array) => logs.record({ type: "dsse", envelope }, { proof: true })
       : undefined;
     await withRegistry(flags, async (client) => {
-      for (const [text, ref] of refs) {
-        if (!ref.digest) await info(TAG_WARNING(text));
+      for (const [text, named] of refs) {
+        if (!named.digest) await info(TAG_WARNING(text));
+        // With --platform, the index's image of that platform is signed, not the index.
+        const ref = platform === undefined
+          ? named
+          : (await imageForPlatform(client, named, platform, await getImage(client, named))).ref;
         if (bool(flags, "upload") && newBundleFormat) {
           client.willPush(attachmentRepository(ref, attachmentOptions(flags).cosignRepository));
         } else if (bool(flags, "upload")) {
@@ -396,7 +408,15 @@ export async function verifyRefs(
     : undefined;
   await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
   const keyless = ctx.keyless && rekor ? { ...ctx.keyless, rekor } : ctx.keyless;
-  for (const [, ref] of refs) {
+  const platform = str(flags, "platform");
+  for (const [, named] of refs) {
+    // With --platform, the index's image of that platform is verified, not the index.
+    const ref = platform === undefined ? named : (await imageForPlatform(
+      store,
+      named,
+      platform,
+      await getImage(store, named, EXIT_IMAGE_NOT_FOUND),
+    )).ref;
     const r = await verifyImage(store, ref, verifier, {
       annotations: parseAnnotations(flags.annotations as string[] | undefined),
       checkClaims: bool(flags, "check-claims"),
@@ -499,7 +519,7 @@ export const verifyCommand: Command = {
     usage:
       "(--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL) [-a key=value]... [--trusted-root FILE] [--insecure-ignore-tlog] [-o json|text] IMAGE...",
     args: [1, Infinity],
-    flags: VERIFY_FLAGS,
+    flags: { ...VERIFY_FLAGS, ...PLATFORM_FLAG },
   },
   async run({ flags, positionals }) {
     const ctx = await checkVerifyFlags(flags, { keyless: true });
