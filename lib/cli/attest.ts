@@ -27,6 +27,7 @@ import {
 import { fileChunks } from "../cosign/blob.ts";
 import type { Bundle } from "../cosign/bundle.ts";
 import {
+  CA_VERIFY_FLAGS,
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
   hasIdentityFlags,
@@ -551,6 +552,7 @@ export const verifyBlobAttestationCommand: Command = {
       },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
+      ...CA_VERIFY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
@@ -653,7 +655,7 @@ async function keylessBlobAttestationTrust(flags: FlagValues): Promise<TrustedRo
     throw new UsageError("keyless verification needs --bundle (the certificate is in it)");
   }
   if (bool(flags, "insecure-ignore-tlog")) await info(TLOG_WARNING);
-  const root = await loadTrustedRoot(flags);
+  const root = await loadTrustedRoot(flags, { certificateAuthorities: true });
   if (!root || root.certificateAuthorities.length === 0) {
     throw new UsageError(
       "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",

@@ -33,6 +33,7 @@ import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
+  CA_VERIFY_FLAGS,
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
   hasIdentityFlags,
@@ -373,7 +374,7 @@ export interface VerifyContext {
 /** The context of a keyless verification: identity policy and trusted root (CAs and logs). */
 async function keylessContext(flags: FlagValues): Promise<VerifyContext> {
   const policy = await certificatePolicyFromFlags(flags);
-  const trustedRoot = await loadTrustedRoot(flags);
+  const trustedRoot = await loadTrustedRoot(flags, { certificateAuthorities: true });
   if (!trustedRoot || trustedRoot.certificateAuthorities.length === 0) {
     throw new UsageError(
       "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",
@@ -464,6 +465,7 @@ export const VERIFY_FLAGS = {
   offline: { type: "boolean", default: false, description: "make no transparency-log requests" },
   ...VERIFY_TLOG_FLAGS,
   ...CERTIFICATE_VERIFY_FLAGS,
+  ...CA_VERIFY_FLAGS,
   ...REGISTRY_FLAGS,
 } as const;
 

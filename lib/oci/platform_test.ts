@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/helpers.ts";
-import { CosignError } from "../errors.ts";
+import type { CosignError } from "../errors.ts";
 import { matchPlatforms, parsePlatform, type PlatformEntry, selectPlatform } from "./platform.ts";
 import type { Manifest } from "./registry.ts";
 
