@@ -587,6 +587,12 @@ export const verifyBlobAttestationCommand: Command = {
         default: false,
         description: "the bundle is a Sigstore bundle",
       },
+      offline: {
+        type: "boolean",
+        default: false,
+        description:
+          "make no network requests: trust material only from --trusted-root or SIGSTORE_* files, never TUF",
+      },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
       ...CA_VERIFY_FLAGS,
