@@ -132,6 +132,14 @@ export const cosignProgram: Program = {
       summary: "Create a Sigstore protobuf signing config",
       load: async () => (await import("./signing_config_create.ts")).signingConfigCreateCommand,
     },
+    env: {
+      summary: "Print the environment variables cosign reads",
+      load: async () => (await import("./env.ts")).envCommand,
+    },
+    completion: {
+      summary: "Print a shell completion script (bash, zsh or fish)",
+      load: async () => (await import("./completion.ts")).completionCommand,
+    },
     version: {
       summary: "Print the version",
       load: async () => (await import("./version.ts")).versionCommand,
