@@ -34,10 +34,15 @@ export function attachmentRef(
   subject: Repository,
   digest: string,
   kind: AttachmentKind,
-  options: { cosignRepository?: string; tagPrefix?: string } = {},
+  options: {
+    cosignRepository?: string;
+    tagPrefix?: string;
+    /** @deprecated the earlier name of `tagPrefix` */
+    prefix?: string;
+  } = {},
 ): Reference {
   return withTag(
     attachmentRepository(subject, options.cosignRepository),
-    attachmentTag(digest, kind, options.tagPrefix),
+    attachmentTag(digest, kind, options.tagPrefix ?? options.prefix),
   );
 }
