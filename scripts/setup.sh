@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(docker-registry apache2-utils skopeo openssl curl jq hyperfine time util-linux strace)
+PACKAGES=(docker-registry apache2-utils skopeo openssl curl jq hyperfine time util-linux strace zsh fish)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,7 +11,7 @@ import { pushImage, startRegistry } from "./harness/mod.ts";
 import { startRekorV2 } from "./harness/rekor_v2.ts";
 import { sigstoreJsVerifyKeyless } from "./harness/sigstore_js.ts";
 import { type KeylessServices, startKeylessServices } from "./harness/keyless.ts";
-import { assert, assertEquals, assertFails, cosign, ROOT, tempDir } from "./helpers.ts";
+import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
 
 const sigstoreJs = sigstoreJsVerifyKeyless;
 

@@ -46,6 +46,11 @@ export interface FlagSpec {
   env?: boolean;
   /** What the value must be (see {@link FlagCheck}); checked before the command runs. */
   check?: FlagCheck;
+  /**
+   * Why cosign's flag is not supported here: setting it (to anything but its default) is a
+   * usage error naming this reason, and `--help` and the flag table say so.
+   */
+  unsupported?: string;
 }
 
 /** A command's flags and positional arguments. */
@@ -171,6 +176,11 @@ export function parseCommand(
       flags[name] = f.default;
     }
   }
+  for (const [name, f] of Object.entries(spec.flags)) {
+    if (f.unsupported && flags[name] !== undefined && flags[name] !== f.default) {
+      throw new UsageError(`--${name} is not supported: ${f.unsupported}`);
+    }
+  }
   if (!help) {
     const [min, max] = spec.args;
     if (positionals.length < min || positionals.length > max) {
@@ -183,18 +193,33 @@ export function parseCommand(
   return { flags, positionals, help };
 }
 
-/** Renders `--help` text for a command. */
-export function helpText(program: string, spec: CommandSpec): string {
-  const lines = [spec.summary, "", `Usage: ${program} ${spec.name} ${spec.usage}`, "", "Flags:"];
-  const rows = Object.entries(spec.flags).map(([name, f]) => {
+/** The rows of a flag table: left column (names and value) and right column (description). */
+function flagRows(flags: Record<string, FlagSpec>): [string, string][] {
+  return Object.entries(flags).map(([name, f]) => {
     const left = (f.short ? `-${f.short}, ` : "    ") + `--${name}` +
       (f.type === "string" ? ` ${f.value ?? "string"}` : "");
     const def = f.default !== undefined && f.default !== "" ? ` (default ${f.default})` : "";
-    return [left, f.description + def] as const;
+    if (f.unsupported) return [left, `not supported: ${f.unsupported}`];
+    return [left, f.description + def];
   });
+}
+
+/** Renders `--help` text for a command; `globals` are the program's flags every command takes. */
+export function helpText(
+  program: string,
+  spec: CommandSpec,
+  globals: Record<string, FlagSpec> = {},
+): string {
+  const lines = [spec.summary, "", `Usage: ${program} ${spec.name} ${spec.usage}`, "", "Flags:"];
+  const rows = flagRows(spec.flags);
   rows.push(["-h, --help", "help for " + spec.name]);
-  const width = Math.max(...rows.map(([l]) => l.length)) + 3;
+  const globalRows = flagRows(globals);
+  const width = Math.max(...[...rows, ...globalRows].map(([l]) => l.length)) + 3;
   for (const [l, r] of rows) lines.push("  " + l.padEnd(width) + r);
+  if (globalRows.length) {
+    lines.push("", "Global flags:");
+    for (const [l, r] of globalRows) lines.push("  " + l.padEnd(width) + r);
+  }
   const noEnv = Object.entries(spec.flags).filter(([n, f]) => envNameForFlag(n, f) === undefined);
   lines.push(
     "",
@@ -202,6 +227,29 @@ export function helpText(program: string, spec: CommandSpec): string {
       (noEnv.length ? ` (except ${noEnv.map(([n]) => `--${n}`).join(", ")}).` : "."),
   );
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Splits the program's global flags off the front of `argv` (`cosign -d --output-file F verify
+ * …`), so the command can be found; the tokens taken are returned to be parsed with the
+ * command's own. Stops at the first token that is not a global flag.
+ */
+export function leadingGlobalFlags(
+  globals: Record<string, FlagSpec>,
+  argv: string[],
+): [taken: string[], rest: string[]] {
+  let i = 0;
+  while (i < argv.length) {
+    const t = argv[i]!;
+    const long = /^--([^=]+)(=.*)?$/.exec(t);
+    const name = long
+      ? long[1]!
+      : Object.entries(globals).find(([, f]) => f.short && t === `-${f.short}`)?.[0];
+    const f = name === undefined ? undefined : globals[name];
+    if (!f) break;
+    i += f.type === "string" && !long?.[2] ? 2 : 1;
+  }
+  return [argv.slice(0, i), argv.slice(i)];
 }
 
 /** Reads a string flag. */

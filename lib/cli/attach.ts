@@ -7,7 +7,7 @@ import { CosignError, UsageError } from "../errors.ts";
 import { INTOTO_PAYLOAD_TYPE, parseEnvelope } from "../cosign/dsse.ts";
 import { parseStatement, predicateTypeFor } from "../cosign/intoto.ts";
 import { buildImage } from "../oci/image.ts";
-import { DOCKER_CONFIG, DOCKER_MANIFEST, INDEXES } from "../oci/media_types.ts";
+import { DOCKER_CONFIG, DOCKER_MANIFEST } from "../oci/media_types.ts";
 import {
   appendAttachments,
   BUNDLE_ANNOTATION,
@@ -33,7 +33,8 @@ import { fromBase64, utf8 } from "../crypto/encoding.ts";
 import { isDerEcdsaSignature } from "../crypto/der.ts";
 import { parseReference, referenceName, repositoryName } from "../oci/reference.ts";
 import { required, str } from "./args.ts";
-import type { Command } from "./command.ts";
+import { type Command, PLATFORM_FLAG } from "./command.ts";
+import { imageForPlatform } from "../oci/platform.ts";
 import { info, stdout, stdoutLine } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { attachmentOptions, dockerMediaTypes } from "./sign.ts";
@@ -355,7 +356,7 @@ export const downloadAttestationCommand: Command = {
   spec: {
     name: "download attestation",
     summary: "Prints an image's attestation envelopes, one a line.",
-    usage: "[--predicate-type URI|TYPE] IMAGE",
+    usage: "[--predicate-type URI|TYPE] [--platform os/arch[/variant]] IMAGE",
     args: [1, 1],
     flags: {
       "predicate-type": {
@@ -363,6 +364,7 @@ export const downloadAttestationCommand: Command = {
         value: "TYPE",
         description: "only attestations of this predicate type",
       },
+      ...PLATFORM_FLAG,
       ...REGISTRY_FLAGS,
     },
   },
@@ -370,8 +372,12 @@ export const downloadAttestationCommand: Command = {
     const ref = parseReference(positionals[0]!);
     const want = str(flags, "predicate-type");
     const wantUri = want ? predicateTypeFor(want) : undefined;
+    const platform = str(flags, "platform");
     await withRegistry(flags, async (client) => {
-      const digest = ref.digest ?? (await getImage(client, ref)).digest;
+      const digest = platform === undefined
+        ? ref.digest ?? (await getImage(client, ref)).digest
+        : (await imageForPlatform(client, ref, platform, await getImage(client, ref))).manifest
+          .digest;
       // cosign v3: the Sigstore bundles stored as referrers (of the predicate type asked for,
       // read from the statement inside), one a line, first.
       let n = 0;
@@ -514,46 +520,19 @@ export const downloadSbomCommand: Command = {
   spec: {
     name: "download sbom",
     summary: "Prints the SBOM attached to an image.",
-    usage: "[--platform os/arch] IMAGE",
+    usage: "[--platform os/arch[/variant]] IMAGE",
     args: [1, 1],
     flags: {
-      platform: {
-        type: "string",
-        value: "OS/ARCH",
-        description: "for an index: the image of this platform",
-      },
+      ...PLATFORM_FLAG,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
     const ref = parseReference(positionals[0]!);
-    const platform = str(flags, "platform");
     await withRegistry(flags, async (client) => {
       const image = await getImage(client, ref);
-      let digest = image.digest;
-      if (platform) {
-        const children = INDEXES.includes(image.mediaType) && Array.isArray(image.json.manifests)
-          ? image.json.manifests as {
-            digest?: string;
-            platform?: { os?: string; architecture?: string };
-          }[]
-          : [];
-        if (children.length === 0) {
-          throw new UsageError(
-            `--platform ${platform}: ${referenceName(ref)} is not a multi-platform index`,
-          );
-        }
-        const child = children.find((c) =>
-          `${c.platform?.os}/${c.platform?.architecture}` === platform
-        );
-        if (!child?.digest) {
-          throw new CosignError(
-            "IMAGE_NOT_FOUND",
-            `${referenceName(ref)} has no image for ${platform}`,
-          );
-        }
-        digest = child.digest;
-      }
+      const digest = (await imageForPlatform(client, ref, str(flags, "platform"), image))
+        .manifest.digest;
       const sbomRef = attachmentRef(ref, digest, "sbom", attachmentOptions(flags));
       let m;
       try {

@@ -27,6 +27,7 @@ import {
 import { fileChunks } from "../cosign/blob.ts";
 import type { Bundle } from "../cosign/bundle.ts";
 import {
+  CA_VERIFY_FLAGS,
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
   hasIdentityFlags,
@@ -36,7 +37,12 @@ import {
 import { parseEnvelope, signEnvelope } from "../cosign/dsse.ts";
 import { descriptorsToSign, getImage } from "../cosign/image_signatures.ts";
 import { verifyImageAttestations } from "../cosign/image_attestations.ts";
-import { buildStatement, predicateTypeFor } from "../cosign/intoto.ts";
+import {
+  buildStatement,
+  checkStatement,
+  hasSubjectDigest,
+  predicateTypeFor,
+} from "../cosign/intoto.ts";
 import {
   KEYLESS_SIGN_FLAGS,
   keylessSignerFromFlags,
@@ -338,11 +344,18 @@ export const attestBlobCommand: Command = {
     name: "attest-blob",
     summary: "Signs an in-toto attestation for a file; writes the DSSE envelope.",
     usage:
-      "(--key KEYREF | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) --predicate FILE [--type TYPE] [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
+      "(--key KEYREF | [--signing-config FILE | --use-signing-config=false --fulcio-url URL] [--identity-token JWT]) (--predicate FILE [--type TYPE] | --statement FILE) [--output-signature F] [--bundle F [--new-bundle-format]] [--rekor-url URL] [--tlog-upload=false] FILE",
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
       predicate: { type: "string", value: "FILE", check: "file", description: "the predicate" },
+      statement: {
+        type: "string",
+        value: "FILE",
+        check: "file",
+        description:
+          "a whole in-toto statement to sign as given (instead of --predicate and --type)",
+      },
       type: TYPE_FLAG,
       hash: {
         type: "string",
@@ -381,7 +394,11 @@ export const attestBlobCommand: Command = {
   },
   async run({ flags, positionals }) {
     const keyRef = str(flags, "key");
-    const predicate = await readFileBytes(required(flags, "predicate"), "predicate file");
+    const predicatePath = str(flags, "predicate");
+    const statementPath = str(flags, "statement");
+    if ((predicatePath === undefined) === (statementPath === undefined)) {
+      throw new UsageError("one of --predicate or --statement must be set");
+    }
     const kind = entryType(flags);
     const { path: bundlePath, writer } = await bundleOutput(flags);
     const type = str(flags, "type") ?? "custom";
@@ -390,11 +407,28 @@ export const attestBlobCommand: Command = {
     if (hex !== undefined && !/^[0-9a-f]{64}$/.test(hex)) {
       throw new UsageError(`invalid --hash "${hex}" (64 hex digits)`);
     }
-    if (!hex) hex = await sha256File(path);
-    const st = buildStatement(type, predicate, {
-      name: path.slice(path.lastIndexOf("/") + 1),
-      sha256: hex,
-    });
+    let st: { bytes: Uint8Array };
+    if (statementPath !== undefined) {
+      // The statement is signed byte for byte as given (cosign's --statement).
+      await info(`Using statement from: ${statementPath}`);
+      const bytes = await readFileBytes(statementPath, "statement file");
+      const parsed = checkStatement(bytes, `--statement ${statementPath}`);
+      if (!hex && await isFile(path)) hex = await sha256File(path);
+      if (hex && !hasSubjectDigest(parsed, "sha256", hex)) {
+        await info(
+          `WARNING: no subject of the statement has the sha256 digest of ${path} (${hex}); ` +
+            "verify-blob-attestation of that file will fail",
+        );
+      }
+      st = { bytes };
+    } else {
+      const predicate = await readFileBytes(predicatePath!, "predicate file");
+      if (!hex) hex = await sha256File(path);
+      st = buildStatement(type, predicate, {
+        name: path.slice(path.lastIndexOf("/") + 1),
+        sha256: hex,
+      });
+    }
     const services = await signingServices(flags, {
       keyless: !keyRef,
       legacyOutput: bundlePath && !writer
@@ -442,6 +476,15 @@ export const attestBlobCommand: Command = {
     }
   },
 };
+
+/** True when `path` is an existing regular file. */
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
 
 async function sha256File(path: string, max?: number): Promise<string> {
   let f: Deno.FsFile;
@@ -541,8 +584,15 @@ export const verifyBlobAttestationCommand: Command = {
         default: false,
         description: "the bundle is a Sigstore bundle",
       },
+      offline: {
+        type: "boolean",
+        default: false,
+        description:
+          "make no network requests: trust material only from --trusted-root or SIGSTORE_* files, never TUF",
+      },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
+      ...CA_VERIFY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
@@ -616,7 +666,7 @@ async function keylessBlobAttestationTrust(flags: FlagValues): Promise<TrustedRo
     throw new UsageError("keyless verification needs --bundle (the certificate is in it)");
   }
   if (bool(flags, "insecure-ignore-tlog")) await info(TLOG_WARNING);
-  const root = await loadTrustedRoot(flags);
+  const root = await loadTrustedRoot(flags, { certificateAuthorities: true });
   if (!root || root.certificateAuthorities.length === 0) {
     throw new UsageError(
       "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",

@@ -24,6 +24,7 @@ import type { HashName } from "../crypto/key_signer.ts";
 import { concatBytes, toBase64, utf8 } from "../crypto/encoding.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
 import {
+  CA_VERIFY_FLAGS,
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
   hasIdentityFlags,
@@ -257,17 +258,12 @@ export const verifyBlobCommand: Command = {
       },
       ...VERIFY_TLOG_FLAGS,
       ...CERTIFICATE_VERIFY_FLAGS,
+      ...CA_VERIFY_FLAGS,
       certificate: {
         type: "string",
         value: "FILE",
         check: "file",
         description: "the signer's PEM certificate (keyless, without --bundle)",
-      },
-      "certificate-chain": {
-        type: "string",
-        value: "FILE",
-        check: "file",
-        description: "PEM intermediates (and root) of --certificate",
       },
       "rfc3161-timestamp": {
         type: "string",
@@ -401,14 +397,9 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
   ]);
   const policy = await certificatePolicyFromFlags(flags);
   const certPath = str(flags, "certificate")!;
-  const chainPath = str(flags, "certificate-chain");
-  const certificates = [
-    ...parseCertificatePem(await readTextFile(certPath, "certificate"), certPath).slice(0, 1),
-    ...(chainPath
-      ? parseCertificatePem(await readTextFile(chainPath, "certificate chain"), chainPath)
-        .filter((c) => !c.selfSigned)
-      : []),
-  ].map((c) => c.der);
+  // --certificate-chain (or --ca-roots) takes the place of the trusted root's CAs.
+  const certificates = parseCertificatePem(await readTextFile(certPath, "certificate"), certPath)
+    .slice(0, 1).map((c) => c.der);
   const { sig } = await readSignature(required(flags, "signature"));
   const tsPath = str(flags, "rfc3161-timestamp");
   const timestamps = tsPath ? [await readFileBytes(tsPath, "RFC 3161 timestamp")] : [];
@@ -423,7 +414,9 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
     const rekor = new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     try {
       const tlog = await import("./tlog_online.ts");
-      const trustedRoot = await tlog.onlineTrustedRoot(flags, rekor);
+      const trustedRoot = await tlog.onlineTrustedRoot(flags, rekor, {
+        certificateAuthorities: true,
+      });
       const found = await findAndVerifyEntry(rekor, trustedRoot, {
         sha256Hex,
         signature: sig,
@@ -438,7 +431,7 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
       rekor.close();
     }
   } else {
-    const trustedRoot = await loadTrustedRoot(flags);
+    const trustedRoot = await loadTrustedRoot(flags, { certificateAuthorities: true });
     if (!trustedRoot) {
       throw new UsageError(
         "verifying a certificate needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio CAs",
@@ -489,10 +482,10 @@ async function verifyBlobBundle(
   const ignoreTlog = bool(flags, "insecure-ignore-tlog");
   // With a key and the log skipped, trust material is used only when given (timestamps): TUF
   // is not consulted.
-  const trustedRoot = await loadTrustedRoot(
-    flags,
-    keyRef !== undefined && ignoreTlog ? { tuf: false } : {},
-  );
+  const trustedRoot = await loadTrustedRoot(flags, {
+    ...(keyRef !== undefined && ignoreTlog ? { tuf: false } : {}),
+    certificateAuthorities: keyRef === undefined,
+  });
   if (keyRef === undefined && bundle.verificationMaterial.type !== "certificate") {
     // A key-signed bundle needs --key: say so, whatever else was given.
     const { checkVerificationMaterial } = await import("../cosign/bundle.ts");

@@ -9,7 +9,7 @@ import type { CertificatePolicy } from "../cosign/bundle_certificate.ts";
 import type { IdentityPolicy } from "../x509/identity.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import { CosignError, UsageError } from "../errors.ts";
-import { readTextFile } from "../cosign/keyref.ts";
+import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 
 function flag(value: string, description: string) {
   return { type: "string", value, description } as const;
@@ -31,6 +31,26 @@ export const CERTIFICATE_VERIFY_FLAGS = {
     default: false,
     description: "do not require an embedded SCT in the certificate",
   },
+} as const;
+
+/**
+ * Certificate-authority flags of the verify commands (cosign's `CertVerifyOptions`): CAs that
+ * replace the trusted root's Fulcio CAs, and a detached SCT.
+ */
+export const CA_VERIFY_FLAGS = {
+  "ca-roots": flag(
+    "FILE",
+    "PEM root CA certificates to verify the signing certificate with, instead of the trusted root's Fulcio CAs",
+  ),
+  "ca-intermediates": flag("FILE", "PEM intermediate CA certificates (with --ca-roots)"),
+  "certificate-chain": flag(
+    "FILE",
+    "PEM chain of the signing certificate, its issuer first and the root last, instead of the trusted root's Fulcio CAs",
+  ),
+  sct: flag(
+    "FILE",
+    "a detached SCT for the signing certificate (the JSON of an RFC 6962 add-chain response)",
+  ),
 } as const;
 
 const IDENTITY_FLAGS = [
@@ -79,7 +99,17 @@ export async function certificatePolicyFromFlags(flags: FlagValues): Promise<Cer
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  return { identity, ignoreSct: bool(flags, "insecure-ignore-sct") };
+  const sctPath = str(flags, "sct");
+  if (sctPath !== undefined && bool(flags, "insecure-ignore-sct")) {
+    throw new UsageError("--sct and --insecure-ignore-sct are exclusive");
+  }
+  return {
+    identity,
+    ignoreSct: bool(flags, "insecure-ignore-sct"),
+    ...(sctPath !== undefined
+      ? { detachedSct: await readFileBytes(sctPath, "detached SCT (--sct)") }
+      : {}),
+  };
 }
 
 /** `--certificate` and `--certificate-chain` of `sign` and `attest` (a key with its certificate). */

@@ -12,6 +12,33 @@ export interface Command {
   run(parsed: ParsedCommand): Promise<number | void>;
 }
 
+/**
+ * cosign's persistent root flags (`options/root.go`): accepted before the command name and
+ * after it, on every command, and from `COSIGN_VERBOSE` / `COSIGN_OUTPUT_FILE`.
+ */
+export const GLOBAL_FLAGS = {
+  verbose: {
+    type: "boolean",
+    short: "d",
+    default: false,
+    description: "trace requests and decisions on stderr (credentials and tokens redacted)",
+  },
+  "output-file": {
+    type: "string",
+    value: "FILE",
+    description: "write what the command prints on stdout to FILE instead (created or truncated)",
+  },
+} as const;
+
+/** `--platform` of `copy`, `download attestation|sbom`, `sign` and `verify`. */
+export const PLATFORM_FLAG = {
+  platform: {
+    type: "string",
+    value: "OS/ARCH[/VARIANT]",
+    description: "for a multi-platform index: use its image of this platform (e.g. linux/arm64)",
+  },
+} as const;
+
 /** Transparency-log flags shared by signing commands (cosign v2 names and defaults). */
 export const SIGN_TLOG_FLAGS = {
   "tlog-upload": {

@@ -4,6 +4,7 @@
  */
 
 import type { Program } from "./run.ts";
+import { GLOBAL_FLAGS } from "./command.ts";
 
 /** The cosign command table. */
 export const cosignProgram: Program = {
@@ -16,6 +17,7 @@ export const cosignProgram: Program = {
     "trusted-root": "Provides utilities for Sigstore trusted roots.",
     "signing-config": "Provides utilities for Sigstore signing configs.",
   },
+  globalFlags: GLOBAL_FLAGS,
   commands: {
     "generate-key-pair": {
       summary: "Generate an encrypted ECDSA P-256 key pair",
@@ -136,6 +138,14 @@ export const cosignProgram: Program = {
     "signing-config create": {
       summary: "Create a Sigstore protobuf signing config",
       load: async () => (await import("./signing_config_create.ts")).signingConfigCreateCommand,
+    },
+    env: {
+      summary: "Print the environment variables cosign reads",
+      load: async () => (await import("./env.ts")).envCommand,
+    },
+    completion: {
+      summary: "Print a shell completion script (bash, zsh or fish)",
+      load: async () => (await import("./completion.ts")).completionCommand,
     },
     version: {
       summary: "Print the version",

@@ -32,12 +32,6 @@ export const triangulateCommand: Command = {
           "signature, attestation, sbom, referrer (the OCI 1.1 referrers fallback index of " +
           "cosign v3 signatures and attestations) or digest",
       },
-      "attachment-tag-prefix": {
-        type: "string",
-        default: "",
-        value: "PREFIX",
-        description: "tag prefix",
-      },
       ...REGISTRY_FLAGS,
     },
   },
@@ -65,7 +59,7 @@ export const triangulateCommand: Command = {
         return;
       }
       const att = attachmentRef(ref, digest, TYPES[type as keyof typeof TYPES], {
-        prefix: str(flags, "attachment-tag-prefix") ?? "",
+        tagPrefix: str(flags, "attachment-tag-prefix") ?? "",
         ...(Deno.env.get("COSIGN_REPOSITORY")
           ? { cosignRepository: Deno.env.get("COSIGN_REPOSITORY")! }
           : {}),

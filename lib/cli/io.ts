@@ -20,9 +20,17 @@ export async function writeAll(
   while (off < data.length) off += await w.write(data.subarray(off));
 }
 
-/** Writes text or bytes to stdout. */
+type Writer = { write(p: Uint8Array): Promise<number> };
+let out: Writer = Deno.stdout;
+
+/** Writes text or bytes to stdout (or to the `--output-file` that replaced it). */
 export function stdout(data: string | Uint8Array): Promise<void> {
-  return writeAll(Deno.stdout, typeof data === "string" ? enc.encode(data) : data);
+  return writeAll(out, typeof data === "string" ? enc.encode(data) : data);
+}
+
+/** Sends what {@link stdout} writes to `w` instead (`--output-file`); `undefined` restores it. */
+export function redirectStdout(w: Writer | undefined): void {
+  out = w ?? Deno.stdout;
 }
 
 const NEWLINE = new Uint8Array([0x0a]);

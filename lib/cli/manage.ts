@@ -39,7 +39,8 @@ import {
   withTag,
 } from "../oci/reference.ts";
 import { bool, required, str } from "./args.ts";
-import type { Command } from "./command.ts";
+import { type Command, PLATFORM_FLAG } from "./command.ts";
+import { imageForPlatform } from "../oci/platform.ts";
 import { confirm, info, onInterrupt, stdinIsTerminal, stdout } from "./io.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { escapeForTerminal } from "../text/escape.ts";
@@ -98,7 +99,7 @@ export const copyCommand: Command = {
   spec: {
     name: "copy",
     summary: "Copies an image with its signatures, attestations and SBOMs to another repository.",
-    usage: "[--sig-only] [--only sig,att,sbom] [-f] SRC DST",
+    usage: "[--sig-only] [--only sig,att,sbom] [--platform os/arch[/variant]] [-f] SRC DST",
     args: [2, 2],
     flags: {
       "sig-only": {
@@ -120,11 +121,12 @@ export const copyCommand: Command = {
           "overwrite the destination image and the attachment images copied (without it, " +
           "signatures and attestations are merged into the destination's)",
       },
+      ...PLATFORM_FLAG,
       ...REGISTRY_FLAGS,
     },
   },
   async run({ flags, positionals }) {
-    const src = parseReference(positionals[0]!);
+    const named = parseReference(positionals[0]!);
     const dst = parseReference(positionals[1]!);
     // As cosign: --only names the attachments to copy, and then neither the image nor its tag
     // is copied; --sig-only is --only sig.
@@ -141,14 +143,21 @@ export const copyCommand: Command = {
       if (!KINDS[k]) throw new UsageError(`invalid --only "${k}" (sig, att or sbom)`);
     }
     const force = bool(flags, "force");
+    const prefix = str(flags, "attachment-tag-prefix") ?? "";
     await withRegistry(flags, async (client) => {
-      const image = await getImage(client, src);
+      // With --platform, the index's image of that platform is what is copied (and tagged).
+      const { ref: src, manifest: image } = await imageForPlatform(
+        client,
+        named,
+        str(flags, "platform"),
+        await getImage(client, named),
+      );
       // Everything that could refuse is checked before anything is written.
       let target: Reference | undefined;
       if (!attachmentsOnly) {
         target = dst.digest
           ? withDigest(dst, image.digest)
-          : withTag(dst, dst.tag ?? src.tag ?? "latest");
+          : withTag(dst, dst.tag ?? named.tag ?? "latest");
         if (dst.digest && dst.digest !== image.digest) {
           throw new UsageError(
             `destination digest ${dst.digest} is not the source's ${image.digest}`,
@@ -167,7 +176,11 @@ export const copyCommand: Command = {
       const copies: AttachmentCopy[] = [];
       for (const digest of digestsToSign(image, true)) {
         copies.push(
-          ...await planAttachmentCopies(client, src, dst, digest, kinds.map((k) => KINDS[k]!)),
+          ...await planAttachmentCopies(client, src, dst, digest, kinds.map((k) => KINDS[k]!), {
+            // cosign copies `PREFIXsha256-<hex>.sig` to the same tag at the destination.
+            srcTagPrefix: prefix,
+            dstTagPrefix: prefix,
+          }),
         );
       }
       if (!force) await checkSbomConflicts(client, copies);
@@ -258,9 +271,11 @@ export const saveCommand: Command = {
       const repo = attachmentOptions(flags).cosignRepository;
       const copied = [];
       for (const digest of digestsToSign(image, true)) {
+        // The layout keeps cosign's own tag names; the prefix is the registry's.
         copied.push(
           ...await copyAttachments(client, ref, layout, ref, digest, ["sig", "att", "sbom"], {
             ...(repo ? { srcCosignRepository: repo } : {}),
+            srcTagPrefix: str(flags, "attachment-tag-prefix") ?? "",
           }),
         );
       }
@@ -318,7 +333,12 @@ export const loadCommand: Command = {
       const tag = e.annotations?.[REF_NAME_ANNOTATION];
       if (!kind || !tag) continue;
       const from = withTag(local, tag);
-      copies.push({ kind, from, to: withTag(dst, tag), manifest: await layout.getManifest(from) });
+      copies.push({
+        kind,
+        from,
+        to: withTag(dst, (str(flags, "attachment-tag-prefix") ?? "") + tag),
+        manifest: await layout.getManifest(from),
+      });
     }
     // The whole layout is checked before anything is pushed: a blob missing from it is found
     // here, not after the image's tag already points at content that never arrived.

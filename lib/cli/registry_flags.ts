@@ -32,6 +32,35 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
     check: "file",
     description: "PEM CA certificates to trust for the registry, besides the system roots",
   },
+  "registry-client-cert": {
+    type: "string",
+    value: "FILE",
+    description:
+      "PEM client certificate for mutual TLS with the registry (with --registry-client-key)",
+  },
+  "registry-client-key": {
+    type: "string",
+    value: "FILE",
+    description: "PEM private key of --registry-client-cert",
+  },
+  "registry-server-name": {
+    type: "string",
+    value: "NAME",
+    description: "name to send as SNI and check the registry's TLS certificate against",
+  },
+  "k8s-keychain": {
+    type: "boolean",
+    default: false,
+    description: "use the Kubernetes keychain",
+    unsupported:
+      "its in-process cloud credential helpers are not built in; name a docker-credential-* helper in credHelpers of ~/.docker/config.json instead",
+  },
+  "attachment-tag-prefix": {
+    type: "string",
+    default: "",
+    value: "PREFIX",
+    description: "prefix of the attachment tags: PREFIXsha256-<hex>.sig, .att and .sbom",
+  },
   "registry-username": { type: "string", value: "USER", description: "registry user (Basic)" },
   "registry-password": { type: "string", value: "PASS", description: "registry password (Basic)" },
   "registry-token": { type: "string", value: "TOKEN", description: "registry bearer token" },
@@ -131,6 +160,10 @@ export async function clientFromFlags(
   if (token) creds = { registryToken: token };
   else if (user !== undefined) creds = { username: user, password: pass! };
   const cacert = str(flags, "registry-cacert");
+  const serverName = str(flags, "registry-server-name");
+  if (serverName !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(serverName)) {
+    throw new UsageError(`invalid --registry-server-name "${serverName}": not a host name`);
+  }
   return new RegistryClient({
     keychain: creds ? staticKeychain(creds) : defaultKeychain(),
     insecureSkipVerify: bool(flags, "allow-insecure-registry"),
@@ -138,5 +171,48 @@ export async function clientFromFlags(
     ...deadlineOption(flags),
     knownHosts,
     ...(cacert ? { caCerts: [await readTextFile(cacert, "CA certificate file")] } : {}),
+    ...await clientKeyPair(flags),
+    ...(serverName ? { serverName } : {}),
   });
+}
+
+/**
+ * Reads `--registry-client-cert` and `--registry-client-key` and checks that they are PEM and
+ * that the key belongs to the certificate (Go's `tls.LoadX509KeyPair` checks the same).
+ * @throws {UsageError} one without the other, or a pair that does not fit together
+ */
+async function clientKeyPair(
+  flags: FlagValues,
+): Promise<{ clientCert?: string; clientKey?: string }> {
+  const certPath = str(flags, "registry-client-cert");
+  const keyPath = str(flags, "registry-client-key");
+  if (!certPath && !keyPath) return {};
+  if (!certPath || !keyPath) {
+    throw new UsageError("--registry-client-cert and --registry-client-key go together");
+  }
+  const cert = await readTextFile(certPath, "registry client certificate");
+  const key = await readTextFile(keyPath, "registry client key");
+  const { X509Certificate, createPrivateKey } = await import("node:crypto");
+  let x509;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new UsageError(
+      `--registry-client-cert ${certPath}: not a PEM certificate`,
+    );
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new UsageError(
+      `--registry-client-key ${keyPath}: not an unencrypted PEM private key`,
+    );
+  }
+  if (!x509.checkPrivateKey(privateKey)) {
+    throw new UsageError(
+      `--registry-client-key ${keyPath} is not the key of --registry-client-cert ${certPath}`,
+    );
+  }
+  return { clientCert: cert, clientKey: key };
 }

@@ -9,10 +9,12 @@
  */
 
 import { CosignError, EXIT_INTERNAL, EXIT_USAGE, UsageError } from "../errors.ts";
-import { helpText, parseCommand } from "./args.ts";
+import { type FlagSpec, helpText, leadingGlobalFlags, parseCommand, str } from "./args.ts";
 import type { Command } from "./command.ts";
+import type { CommandSpec, ParsedCommand } from "./args.ts";
 import { checkFlagValues } from "./flag_checks.ts";
-import { info, stdout } from "./io.ts";
+import { fileError } from "../cosign/keyref.ts";
+import { info, redirectStdout, stdout } from "./io.ts";
 import { escapeForTerminal } from "../text/escape.ts";
 
 /** A program: a name and its commands, each loaded only when used. */
@@ -25,12 +27,24 @@ export interface Program {
   defaultCommand?: string;
   /** One line for each command group's help (`attach` of `attach signature`, …). */
   groups?: Record<string, string>;
+  /**
+   * Flags every command takes, before or after its name (cosign's persistent root flags):
+   * `verbose` installs the trace, `output-file` takes the place of stdout.
+   */
+  globalFlags?: Record<string, FlagSpec>;
 }
 
 function programHelp(p: Program): string {
   const width = Math.max(...Object.keys(p.commands).map((c) => c.length)) + 3;
   const rows = Object.entries(p.commands).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
+  const globals = Object.entries(p.globalFlags ?? {}).map(([n, f]) =>
+    `  ${
+      (f.short ? `-${f.short}, ` : "    ") + `--${n}` + (f.type === "string" ? ` ${f.value}` : "")
+    }` +
+    `  ${f.description}`
+  );
   return `${p.summary}\n\nUsage: ${p.name} COMMAND [flags]\n\nCommands:\n${rows.join("\n")}\n\n` +
+    (globals.length ? `Global flags:\n${globals.join("\n")}\n\n` : "") +
     `Run "${p.name} COMMAND --help" for a command's flags.\n`;
 }
 
@@ -68,13 +82,15 @@ export async function runProgram(
   report: (line: string) => Promise<void> = info,
 ): Promise<number> {
   const debug = Deno.env.get("COSIGN_DEBUG") === "1";
+  let leading: string[] = [];
+  if (p.globalFlags) [leading, argv] = leadingGlobalFlags(p.globalFlags, argv);
   try {
     // Bare, `-h`, `--help` and `help`: the program's help, exit 0 (as cobra does).
     if (argv.length === 0 && !p.defaultCommand || ["-h", "--help", "help"].includes(argv[0]!)) {
       const topic = argv[0] === "help" ? argv.slice(1) : [];
       const named = topic.length ? findCommand(p, topic) : undefined;
       if (named) {
-        await stdout(helpText(p.name, (await p.commands[named[0]]!.load()).spec));
+        await stdout(helpText(p.name, (await p.commands[named[0]]!.load()).spec, p.globalFlags));
       } else if (topic[0] && groupCommands(p, topic[0]).length) {
         await stdout(groupHelp(p, topic[0]));
       } else {
@@ -101,18 +117,71 @@ export async function runProgram(
     }
     const [name, rest] = found;
     const cmd = await p.commands[name]!.load();
-    const parsed = parseCommand(cmd.spec, rest, (n) => Deno.env.get(n));
+    const spec = p.globalFlags
+      ? { ...cmd.spec, flags: { ...p.globalFlags, ...cmd.spec.flags } }
+      : cmd.spec;
+    const parsed = parseCommand(spec, [...leading, ...rest], (n) => Deno.env.get(n));
     if (parsed.help) {
-      await stdout(helpText(p.name, cmd.spec));
+      await stdout(helpText(p.name, cmd.spec, p.globalFlags));
       return 0;
     }
     await checkFlagValues(cmd.spec, parsed.flags);
-    return (await cmd.run(parsed)) ?? 0;
+    if (!p.globalFlags) return (await cmd.run(parsed)) ?? 0;
+    return await withGlobalFlags(spec, parsed.flags, async () => (await cmd.run(parsed)) ?? 0);
   } catch (e) {
     return await reportError(e, debug, report);
   }
 }
 
+/**
+ * Runs `fn` under the global flags: `--verbose` traces on stderr (every `fetch` of the process
+ * traced too), `--output-file` takes the place of stdout. Both are undone afterwards.
+ */
+async function withGlobalFlags(
+  spec: CommandSpec,
+  flags: ParsedCommand["flags"],
+  fn: () => Promise<number>,
+): Promise<number> {
+  const verbose = flags.verbose === true;
+  const outputFile = str(flags, "output-file");
+  const originalFetch = globalThis.fetch;
+  let file: Deno.FsFile | undefined;
+  if (outputFile !== undefined) {
+    try {
+      file = await Deno.open(outputFile, { write: true, create: true, truncate: true });
+    } catch (e) {
+      throw fileError(e, outputFile, "--output-file");
+    }
+    redirectStdout(file);
+  }
+  if (verbose) {
+    const { setTraceSink, tracedFetch, trace } = await import("../trace.ts");
+    const enc = new TextEncoder();
+    setTraceSink((line) => {
+      try {
+        Deno.stderr.writeSync(enc.encode(`DEBUG ${escapeForTerminal(line)}\n`));
+      } catch { /* stderr gone: nothing to trace to */ }
+    });
+    globalThis.fetch = tracedFetch(originalFetch);
+    // Names only: values can be secrets (--registry-password).
+    const set = Object.keys(flags).filter((k) =>
+      flags[k] !== undefined && flags[k] !== spec.flags[k]?.default
+    );
+    trace(`command: ${spec.name}; flags set: ${set.join(", ") || "none"}`);
+  }
+  try {
+    return await fn();
+  } finally {
+    if (verbose) {
+      globalThis.fetch = originalFetch;
+      (await import("../trace.ts")).setTraceSink(undefined);
+    }
+    if (file) {
+      redirectStdout(undefined);
+      file.close();
+    }
+  }
+}
 async function reportError(
   e: unknown,
   debug: boolean,

@@ -4,7 +4,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { type AttachmentOptions, signImage } from "../cosign/image_signatures.ts";
+import { type AttachmentOptions, getImage, signImage } from "../cosign/image_signatures.ts";
 import { loadSigner } from "../cosign/keyref.ts";
 import {
   KEYLESS_SIGN_FLAGS,
@@ -16,7 +16,8 @@ import { parseAnnotations } from "../cosign/payload.ts";
 import { attachmentRef, attachmentRepository } from "../cosign/tags.ts";
 import { parseReference, repositoryName } from "../oci/reference.ts";
 import { bool, type FlagValues, parseBool, str } from "./args.ts";
-import { type Command, SIGN_TLOG_FLAGS } from "./command.ts";
+import { type Command, PLATFORM_FLAG, SIGN_TLOG_FLAGS } from "./command.ts";
+import { imageForPlatform, parsePlatform } from "../oci/platform.ts";
 import { info, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
 import { SIGNER_CERTIFICATE_FLAGS, signerCertificate } from "./certificate_flags.ts";
@@ -50,16 +51,6 @@ const TAG_WARNING = (ref: string) =>
     (example.com/ubuntu:latest) for the input to cosign. The ability to refer to
     images by tag will be removed in a future release.
 `;
-
-/** `--attachment-tag-prefix`. */
-export const ATTACHMENT_FLAGS = {
-  "attachment-tag-prefix": {
-    type: "string",
-    default: "",
-    value: "PREFIX",
-    description: "prefix of the sha256-<hex>.sig tags",
-  },
-} as const;
 
 /** `--new-bundle-format` and `--registry-referrers-mode` of `sign` and `attest`. */
 export const REFERRERS_FLAGS = {
@@ -119,6 +110,7 @@ export const signCommand: Command = {
         default: false,
         description: "also sign each image of an index",
       },
+      ...PLATFORM_FLAG,
       upload: { type: "boolean", default: true, description: "push the signature to the registry" },
       "output-signature": {
         type: "string",
@@ -141,7 +133,6 @@ export const signCommand: Command = {
       ...SIGNER_CERTIFICATE_FLAGS,
       ...SIGN_TLOG_FLAGS,
       ...KEYLESS_SIGN_FLAGS,
-      ...ATTACHMENT_FLAGS,
       ...REFERRERS_FLAGS,
       ...REGISTRY_FLAGS,
     },
@@ -149,6 +140,11 @@ export const signCommand: Command = {
   async run({ flags, positionals }) {
     const keyRef = str(flags, "key");
     const newBundleFormat = checkReferrersFlags(flags);
+    const platform = str(flags, "platform");
+    if (platform !== undefined && bool(flags, "recursive")) {
+      throw new UsageError("--platform and --recursive are exclusive: sign one platform or all");
+    }
+    if (platform !== undefined) parsePlatform(platform);
     const refs = positionals.map((p) => [p, parseReference(p)] as const);
     const annotations = parseAnnotations(flags.annotations as string[] | undefined);
     const services = await signingServices(flags, {
@@ -191,8 +187,12 @@ export const signCommand: Command = {
       ? (envelope: Uint8Array) => logs.record({ type: "dsse", envelope }, { proof: true })
       : undefined;
     await withRegistry(flags, async (client) => {
-      for (const [text, ref] of refs) {
-        if (!ref.digest) await info(TAG_WARNING(text));
+      for (const [text, named] of refs) {
+        if (!named.digest) await info(TAG_WARNING(text));
+        // With --platform, the index's image of that platform is signed, not the index.
+        const ref = platform === undefined
+          ? named
+          : (await imageForPlatform(client, named, platform, await getImage(client, named))).ref;
         if (bool(flags, "upload") && newBundleFormat) {
           client.willPush(attachmentRepository(ref, attachmentOptions(flags).cosignRepository));
         } else if (bool(flags, "upload")) {

@@ -30,10 +30,11 @@ export const TRUST_REKOR_API_KEY_ENV = "SIGSTORE_TRUST_REKOR_API_PUBLIC_KEY";
 export async function onlineTrustedRoot(
   flags: FlagValues,
   rekor: RekorClient,
+  options: { certificateAuthorities?: boolean } = {},
 ): Promise<TrustedRoot> {
   // With the log's own key asked for, TUF is not consulted (as cosign: that key replaces it).
   const apiKey = !!Deno.env.get(TRUST_REKOR_API_KEY_ENV);
-  const root = await loadTrustedRoot(flags, apiKey ? { tuf: false } : {});
+  const root = await loadTrustedRoot(flags, { ...(apiKey ? { tuf: false } : {}), ...options });
   if (!apiKey) {
     if (root) return root;
     throw new CosignError(

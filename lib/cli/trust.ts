@@ -12,7 +12,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { toBase64 } from "../crypto/encoding.ts";
 import { keyAlgorithm, parsePublicKeyPem, spkiDer } from "../crypto/keys.ts";
-import { CosignError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { type FlagValues, str } from "./args.ts";
 import { info } from "./io.ts";
@@ -119,15 +119,70 @@ export function authoritiesFromPem(text: string, what: string): Record<string, u
 }
 
 /**
+ * The certificate authorities `--ca-roots` (each certificate a trust anchor) with
+ * `--ca-intermediates`, or `--certificate-chain` (the signing certificate's issuer first, its
+ * root last), name, as trusted-root `certificateAuthorities` items; undefined when neither is
+ * given. As cosign: the two forms are exclusive, and intermediates need roots.
+ * @throws {UsageError} the flags combined wrongly
+ */
+export async function authoritiesFromFlags(
+  flags: FlagValues,
+): Promise<Record<string, unknown>[] | undefined> {
+  const roots = str(flags, "ca-roots");
+  const intermediates = str(flags, "ca-intermediates");
+  const chain = str(flags, "certificate-chain");
+  if (chain !== undefined && (roots !== undefined || intermediates !== undefined)) {
+    throw new UsageError("--certificate-chain and --ca-roots/--ca-intermediates are exclusive");
+  }
+  if (intermediates !== undefined && roots === undefined) {
+    throw new UsageError("--ca-intermediates needs --ca-roots");
+  }
+  if (chain !== undefined) {
+    const certs = pemCertificates(
+      await readTextFile(chain, "--certificate-chain"),
+      `--certificate-chain ${chain}`,
+    );
+    return [chainItem(certs, "")];
+  }
+  if (roots === undefined) return undefined;
+  const anchors = pemCertificates(await readTextFile(roots, "--ca-roots"), `--ca-roots ${roots}`);
+  const middle = intermediates === undefined ? [] : pemCertificates(
+    await readTextFile(intermediates, "--ca-intermediates"),
+    `--ca-intermediates ${intermediates}`,
+  );
+  // Each root an authority; the intermediates may complete a path to any of them.
+  return anchors.map((root) => chainItem([...middle, root], ""));
+}
+
+/**
  * The trust material the flags and environment name: `--trusted-root`, else the `SIGSTORE_*`
  * files, else (unless `--offline` or `tuf: false`) the `trusted_root.json` of the TUF
  * repository that `cosign initialize` chose (see {@link tufOptionsFromEnv}); undefined when
  * there is none. `--trusted-root`, the `SIGSTORE_*` files and `--offline` never touch the
- * network or the TUF cache.
+ * network or the TUF cache. With `certificateAuthorities` (verify commands), the CAs of
+ * {@link authoritiesFromFlags} replace the Fulcio CAs found.
  */
 export async function loadTrustedRoot(
   flags: FlagValues,
-  options: { tuf?: boolean } = {},
+  options: { tuf?: boolean; certificateAuthorities?: boolean } = {},
+): Promise<TrustedRoot | undefined> {
+  const { parseTrustedRoot } = await import("../trust/trusted_root.ts");
+  const authorities = options.certificateAuthorities
+    ? await authoritiesFromFlags(flags)
+    : undefined;
+  const root = await loadTrustedRootOnly(flags, options);
+  if (!authorities) return root;
+  // The flags' CAs replace the trusted root's Fulcio CAs; logs and TSAs stay.
+  const cas = parseTrustedRoot({ ...emptyRoot(), certificateAuthorities: authorities })
+    .certificateAuthorities;
+  return root
+    ? { ...root, certificateAuthorities: cas }
+    : parseTrustedRoot({ ...emptyRoot(), certificateAuthorities: authorities });
+}
+
+async function loadTrustedRootOnly(
+  flags: FlagValues,
+  options: { tuf?: boolean },
 ): Promise<TrustedRoot | undefined> {
   const rootPath = str(flags, "trusted-root");
   const { parseTrustedRoot } = await import("../trust/trusted_root.ts");

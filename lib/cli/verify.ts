@@ -3,10 +3,10 @@
  * @module
  */
 
-import { CosignError, UsageError } from "../errors.ts";
+import { CosignError, EXIT_IMAGE_NOT_FOUND, UsageError } from "../errors.ts";
 import { deadlineOption } from "./deadline_flag.ts";
 import type { HashName } from "../crypto/key_signer.ts";
-import { verifyImage, type VerifyImageResult } from "../cosign/image_signatures.ts";
+import { getImage, verifyImage, type VerifyImageResult } from "../cosign/image_signatures.ts";
 import { loadVerifier } from "../cosign/keyref.ts";
 import { parseAnnotations } from "../cosign/payload.ts";
 import { BUNDLE_ANNOTATION, maxAttachmentSize } from "../cosign/attachments.ts";
@@ -15,10 +15,12 @@ import { bundleOutputPayload } from "../cosign/image_bundles.ts";
 import { parseReference, type Reference, referenceName } from "../oci/reference.ts";
 import type { ImageStore } from "../oci/store.ts";
 import { bool, type FlagValues, str } from "./args.ts";
-import { type Command, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { type Command, PLATFORM_FLAG, VERIFY_TLOG_FLAGS } from "./command.ts";
+import { imageForPlatform } from "../oci/platform.ts";
 import { info, stdout, stdoutLine } from "./io.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
+  CA_VERIFY_FLAGS,
   CERTIFICATE_VERIFY_FLAGS,
   certificatePolicyFromFlags,
   hasIdentityFlags,
@@ -28,7 +30,7 @@ import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
 import { RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
-import { ATTACHMENT_FLAGS, attachmentOptions } from "./sign.ts";
+import { attachmentOptions } from "./sign.ts";
 
 /** Prints cosign's verification header (stderr) and the verified payloads (stdout). */
 async function printVerification(
@@ -152,7 +154,7 @@ export interface VerifyContext {
 /** The context of a keyless verification: identity policy and trusted root (CAs and logs). */
 async function keylessContext(flags: FlagValues): Promise<VerifyContext> {
   const policy = await certificatePolicyFromFlags(flags);
-  const trustedRoot = await loadTrustedRoot(flags);
+  const trustedRoot = await loadTrustedRoot(flags, { certificateAuthorities: true });
   if (!trustedRoot || trustedRoot.certificateAuthorities.length === 0) {
     throw new UsageError(
       "keyless verification needs --trusted-root (or SIGSTORE_ROOT_FILE) with the Fulcio certificate authorities",
@@ -187,7 +189,15 @@ export async function verifyRefs(
     : undefined;
   await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
   const keyless = ctx.keyless && rekor ? { ...ctx.keyless, rekor } : ctx.keyless;
-  for (const [, ref] of refs) {
+  const platform = str(flags, "platform");
+  for (const [, named] of refs) {
+    // With --platform, the index's image of that platform is verified, not the index.
+    const ref = platform === undefined ? named : (await imageForPlatform(
+      store,
+      named,
+      platform,
+      await getImage(store, named, EXIT_IMAGE_NOT_FOUND),
+    )).ref;
     const r = await verifyImage(store, ref, verifier, {
       annotations: parseAnnotations(flags.annotations as string[] | undefined),
       checkClaims: bool(flags, "check-claims"),
@@ -241,7 +251,7 @@ export const VERIFY_FLAGS = {
   offline: { type: "boolean", default: false, description: "make no transparency-log requests" },
   ...VERIFY_TLOG_FLAGS,
   ...CERTIFICATE_VERIFY_FLAGS,
-  ...ATTACHMENT_FLAGS,
+  ...CA_VERIFY_FLAGS,
   ...REGISTRY_FLAGS,
 } as const;
 
@@ -297,7 +307,7 @@ export const verifyCommand: Command = {
     usage:
       "(--key KEYREF | --certificate-identity ID --certificate-oidc-issuer URL) [-a key=value]... [--trusted-root FILE] [--insecure-ignore-tlog] [-o json|text] IMAGE...",
     args: [1, Infinity],
-    flags: VERIFY_FLAGS,
+    flags: { ...VERIFY_FLAGS, ...PLATFORM_FLAG },
   },
   async run({ flags, positionals }) {
     const ctx = await checkVerifyFlags(flags, { keyless: true });

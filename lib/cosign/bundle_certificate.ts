@@ -8,9 +8,9 @@
 
 import { CosignError } from "../errors.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
-import { type Certificate, parseCertificate } from "../x509/certificate.ts";
+import { type Certificate, OID, parseCertificate } from "../x509/certificate.ts";
 import { checkBundleChain, verifyCertificateChain } from "../x509/chain.ts";
-import { type SctCheck, verifyEmbeddedScts } from "../x509/sct.ts";
+import { type SctCheck, verifyDetachedSct, verifyEmbeddedScts } from "../x509/sct.ts";
 import {
   type FulcioExtensions,
   fulcioExtensions,
@@ -24,6 +24,11 @@ export interface CertificatePolicy {
   readonly identity: IdentityPolicy;
   /** Skip the SCT check (`--insecure-ignore-sct`). */
   readonly ignoreSct?: boolean;
+  /**
+   * A detached SCT for the leaf (`--sct`: the JSON of an RFC 6962 add-chain response). It must
+   * verify; it stands in for an embedded SCT, and an embedded one is checked as well.
+   */
+  readonly detachedSct?: Uint8Array;
   /**
    * Accept a certificate for any identity and issuer (`identity` may then be `{}`): sigstore-go's
    * `WithoutIdentitiesUnsafe()`. Without it, verification refuses a policy that does not name
@@ -101,9 +106,12 @@ export function verifySigningCertificate(
     authorityUri = r.authority.uri;
   }
   const issuerCert = path[1];
-  const scts = policy.ignoreSct || issuerCert === undefined
-    ? []
-    : verifyEmbeddedScts(leaf, issuerCert, root.ctlogs);
+  const scts: SctCheck[] = [];
+  if (policy.detachedSct) scts.push(verifyDetachedSct(leaf, policy.detachedSct, root.ctlogs));
+  const embedded = leaf.extensions.some((e) => e.oid === OID.sctList);
+  if (!policy.ignoreSct && issuerCert !== undefined && (embedded || !policy.detachedSct)) {
+    scts.push(...verifyEmbeddedScts(leaf, issuerCert, root.ctlogs));
+  }
   const { subject, issuer } = verifyIdentity(leaf, policy.identity);
   return {
     leaf,

@@ -11,7 +11,7 @@ import { CosignError } from "../errors.ts";
 import type { CertificatePolicy } from "./bundle_certificate.ts";
 
 /** The fields of a {@link CertificatePolicy}. */
-const POLICY_FIELDS = new Set(["identity", "ignoreSct", "withoutIdentitiesUnsafe"]);
+const POLICY_FIELDS = new Set(["identity", "ignoreSct", "withoutIdentitiesUnsafe", "detachedSct"]);
 
 /** The fields of an identity policy. */
 const IDENTITY_FIELDS = new Set([

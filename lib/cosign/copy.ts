@@ -220,6 +220,10 @@ export interface CopyAttachmentsOptions {
   srcCosignRepository?: string;
   /** `COSIGN_REPOSITORY` of the destination. */
   dstCosignRepository?: string;
+  /** `--attachment-tag-prefix` of the source's attachment tags. */
+  srcTagPrefix?: string;
+  /** `--attachment-tag-prefix` of the destination's attachment tags. */
+  dstTagPrefix?: string;
   /** Default `merge` for a registry destination; a layout destination is always written whole. */
   mode?: AttachmentWriteMode;
   /** Docker media types for a merged image (`COSIGN_DOCKER_MEDIA_TYPES`). */
@@ -261,22 +265,21 @@ export async function planAttachmentCopies(
   to: Reference,
   digest: string,
   kinds: AttachmentKind[],
-  options: { srcCosignRepository?: string; dstCosignRepository?: string } = {},
+  options: Pick<
+    CopyAttachmentsOptions,
+    "srcCosignRepository" | "dstCosignRepository" | "srcTagPrefix" | "dstTagPrefix"
+  > = {},
 ): Promise<AttachmentCopy[]> {
   const plan: AttachmentCopy[] = [];
   for (const kind of kinds) {
-    const a = attachmentRef(
-      from,
-      digest,
-      kind,
-      options.srcCosignRepository ? { cosignRepository: options.srcCosignRepository } : {},
-    );
-    const b = attachmentRef(
-      to,
-      digest,
-      kind,
-      options.dstCosignRepository ? { cosignRepository: options.dstCosignRepository } : {},
-    );
+    const a = attachmentRef(from, digest, kind, {
+      ...(options.srcCosignRepository ? { cosignRepository: options.srcCosignRepository } : {}),
+      ...(options.srcTagPrefix ? { tagPrefix: options.srcTagPrefix } : {}),
+    });
+    const b = attachmentRef(to, digest, kind, {
+      ...(options.dstCosignRepository ? { cosignRepository: options.dstCosignRepository } : {}),
+      ...(options.dstTagPrefix ? { tagPrefix: options.dstTagPrefix } : {}),
+    });
     try {
       plan.push({ kind, from: a, to: b, manifest: await src.getManifest(a) });
     } catch (e) {

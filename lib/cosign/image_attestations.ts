@@ -248,7 +248,7 @@ export async function verifyImageAttestations(
   const digest = ref.digest ?? (await getImage(store, ref)).digest;
   const attestationRef = attachmentRef(ref, digest, "att", {
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
-    ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
+    ...(options.tagPrefix ? { tagPrefix: options.tagPrefix } : {}),
   });
   // Layers are listed, then fetched as they are checked (a few ahead): memory stays bounded.
   // The referrers (cosign v3 bundles) are listed at the same time.

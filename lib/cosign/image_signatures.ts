@@ -178,7 +178,7 @@ export async function signImage(
     if (options.upload !== false) {
       const sigRef = attachmentRef(ref, digest, "sig", {
         ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
-        ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
+        ...(options.tagPrefix ? { tagPrefix: options.tagPrefix } : {}),
       });
       const verifier = options.verifier;
       const annotations: Record<string, string> = { [SIGNATURE_ANNOTATION]: signature.toBase64() };
@@ -389,7 +389,7 @@ export async function verifyImage(
   const digest = ref.digest ?? (await getImage(store, ref, EXIT_IMAGE_NOT_FOUND)).digest;
   const signatureRef = attachmentRef(ref, digest, "sig", {
     ...(options.cosignRepository ? { cosignRepository: options.cosignRepository } : {}),
-    ...(options.tagPrefix ? { prefix: options.tagPrefix } : {}),
+    ...(options.tagPrefix ? { tagPrefix: options.tagPrefix } : {}),
   });
   // Both places are read at once: the .sig tag (layers listed here, fetched only as they are
   // verified, so memory stays bounded) and the referrers (cosign v3 bundles).

@@ -203,6 +203,39 @@ export function parseStatement(bytes: Uint8Array): Statement {
   };
 }
 
+/** The in-toto statement `_type`s a statement given as is (`attest-blob --statement`) may have. */
+export const STATEMENT_TYPES: readonly string[] = [
+  STATEMENT_V01,
+  "https://in-toto.io/Statement/v1",
+];
+
+/**
+ * Parses a statement supplied whole (`attest-blob --statement`) and checks it is one: an
+ * in-toto `_type`, a predicate type, and at least one subject with a digest. (cosign only
+ * checks that it unmarshals; a file that is not a statement would sign as one here.)
+ * @throws {CosignError} `PREDICATE_INVALID` naming what is wrong
+ */
+export function checkStatement(bytes: Uint8Array, what = "the statement"): Statement {
+  const st = parseStatement(bytes);
+  const bad = (why: string): never => {
+    throw new CosignError("PREDICATE_INVALID", `${what} is not an in-toto statement: ${why}`);
+  };
+  if (typeof st.type !== "string" || !STATEMENT_TYPES.includes(st.type)) {
+    bad(
+      `_type ${JSON.stringify(st.type) ?? "is missing"}, expected ${STATEMENT_TYPES.join(" or ")}`,
+    );
+  }
+  if (st.predicateType === "") bad("no predicateType");
+  if (st.subjects.length === 0) bad("no subject");
+  st.subjects.forEach((s, i) => {
+    const d = Object.entries(s.digest);
+    if (d.length === 0 || d.some(([, v]) => typeof v !== "string" || v === "")) {
+      bad(`subject ${i + 1} has no digest`);
+    }
+  });
+  return st;
+}
+
 /**
  * True when some subject has `digest[alg]` equal to `hex` (case-insensitive hex).
  * @example

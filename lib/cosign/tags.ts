@@ -34,7 +34,8 @@ export function attachmentTag(digest: string, kind: AttachmentKind, prefix = "")
 }
 
 /**
- * The attachment reference for a subject digest.
+ * The attachment reference for a subject digest: `tagPrefix` is `--attachment-tag-prefix`,
+ * `cosignRepository` is `COSIGN_REPOSITORY`.
  * @example
  * ```ts
  * import { attachmentRef, parseReference, referenceName } from "@cosign-deno/cosign";
@@ -48,10 +49,15 @@ export function attachmentRef(
   subject: Repository,
   digest: string,
   kind: AttachmentKind,
-  options: { cosignRepository?: string; prefix?: string } = {},
+  options: {
+    cosignRepository?: string;
+    tagPrefix?: string;
+    /** @deprecated the earlier name of `tagPrefix` */
+    prefix?: string;
+  } = {},
 ): Reference {
   return withTag(
     attachmentRepository(subject, options.cosignRepository),
-    attachmentTag(digest, kind, options.prefix),
+    attachmentTag(digest, kind, options.tagPrefix ?? options.prefix),
   );
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { trace } from "../trace.ts";
 import { CosignError, EXIT_NO_MATCHING } from "../errors.ts";
 import { fromBase64 } from "../crypto/encoding.ts";
 import type { Verifier } from "../crypto/signer.ts";
@@ -247,6 +248,7 @@ export async function checkSignatureLayers(
     const o = outcome.get(key)!;
     if (o.reason) skipped.push({ digest: d, reason: `layer ${short(d)}…: ${o.reason}` });
     else if (o.verified && !reported.has(key)) verified.push(o.verified); // copies count once
+    trace(() => `verify: signature layer ${d}: ${o.reason ? `rejected: ${o.reason}` : "verified"}`);
     reported.add(key);
   }
   return { verified, skipped };

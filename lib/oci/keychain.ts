@@ -11,6 +11,7 @@
  * @module
  */
 
+import { trace } from "../trace.ts";
 import { CosignError } from "../errors.ts";
 import { DOCKER_HUB } from "./reference.ts";
 
@@ -148,7 +149,12 @@ async function lookup(
     (registry === DOCKER_HUB
       ? cfg.credHelpers?.[DOCKER_HUB_KEY] ?? cfg.credHelpers?.["docker.io"]
       : undefined);
-  if (helper) return await fromHelper(env, helper, registry);
+  if (helper) {
+    trace(
+      `auth: ${registry}: credentials from docker-credential-${helper} (credHelpers in ${path})`,
+    );
+    return await fromHelper(env, helper, registry);
+  }
   const auths = new Map<string, AuthEntry>();
   for (const [k, v] of Object.entries(cfg.auths ?? {})) {
     const nk = normaliseKey(k);
@@ -158,10 +164,18 @@ async function lookup(
     const e = auths.get(key);
     if (e) {
       const c = fromEntry(e, path, key);
-      if (c) return c;
+      if (c) {
+        trace(`auth: ${registry}: credentials from auths["${key}"] in ${path}`);
+        return c;
+      }
     }
   }
-  if (cfg.credsStore) return await fromHelper(env, cfg.credsStore, registry);
+  if (cfg.credsStore) {
+    trace(
+      `auth: ${registry}: credentials from docker-credential-${cfg.credsStore} (credsStore in ${path})`,
+    );
+    return await fromHelper(env, cfg.credsStore, registry);
+  }
   return undefined;
 }
 
@@ -269,10 +283,14 @@ export function defaultKeychain(env: Partial<KeychainEnv> = {}): Keychain {
       ((name, serverUrl) => runCredentialHelper(name, serverUrl, getEnv("PATH"))),
   };
   return async (registry, repository) => {
-    for (const path of configPaths(full.getEnv)) {
+    const paths = configPaths(full.getEnv);
+    for (const path of paths) {
       const c = await lookup(full, path, registry, repository);
       if (c) return c;
     }
+    trace(
+      `auth: ${registry}: no credentials in ${paths.join(", ") || "any config file"}; anonymous`,
+    );
     return undefined;
   };
 }
@@ -287,5 +305,12 @@ export function defaultKeychain(env: Partial<KeychainEnv> = {}): Keychain {
  * ```
  */
 export function staticKeychain(creds: Credentials): Keychain {
-  return () => Promise.resolve(creds);
+  return (registry) => {
+    trace(
+      `auth: ${registry}: ${
+        creds.registryToken ? "bearer token" : "username and password"
+      } from flags`,
+    );
+    return Promise.resolve(creds);
+  };
 }

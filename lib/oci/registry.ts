@@ -24,6 +24,7 @@ import {
   verifyingStream,
 } from "./digest.ts";
 import type { ImageStore } from "./store.ts";
+import { trace } from "../trace.ts";
 import { type Credentials, defaultKeychain, type Keychain } from "./keychain.ts";
 import {
   DOCKER_SCHEMA1,
@@ -274,6 +275,7 @@ export class RegistryClient implements ImageStore {
           }
         }
         if (!req.url) {
+          if (h.scheme !== scheme) trace(`registry ${registry}: speaks ${scheme}`);
           h.scheme = scheme;
           h.remembered = false;
         }
@@ -284,7 +286,12 @@ export class RegistryClient implements ImageStore {
           i = -1;
           continue;
         }
-        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) continue;
+        if (isPlainHttpServer(e) && !req.url && i + 1 < candidates.length) {
+          trace(
+            `registry ${registry}: answered HTTPS with plain HTTP; trying ${candidates[i + 1]}`,
+          );
+          continue;
+        }
         if (isPlainHttpServer(e)) {
           throw new CosignError(
             "REGISTRY_INSECURE",
@@ -334,6 +341,11 @@ export class RegistryClient implements ImageStore {
         );
       }
       const ch = parseChallenge(header, repo.registry);
+      trace(() =>
+        `auth: ${repo.registry}: 401 with a ${ch.scheme} challenge${
+          ch.params.realm ? ` (realm ${ch.params.realm}, service ${ch.params.service ?? "-"})` : ""
+        }; scopes ${scopes.join(" ")}`
+      );
       const hadAuth = auth !== undefined;
       if (ch.scheme === "basic") {
         if (!creds?.username && !creds?.password) throw this.#noCreds(repo.registry);
@@ -443,7 +455,9 @@ export class RegistryClient implements ImageStore {
         `Manifest ${name} does not match its digest ${claimed}: the content received has digest ${digest}`,
       );
     }
-    return parseManifest(bytes, digest, res.headers.get("content-type"), name);
+    const m = parseManifest(bytes, digest, res.headers.get("content-type"), name);
+    trace(() => `manifest ${name}: ${digest} (${m.mediaType}, ${bytes.length} bytes)`);
+    return m;
   }
 
   /**

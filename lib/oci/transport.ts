@@ -20,8 +20,9 @@
 import { CosignError } from "../errors.ts";
 import type { Deadline } from "./deadline.ts";
 import { PRODUCT, VERSION } from "../version.ts";
-import { insecureFetch } from "./insecure_fetch.ts";
+import { nodeTlsFetch } from "./node_tls_fetch.ts";
 import { isLoopbackRegistry } from "./reference.ts";
+import { trace, tracedFetch } from "../trace.ts";
 
 /** Registry transport options (the CLI's registry flags). */
 export interface TransportOptions {
@@ -29,6 +30,15 @@ export interface TransportOptions {
   caCerts?: string[];
   /** Skip TLS verification (`--allow-insecure-registry`). */
   insecureSkipVerify?: boolean;
+  /** PEM client certificate for mutual TLS (`--registry-client-cert`); needs `clientKey`. */
+  clientCert?: string;
+  /** PEM private key of `clientCert` (`--registry-client-key`). */
+  clientKey?: string;
+  /**
+   * The name every TLS connection sends as SNI and checks the server's certificate against,
+   * instead of the host connected to (`--registry-server-name`, Go's `tls.Config.ServerName`).
+   */
+  serverName?: string;
   /** Allow plain HTTP to non-loopback registries (`--allow-http-registry`). */
   allowHttp?: boolean;
   /**
@@ -159,6 +169,18 @@ export function isCertificateError(e: unknown): boolean {
     !/corrupt message|InvalidContentType|wrong version number/i.test(errorChain(e));
 }
 
+/** True when the server ended the handshake over our client certificate (or its absence). */
+export function isClientCertificateRefused(e: unknown): boolean {
+  return /(received fatal alert|alert)[: ]+\s*(BadCertificate|CertificateRequired|bad certificate|certificate required|UnknownCA|unknown ca)|ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA)/i
+    .test(errorChain(e));
+}
+
+/** True when the server's certificate does not name the host (or `--registry-server-name`). */
+export function isNameMismatch(e: unknown): boolean {
+  return /certificate not valid for name|NotValidForName|does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID/i
+    .test(errorChain(e));
+}
+
 /** True when HTTPS was spoken to a plain-HTTP server. */
 export function isPlainHttpServer(e: unknown): boolean {
   return /corrupt message|InvalidContentType|wrong version number|packet length too long|http request to an https server/i
@@ -168,7 +190,7 @@ export function isPlainHttpServer(e: unknown): boolean {
 function shortCause(e: unknown): string {
   const m = errorChain(e);
   const known = m.match(
-    /(Connection refused|connection reset|timed out|dns error[^:]*|invalid peer certificate: \w+|tcp connect error)/i,
+    /(Connection refused|connection reset|timed out|dns error[^:]*|invalid peer certificate: \w+|tcp connect error|received fatal alert: \w+)/i,
   );
   return known ? known[1]! : m.split(": ").slice(-1)[0]!.slice(0, 200);
 }
@@ -242,15 +264,27 @@ export class Transport {
     this.options = options;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const clientKeyPair = options.clientCert && options.clientKey
+      ? { cert: options.clientCert, key: options.clientKey }
+      : undefined;
     if (options.fetch) {
-      this.#fetch = options.fetch;
-    } else if (options.insecureSkipVerify) {
-      this.#fetch = insecureFetch as typeof fetch;
+      this.#fetch = tracedFetch(options.fetch);
+    } else if (options.insecureSkipVerify || options.serverName) {
+      // Deno's fetch can neither skip verification nor verify against another name.
+      this.#fetch = tracedFetch(nodeTlsFetch({
+        verify: !options.insecureSkipVerify,
+        ...(options.serverName ? { serverName: options.serverName } : {}),
+        ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+        ...clientKeyPair,
+      }));
     } else {
-      if (options.caCerts?.length) {
-        this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
+      if (options.caCerts?.length || clientKeyPair) {
+        this.#client = Deno.createHttpClient({
+          ...(options.caCerts?.length ? { caCerts: options.caCerts } : {}),
+          ...clientKeyPair,
+        });
       }
-      this.#fetch = fetch;
+      this.#fetch = tracedFetch(fetch);
     }
   }
 
@@ -323,6 +357,11 @@ export class Transport {
           );
         }
         headers.delete("authorization");
+        trace(
+          `redirect: ${res.status} from ${url.origin} to ${next.origin}; Authorization dropped`,
+        );
+      } else {
+        trace(`redirect: ${res.status} within ${url.origin}`);
       }
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
         method = "GET";
@@ -377,6 +416,29 @@ export class Transport {
       } catch (e) {
         if (e instanceof CosignError) throw e;
         if (deadline?.passed) throw deadline.error(doing(attempt));
+        if (isClientCertificateRefused(e)) {
+          throw new CosignError(
+            "REGISTRY_AUTH",
+            `Cannot connect to ${host}: it refused ${
+              this.options.clientCert
+                ? "our client certificate"
+                : "a connection without a client certificate"
+            } (${
+              shortCause(e)
+            }); pass --registry-client-cert FILE and --registry-client-key FILE ` +
+              `with a certificate its CA issued`,
+          );
+        }
+        if (isNameMismatch(e)) {
+          throw new CosignError(
+            "REGISTRY_INSECURE",
+            `Cannot connect to ${host}: its TLS certificate is not valid for ${
+              this.options.serverName ?? new URL(req.url).hostname
+            } (${
+              shortCause(e)
+            }); pass --registry-server-name NAME with a name the certificate holds`,
+          );
+        }
         if (isCertificateError(e)) {
           throw new CosignError(
             "REGISTRY_INSECURE",
@@ -409,6 +471,9 @@ export class Transport {
         );
       }
       waited += wait;
+      trace(
+        `retry: ${req.method} ${host}: ${last}; attempt ${attempt + 1} in ${Math.round(wait)} ms`,
+      );
       if (deadline) {
         const retrying =
           `waiting to retry ${req.method} ${url.pathname} on ${host} (after ${last})`;

@@ -265,3 +265,107 @@ export function verifyEmbeddedScts(
   }
   return verified;
 }
+
+/** The bytes a detached SCT over a certificate signs (RFC 6962 §3.2, `x509_entry`). */
+export function x509SctSignedData(
+  sct: Pick<EmbeddedSct, "version" | "timestamp" | "extensions">,
+  certificateDer: Uint8Array,
+): Uint8Array {
+  const header = new Uint8Array(12);
+  const view = new DataView(header.buffer);
+  header[0] = sct.version;
+  header[1] = 0; // signature_type: certificate_timestamp
+  view.setBigUint64(2, BigInt(sct.timestamp));
+  view.setUint16(10, 0); // entry_type: x509_entry
+  const n = certificateDer.length;
+  return concatBytes(
+    header,
+    new Uint8Array([(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]),
+    certificateDer,
+    new Uint8Array([(sct.extensions.length >> 8) & 0xff, sct.extensions.length & 0xff]),
+    sct.extensions,
+  );
+}
+
+/**
+ * Parses a detached SCT: the JSON of an RFC 6962 `add-chain` response (`sct_version`, `id`,
+ * `timestamp`, `extensions`, `signature`; byte fields base64), as Fulcio returned it and
+ * cosign's `--sct` reads it.
+ * @throws {CosignError} `SCT_INVALID` when it is not such a JSON object
+ */
+export function parseDetachedSct(json: Uint8Array): EmbeddedSct {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch {
+    invalid("Invalid detached SCT: not JSON (an RFC 6962 add-chain response is expected)");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    invalid("Invalid detached SCT: not a JSON object");
+  }
+  const b64 = (name: string): Uint8Array => {
+    const s = v[name] ?? "";
+    if (typeof s !== "string") invalid(`Invalid detached SCT: ${name} is not a base64 string`);
+    try {
+      return Uint8Array.fromBase64(s);
+    } catch {
+      invalid(`Invalid detached SCT: ${name} is not base64`);
+    }
+  };
+  const version = v.sct_version;
+  const timestamp = v.timestamp;
+  if (typeof version !== "number" || !Number.isInteger(version)) {
+    invalid("Invalid detached SCT: sct_version is not a number");
+  }
+  if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+    invalid("Invalid detached SCT: timestamp is not a number of milliseconds");
+  }
+  const logId = b64("id");
+  if (logId.length !== 32) invalid(`Invalid detached SCT: id is ${logId.length} bytes, not 32`);
+  const r = new Reader(b64("signature"), "detached SCT signature");
+  const hashAlgorithm = r.uint(1);
+  const signatureAlgorithm = r.uint(1);
+  const signature = r.bytes(r.uint(2));
+  if (r.remaining !== 0) invalid("Invalid detached SCT: the signature has trailing bytes");
+  return {
+    version,
+    logId,
+    timestamp,
+    extensions: b64("extensions"),
+    hashAlgorithm,
+    signatureAlgorithm,
+    signature,
+  };
+}
+
+/**
+ * Verifies a detached SCT (cosign's `--sct`) over `leaf` itself (an `x509_entry`, as a CT log
+ * signs a final certificate): its log must be in the trusted root and valid at the SCT's time.
+ * @throws {CosignError} `SCT_INVALID` when it is malformed, from an unknown log, or its
+ *   signature does not verify
+ */
+export function verifyDetachedSct(
+  leaf: Certificate,
+  json: Uint8Array,
+  ctlogs: readonly TransparencyLog[],
+): SctCheck {
+  const sct = parseDetachedSct(json);
+  const logId = toHex(sct.logId);
+  const timestamp = new Date(sct.timestamp);
+  if (sct.version !== 0) invalid(`Invalid detached SCT: unsupported version ${sct.version}`);
+  let log: TransparencyLog;
+  try {
+    log = findLog(ctlogs, sct.logId, timestamp, "certificate transparency log");
+  } catch (e) {
+    if (!(e instanceof CosignError)) throw e;
+    invalid(`Invalid detached SCT: ${e.message}`);
+  }
+  if (!verifySctSignature(sct, log.publicKey, x509SctSignedData(sct, leaf.der))) {
+    invalid(
+      `Invalid detached SCT: its signature from ${log.baseUrl || logId} (${
+        formatTime(timestamp)
+      }) does not verify over this certificate with the log's key`,
+    );
+  }
+  return { logId, timestamp, logUrl: log.baseUrl };
+}

@@ -4,6 +4,9 @@
  * - `noauth`: plain HTTP, no auth;
  * - `htpasswd`: plain HTTP + Basic auth (`testuser` / `testpass`, bcrypt);
  * - `tls`: HTTPS (leaf signed by a per-registry test CA, SAN IP:127.0.0.1 + DNS:localhost), no auth;
+ *   with `clientCerts` the registry also demands a client certificate its CA issued (mutual TLS,
+ *   distribution's `http.tls.clientcas`), and with `serverName` its certificate names only
+ *   `DNS:<serverName>`, so a client reaching 127.0.0.1 must be told the name to check;
  * - `token`: plain HTTP + Bearer tokens from an in-process {@link TokenServer}.
  *
  * Use with `await using reg = await startRegistry({ mode: "tls" })`; disposing kills the process
@@ -42,6 +45,10 @@ export interface Registry extends AsyncDisposable {
   certDir?: string;
   /** tls mode: a `Deno.HttpClient` trusting the test CA (closed on stop). */
   client?: Deno.HttpClient;
+  /** tls mode with `clientCerts`: PEM client certificate the registry accepts. */
+  clientCertPath?: string;
+  /** tls mode with `clientCerts`: PEM private key of {@link clientCertPath}. */
+  clientKeyPath?: string;
   /** token mode: the token server the registry trusts. */
   tokenServer?: TokenServer;
   /** Everything the registry printed so far (info level: one "response completed" line a request). */
@@ -57,6 +64,10 @@ export interface RegistryOptions {
   mode?: RegistryMode;
   /** Give up waiting for `/v2/` after this many ms (default 10000). */
   timeoutMs?: number;
+  /** tls mode: demand a client certificate signed by the test CA (mutual TLS). */
+  clientCerts?: boolean;
+  /** tls mode: the only name (DNS SAN) in the server certificate, instead of 127.0.0.1/localhost. */
+  serverName?: string;
 }
 
 const LOG_CAP = 4 << 20;
@@ -67,7 +78,8 @@ const LOG_CAP = 4 << 20;
  */
 export async function makeTls(
   root: string,
-): Promise<{ caCert: string; cert: string; key: string }> {
+  opts: { san?: string } = {},
+): Promise<{ caCert: string; cert: string; key: string; caKey: string }> {
   const d = `${root}/tls`;
   await Deno.mkdir(d);
   const ca = `${d}/ca.crt`, caKey = `${d}/ca.key`, key = `${d}/tls.key`, csr = `${d}/tls.csr`;
@@ -94,7 +106,7 @@ export async function makeTls(
   await Deno.writeTextFile(
     ext,
     "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
-      "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+      `extendedKeyUsage=serverAuth\nsubjectAltName=${opts.san ?? "IP:127.0.0.1,DNS:localhost"}\n`,
   );
   await execOk("openssl", [
     "x509",
@@ -113,7 +125,54 @@ export async function makeTls(
     "-out",
     cert,
   ]);
-  return { caCert: ca, cert, key };
+  return { caCert: ca, cert, key, caKey };
+}
+
+/** Issues a client certificate (EKU clientAuth) from the CA {@link makeTls} made in `root/tls`. */
+export async function makeClientCert(
+  root: string,
+  name = "client",
+): Promise<{ cert: string; key: string }> {
+  const d = `${root}/tls`;
+  const key = `${d}/${name}.key`, csr = `${d}/${name}.csr`, cert = `${d}/${name}.crt`;
+  const ext = `${d}/${name}.ext`;
+  await execOk("openssl", [
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-subj",
+    `/CN=${name}`,
+    "-keyout",
+    key,
+    "-out",
+    csr,
+  ]);
+  await Deno.writeTextFile(
+    ext,
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
+      "extendedKeyUsage=clientAuth\n",
+  );
+  await execOk("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    `${d}/ca.crt`,
+    "-CAkey",
+    `${d}/ca.key`,
+    "-CAcreateserial",
+    "-days",
+    "365",
+    "-extfile",
+    ext,
+    "-out",
+    cert,
+  ]);
+  return { cert, key };
 }
 
 /** Starts a registry; see the module documentation. */
@@ -166,14 +225,30 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       http,
     };
     let caCertPath: string | undefined, certDir: string | undefined;
+    let clientPair: { cert: string; key: string } | undefined;
     if (mode === "tls") {
-      const tls = await makeTls(rootDir);
+      const tls = await makeTls(rootDir, opts.serverName ? { san: `DNS:${opts.serverName}` } : {});
       http.tls = { certificate: tls.cert, key: tls.key };
       certDir = `${rootDir}/certs`;
       await Deno.mkdir(certDir);
       caCertPath = `${certDir}/ca.crt`;
       await Deno.copyFile(tls.caCert, caCertPath);
-      client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(caCertPath)] });
+      if (opts.clientCerts) {
+        clientPair = await makeClientCert(rootDir);
+        (http.tls as Record<string, unknown>).clientcas = [tls.caCert];
+        // skopeo's --cert-dir takes a client pair as NAME.cert + NAME.key beside ca.crt.
+        await Deno.copyFile(clientPair.cert, `${certDir}/client.cert`);
+        await Deno.copyFile(clientPair.key, `${certDir}/client.key`);
+      }
+      client = Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(caCertPath)],
+        ...(clientPair
+          ? {
+            cert: await Deno.readTextFile(clientPair.cert),
+            key: await Deno.readTextFile(clientPair.key),
+          }
+          : {}),
+      });
     } else if (mode === "htpasswd") {
       const r = await execOk("htpasswd", ["-Bbn", TOKEN_USER, TOKEN_PASSWORD]); // bcrypt only
       await Deno.writeTextFile(`${rootDir}/htpasswd`, r.stdout);
@@ -245,6 +320,17 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     const url = `${scheme}://${host}`;
     for (;;) {
       if (exitCode !== undefined) throw fail(`exited with code ${exitCode}`);
+      if (opts.serverName) {
+        // Its certificate does not name 127.0.0.1: listening is all that can be checked here.
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw fail(`did not accept connections: ${e}`);
+          await sleep(20);
+          continue;
+        }
+      }
       try {
         const r = await fetch(`${url}/v2/`, client ? { client } : {});
         await r.body?.cancel();
@@ -281,6 +367,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     if (caCertPath !== undefined) reg.caCertPath = caCertPath;
     if (certDir !== undefined) reg.certDir = certDir;
     if (client !== undefined) reg.client = client;
+    if (clientPair) {
+      reg.clientCertPath = clientPair.cert;
+      reg.clientKeyPath = clientPair.key;
+    }
     if (tokenServer !== undefined) reg.tokenServer = tokenServer;
     return reg;
   } catch (e) {
