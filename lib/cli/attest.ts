@@ -76,7 +76,7 @@ import {
 } from "./command.ts";
 import { info, stdout, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
-import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { providerOptions, REGISTRY_FLAGS, TIMEOUT_FLAG, withRegistry } from "./registry_flags.ts";
 import {
   attachmentOptions,
   checkReferrersFlags,
@@ -183,6 +183,7 @@ export const attestCommand: Command = {
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
+      ...providerOptions(flags),
     });
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
@@ -300,7 +301,9 @@ export const verifyAttestationCommand: Command = {
   async run({ flags, positionals }) {
     const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, { keyless: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const verifier = keyless ? undefined : await loadVerifier(keyRef, { onWarning: info });
+    const verifier = keyless
+      ? undefined
+      : await loadVerifier(keyRef, { onWarning: info, ...providerOptions(flags) });
     const checkClaims = bool(flags, "check-claims");
     await withRegistry(flags, async (client) => {
       for (const text of positionals) {
@@ -355,6 +358,7 @@ export const attestBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
+      timeout: TIMEOUT_FLAG,
       predicate: { type: "string", value: "FILE", description: "the predicate" },
       type: TYPE_FLAG,
       hash: {
@@ -414,7 +418,10 @@ export const attestBlobCommand: Command = {
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
-      await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
+      await loadSigner(keyRef!, {
+        password: () => readPassword({ confirm: false }),
+        ...providerOptions(flags),
+      });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
     const timestamps = await timestampsFor(services, envelopeSignature(envelope));
@@ -517,6 +524,7 @@ export const verifyBlobAttestationCommand: Command = {
     args: [0, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+      timeout: TIMEOUT_FLAG,
       signature: {
         type: "string",
         value: "FILE",
@@ -598,7 +606,10 @@ export const verifyBlobAttestationCommand: Command = {
     let tlogVerified = false;
     if (input.bundle === undefined) {
       env = parseEnvelope(input.envelope);
-      await verifyEnvelope(env, await loadVerifier(keyRef!, { onWarning: info }));
+      await verifyEnvelope(
+        env,
+        await loadVerifier(keyRef!, { onWarning: info, ...providerOptions(flags) }),
+      );
     } else {
       const bundle = input.bundle;
       if (bundle.content.type !== "dsseEnvelope") throw new Error("unreachable: not an envelope");
@@ -612,7 +623,7 @@ export const verifyBlobAttestationCommand: Command = {
         trustedRoot,
         policy
           ? { certificate: policy }
-          : { key: await loadVerifier(keyRef!, { onWarning: info }) },
+          : { key: await loadVerifier(keyRef!, { onWarning: info, ...providerOptions(flags) }) },
         {
           checkClaims: false,
           ignoreTlog: policy ? bool(flags, "insecure-ignore-tlog") : trustedRoot === undefined,

@@ -37,6 +37,7 @@ import {
 } from "./command.ts";
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { readPassword } from "./password.ts";
+import { providerOptions, TIMEOUT_FLAG } from "./registry_flags.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
   KEYLESS_SIGN_FLAGS,
@@ -70,6 +71,7 @@ export const signBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
+      timeout: TIMEOUT_FLAG,
       "output-signature": {
         type: "string",
         value: "FILE",
@@ -106,6 +108,7 @@ export const signBlobCommand: Command = {
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
+      ...providerOptions(flags),
     });
     await info(`Using payload from: ${path}`);
     // Hash the blob in the same pass as signing: the log entry needs its digest. A Sigstore
@@ -228,6 +231,7 @@ export const verifyBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+      timeout: TIMEOUT_FLAG,
       signature: {
         type: "string",
         value: "FILE|URL|BASE64",
@@ -306,6 +310,7 @@ export const verifyBlobCommand: Command = {
     const ignoreTlog = await onlineTlogMode(flags);
     const verifier = await loadVerifier(keyRef, {
       onWarning: info,
+      ...providerOptions(flags),
       ...(alg ? { hash: alg as HashName } : {}),
     });
     const { sig, from } = await readSignature(sigFlag);
@@ -487,7 +492,7 @@ async function verifyBlobBundle(
     checkVerificationMaterial(bundle, false);
   }
   const signer = keyRef !== undefined
-    ? { key: await loadVerifier(keyRef, { onWarning: info }) }
+    ? { key: await loadVerifier(keyRef, { onWarning: info, ...providerOptions(flags) }) }
     : { certificate: await certificatePolicyFromFlags(flags) };
   if (!trustedRoot && (!ignoreTlog || "certificate" in signer)) {
     throw new UsageError(

@@ -5,7 +5,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { readTextFile } from "../cosign/keyref.ts";
+import { type ProviderOptions, readTextFile } from "../cosign/keyref.ts";
 import { type Credentials, defaultKeychain, staticKeychain } from "../oci/keychain.ts";
 import { type KnownHost, RegistryClient } from "../oci/registry.ts";
 import { bool, type FlagValues, str } from "./args.ts";
@@ -39,6 +39,21 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
     description: "timeout for each registry request (e.g. 30s, 3m0s)",
   },
 };
+
+/** `--timeout` for commands without registry flags: the deadline of KMS requests (cosign's global flag). */
+export const TIMEOUT_FLAG = {
+  type: "string",
+  short: "t",
+  default: "3m0s",
+  value: "DURATION",
+  description: "deadline for KMS requests, retries included (e.g. 30s, 3m0s)",
+} as const;
+
+/** What key providers (KMS, k8s://) take from a command's flags: `--timeout` as their deadline. */
+export function providerOptions(flags: FlagValues): ProviderOptions {
+  const t = str(flags, "timeout");
+  return t === undefined ? {} : { timeoutMs: parseDuration(t) };
+}
 
 /** Parses a Go duration (`1h2m3.5s`, `500ms`, `3m0s`) into milliseconds. */
 export function parseDuration(s: string): number {

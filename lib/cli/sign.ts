@@ -44,7 +44,7 @@ import { decodePem } from "../crypto/pem.ts";
 import { RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
 import { openTransparencyLogs, sha256Digest } from "./tlog_record.ts";
-import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { providerOptions, REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 /** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
 export function attachmentOptions(flags: FlagValues): AttachmentOptions {
@@ -177,7 +177,10 @@ export const signCommand: Command = {
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
-      await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
+      await loadSigner(keyRef!, {
+        password: () => readPassword({ confirm: false }),
+        ...providerOptions(flags),
+      });
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.
@@ -397,6 +400,7 @@ export async function verifyRefs(
   const alg = str(flags, "signature-digest-algorithm");
   const verifier = ctx.keyless ? undefined : await loadVerifier(ctx.keyRef, {
     onWarning: info,
+    ...providerOptions(flags),
     ...(alg ? { hash: alg as HashName } : {}),
   });
   // Signatures without a bundle annotation are looked up in the log, unless --offline.

@@ -9,6 +9,7 @@
  */
 
 import {
+  constants,
   createHash,
   createPublicKey,
   createSign,
@@ -47,8 +48,27 @@ async function collect(data: MessageData): Promise<Uint8Array> {
   return concatBytes(...parts);
 }
 
+/**
+ * A {@link Signer} whose signatures a local {@link KeyVerifier} checks, and whose key algorithm
+ * is known: a key file, a KMS key, an ephemeral keyless key.
+ */
+export interface VerifiableSigner extends Signer {
+  /** The key's algorithm. */
+  readonly algorithm: KeyAlgorithm;
+  /** A verifier for this signer's public key and signature scheme. */
+  verifier(): KeyVerifier;
+}
+
+/** Options for a {@link KeyVerifier}. */
+export interface KeyVerifierOptions {
+  /** Overrides the key's default message hash (not for Ed25519). */
+  hash?: HashName;
+  /** RSA only: RSASSA-PSS (any salt length) instead of PKCS#1 v1.5, as some KMS keys sign. */
+  pss?: boolean;
+}
+
 /** A {@link Signer} over a private key held in memory. */
-export class KeySigner implements Signer {
+export class KeySigner implements VerifiableSigner {
   readonly #key: KeyObject;
   /** The key's algorithm. */
   readonly algorithm: KeyAlgorithm;
@@ -86,19 +106,32 @@ export class KeySigner implements Signer {
 export class KeyVerifier implements Verifier {
   readonly #key: KeyObject;
   readonly #hash: HashName | null;
+  readonly #pss: boolean;
   /** The key's algorithm. */
   readonly algorithm: KeyAlgorithm;
 
   /**
    * Creates a verifier for a public key.
    * @param key a public key
-   * @param options `hash` overrides the key's default message hash (not for Ed25519)
+   * @param options `hash` overrides the key's default message hash (not for Ed25519); `pss`
+   *   selects RSASSA-PSS for an RSA key
    */
-  constructor(key: KeyObject, options: { hash?: HashName } = {}) {
+  constructor(key: KeyObject, options: KeyVerifierOptions = {}) {
     this.#key = key;
     this.algorithm = keyAlgorithm(key, "public key");
     const def = DEFAULT_HASH[this.algorithm];
     this.#hash = def === null ? null : options.hash ?? def;
+    this.#pss = this.algorithm === "rsa" && options.pss === true;
+  }
+
+  /** The message hash this verifier uses (null for pure Ed25519). */
+  get hash(): HashName | null {
+    return this.#hash;
+  }
+
+  /** Whether RSA signatures are RSASSA-PSS. */
+  get pss(): boolean {
+    return this.#pss;
   }
 
   /** Verifies; high-S ECDSA signatures (as Go and OpenSSL emit) are accepted. */
@@ -119,12 +152,25 @@ export class KeyVerifier implements Verifier {
       return verify(null, await collect(data), this.#key, signature);
     }
     if (this.#key instanceof LargeRsaPublicKey) {
+      if (this.#pss) {
+        throw new CosignError(
+          "KEY_UNSUPPORTED",
+          "Cannot verify RSASSA-PSS signatures with an RSA key over 4096 bits",
+        );
+      }
       const h = createHash(this.#hash);
       for await (const c of chunks(data)) h.update(c);
       return verifyRsaPkcs1v15(this.#key, this.#hash, new Uint8Array(h.digest()), signature);
     }
     const v = createVerify(this.#hash);
     for await (const c of chunks(data)) v.update(c);
+    if (this.#pss) {
+      return v.verify({
+        key: this.#key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+      }, signature);
+    }
     return v.verify(this.#key, signature);
   }
 
