@@ -252,27 +252,32 @@ function fetchKey(ref: string, parsed: AwsKeyRef, options: KmsOptions): Promise<
 export async function loadSigner(ref: string, options: KmsOptions): Promise<VerifiableSigner> {
   const parsed = parseRef(ref);
   const key = await fetchKey(ref, parsed, options);
-  return new DigestSigner(key, async (digest) => {
-    const out = await send(
-      ref,
-      options,
-      "Sign",
-      (abortSignal) =>
-        client(parsed).send(
-          new sdk.SignCommand({
-            KeyId: parsed.keyId,
-            Message: digest,
-            MessageType: "DIGEST",
-            SigningAlgorithm: key.algorithm as "ECDSA_SHA_256",
-          }),
-          { abortSignal },
-        ),
-    );
-    if (!out.Signature?.length) {
-      throw kmsError("KMS_ERROR", PROVIDER, ref, "Sign returned no signature");
-    }
-    return new Uint8Array(out.Signature);
-  }, ref);
+  return new DigestSigner(
+    key,
+    async (digest) => {
+      const out = await send(
+        ref,
+        options,
+        "Sign",
+        (abortSignal) =>
+          client(parsed).send(
+            new sdk.SignCommand({
+              KeyId: parsed.keyId,
+              Message: digest,
+              MessageType: "DIGEST",
+              SigningAlgorithm: key.algorithm as "ECDSA_SHA_256",
+            }),
+            { abortSignal },
+          ),
+      );
+      if (!out.Signature?.length) {
+        throw kmsError("KMS_ERROR", PROVIDER, ref, "Sign returned no signature");
+      }
+      return new Uint8Array(out.Signature);
+    },
+    ref,
+    PROVIDER,
+  );
 }
 
 /** A local verifier for the key's public key and signing algorithm. */

@@ -13,16 +13,13 @@ import {
   type FakeAwsKms,
   startFakeAwsKms,
 } from "./harness/fake_aws_kms.ts";
-import { opensslSign, opensslVerify } from "./harness/kms_keys.ts";
+import { DENO_DIR, exists, opensslSign, opensslVerify } from "./harness/kms_keys.ts";
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { makeTls } from "./harness/registry.ts";
 import { assert, assertEquals, assertFails, cosign, tempDir } from "./helpers.ts";
 import { createHash } from "node:crypto";
 
 type Env = Record<string, string>;
-
-/** The runner's Deno cache: a fresh HOME must not mean downloading every package again. */
-const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
 
 function awsEnv(kms: { url: string }, home: string, extra: Env = {}): Env {
   return {
@@ -303,12 +300,3 @@ Deno.test("awskms: malformed references are usage errors giving the form, before
   }
   assertEquals(kms.calls.length, 0);
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

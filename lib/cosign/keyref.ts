@@ -26,6 +26,8 @@ export const KMS_SCHEMES = ["awskms://", "gcpkms://", "azurekms://", "hashivault
  */
 const PROVIDERS: Record<string, () => Promise<KmsProvider>> = {
   awskms: () => import("../../kms/aws.ts"),
+  hashivault: () => import("../../kms/vault.ts"),
+  openbao: () => import("../../kms/vault.ts"),
 };
 
 /** The provider module for a `k8s://` or KMS reference, or undefined for other kinds. */

@@ -72,18 +72,22 @@ export class DigestSigner implements VerifiableSigner {
    * Creates a signer.
    * @param key the public key and scheme the provider reported
    * @param signDigest asks the provider to sign a digest; returns cosign's encoding (DER ECDSA)
-   * @param what the reference, for error messages
+   * @param ref the reference, for error messages
+   * @param provider the provider's name, for error messages
    */
   constructor(
     key: RemoteKey,
     signDigest: (digest: Uint8Array) => Promise<Uint8Array>,
-    what: string,
+    ref: string,
+    provider: string,
   ) {
-    this.algorithm = keyAlgorithm(key.publicKey, what);
+    this.algorithm = keyAlgorithm(key.publicKey, ref);
     if (this.algorithm === "ed25519") {
-      throw new CosignError(
+      throw kmsError(
         "KMS_KEY_UNSUPPORTED",
-        `Cannot use key ${what}: Ed25519 keys sign whole messages, and a KMS key is sent only digests`,
+        provider,
+        ref,
+        "Ed25519 keys sign whole messages, and a KMS key is sent only digests",
       );
     }
     this.#key = key;

@@ -149,3 +149,16 @@ export async function opensslVerify(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** The runner's Deno cache: a test's fresh HOME must not mean downloading every package again. */
+export const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+
+/** Whether a path exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
