@@ -49,7 +49,6 @@ Deno.test("keyref: env://VAR holds the private key (signing) and the public key 
 Deno.test("keyref: schemes of later providers fail clearly, naming the reference", async () => {
   for (
     const ref of [
-      "k8s://ns/name",
       "pkcs11:token=x",
       "gitlab://g/p",
       "foo://bar",

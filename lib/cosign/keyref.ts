@@ -28,6 +28,7 @@ const PROVIDERS: Record<string, () => Promise<KmsProvider>> = {
   awskms: () => import("../../kms/aws.ts"),
   hashivault: () => import("../../kms/vault.ts"),
   openbao: () => import("../../kms/vault.ts"),
+  k8s: () => import("../../kms/k8s.ts"),
 };
 
 /** The provider module for a `k8s://` or KMS reference, or undefined for other kinds. */
