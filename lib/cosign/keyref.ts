@@ -29,6 +29,7 @@ const PROVIDERS: Record<string, () => Promise<KmsProvider>> = {
   hashivault: () => import("../../kms/vault.ts"),
   openbao: () => import("../../kms/vault.ts"),
   k8s: () => import("../../kms/k8s.ts"),
+  gcpkms: () => import("../../kms/gcp.ts"),
 };
 
 /** The provider module for a `k8s://` or KMS reference, or undefined for other kinds. */
