@@ -30,6 +30,7 @@ const PROVIDERS: Record<string, () => Promise<KmsProvider>> = {
   openbao: () => import("../../kms/vault.ts"),
   k8s: () => import("../../kms/k8s.ts"),
   gcpkms: () => import("../../kms/gcp.ts"),
+  azurekms: () => import("../../kms/azure.ts"),
 };
 
 /** The provider module for a `k8s://` or KMS reference, or undefined for other kinds. */
