@@ -51,7 +51,6 @@ Deno.test("keyref: schemes of later providers fail clearly, naming the reference
     const ref of [
       "pkcs11:token=x",
       "gitlab://g/p",
-      "foo://bar",
     ]
   ) {
     const r = await cosign(["public-key", "--key", ref], { env: PW });

@@ -33,12 +33,15 @@ const PROVIDERS: Record<string, () => Promise<KmsProvider>> = {
   azurekms: () => import("../../kms/azure.ts"),
 };
 
+/** Schemes without a built-in provider: cosign's CLI plugin protocol. */
+const PLUGIN = () => import("../../kms/plugin.ts");
+
 /** The provider module for a `k8s://` or KMS reference, or undefined for other kinds. */
 async function providerFor(ref: string): Promise<KmsProvider | undefined> {
   const kind = keyRefKind(ref);
   if (kind !== "kms" && kind !== "k8s") return undefined;
-  const load = PROVIDERS[ref.slice(0, ref.indexOf("://"))];
-  if (load === undefined) throw unsupported(ref, kind);
+  // Any other scheme runs the external plugin sigstore-kms-SCHEME.
+  const load = PROVIDERS[ref.slice(0, ref.indexOf("://"))] ?? PLUGIN;
   return await load();
 }
 
