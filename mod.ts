@@ -33,15 +33,24 @@ export {
 export type { EncryptOptions, Password } from "./lib/crypto/encrypted_key.ts";
 export type { MessageData, Signer, Verifier } from "./lib/crypto/signer.ts";
 export { KeySigner, KeyVerifier } from "./lib/crypto/key_signer.ts";
-export type { HashName, KeyVerifierOptions } from "./lib/crypto/key_signer.ts";
+export type { HashName, KeyVerifierOptions, VerifiableSigner } from "./lib/crypto/key_signer.ts";
+export { DigestSigner } from "./lib/crypto/kms.ts";
+export type {
+  CreatedKey,
+  KmsErrorCode,
+  KmsOptions,
+  KmsProvider,
+  RemoteKey,
+} from "./lib/crypto/kms.ts";
 export type { KeyAlgorithm } from "./lib/crypto/keys.ts";
 export { generateKeyPair, importKeyPair } from "./lib/cosign/keypair.ts";
 export type { EncodedKeyPair } from "./lib/cosign/keypair.ts";
-export { keyRefKind, loadSigner, loadVerifier } from "./lib/cosign/keyref.ts";
+export { createKmsKey, keyRefKind, loadSigner, loadVerifier } from "./lib/cosign/keyref.ts";
 export type {
   KeyRefKind,
   LoadSignerOptions,
   LoadVerifierOptions,
+  ProviderOptions,
   ReadKeyOptions,
 } from "./lib/cosign/keyref.ts";
 export { decodeSignature, fileChunks, signBlob, verifyBlob } from "./lib/cosign/blob.ts";

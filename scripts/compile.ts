@@ -40,10 +40,12 @@ export const PROGRAMS = ["cosign", "sget"] as const;
 
 /**
  * Permissions baked into the executables: the narrowest set the commands need today (files,
- * environment, network for registries, Rekor, Fulcio and sget). `--no-prompt` makes a missing
- * permission an error instead of a Deno prompt that would read the user's stdin. PIV tokens
- * (Deno FFI) will need `--allow-ffi`, KMS plugins `--allow-run`, SDKs that query the OS
- * `--allow-sys`: add them here when those land (tests/compile_test.ts checks this set).
+ * environment, network for registries, Rekor, Fulcio, KMS and sget; `--allow-sys` for the AWS
+ * and Azure SDKs, which read the OS release and CA store; `--allow-run` for KMS plugins,
+ * `sigstore-kms-SCHEME` from PATH). `--no-prompt` makes a missing permission an error instead of
+ * a Deno prompt that would read the user's stdin. PIV tokens (Deno FFI) will need `--allow-ffi`:
+ * add it here when they land (tests/compile_test.ts and tests/kms_permissions_test.ts check
+ * this set).
  */
 export const PERMISSIONS = [
   "--no-prompt",
@@ -51,6 +53,8 @@ export const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-net",
+  "--allow-sys",
+  "--allow-run",
 ] as const;
 
 /** How long the reachability check of dl.deno.land may take. */

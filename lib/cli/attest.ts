@@ -70,7 +70,7 @@ import {
 } from "./command.ts";
 import { info, stdout, stdoutLine, writeFileAtomic } from "./io.ts";
 import { readPassword } from "./password.ts";
-import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { providerOptions, REGISTRY_FLAGS, TIMEOUT_FLAG, withRegistry } from "./registry_flags.ts";
 import {
   attachmentOptions,
   checkReferrersFlags,
@@ -182,6 +182,7 @@ export const attestCommand: Command = {
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: predicatePath === "-" }),
+      ...providerOptions(flags),
     });
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
@@ -293,7 +294,9 @@ export const verifyAttestationCommand: Command = {
   async run({ flags, positionals }) {
     const { keyRef, trustedRoot, keyless } = await checkVerifyFlags(flags, { keyless: true });
     const wanted = predicateTypeFor(str(flags, "type") ?? "custom");
-    const verifier = keyless ? undefined : await loadVerifier(keyRef, { onWarning: info });
+    const verifier = keyless
+      ? undefined
+      : await loadVerifier(keyRef, { onWarning: info, ...providerOptions(flags) });
     const checkClaims = bool(flags, "check-claims");
     await withRegistry(flags, async (client) => {
       for (const text of positionals) {
@@ -348,6 +351,7 @@ export const attestBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
+      timeout: TIMEOUT_FLAG,
       predicate: { type: "string", value: "FILE", check: "file", description: "the predicate" },
       statement: {
         type: "string",
@@ -438,7 +442,10 @@ export const attestBlobCommand: Command = {
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
-      await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
+      await loadSigner(keyRef!, {
+        password: () => readPassword({ confirm: false }),
+        ...providerOptions(flags),
+      });
     const envelope = await signEnvelope(signer, st.bytes);
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
     const timestamps = await timestampsFor(services, envelopeSignature(envelope), flags);
@@ -550,6 +557,7 @@ export const verifyBlobAttestationCommand: Command = {
     args: [0, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+      timeout: TIMEOUT_FLAG,
       signature: {
         type: "string",
         value: "FILE",
@@ -639,7 +647,9 @@ export const verifyBlobAttestationCommand: Command = {
       : { bundle: input.bundle };
     const { tlogVerified, verification } = await verifyBlobAttestation(
       attestation,
-      policy ? { certificate: policy } : { key: await loadVerifier(keyRef!, { onWarning: info }) },
+      policy ? { certificate: policy } : {
+        key: await loadVerifier(keyRef!, { onWarning: info, ...providerOptions(flags) }),
+      },
       {
         type: str(flags, "type") ?? "custom",
         ...(claims ? { subject: claims } : {}),

@@ -39,6 +39,7 @@ import {
 import { commitFiles, discardFiles, info, type StagedFile, stageFile, stdout } from "./io.ts";
 import { deadlineOption } from "./deadline_flag.ts";
 import { readPassword } from "./password.ts";
+import { providerOptions, TIMEOUT_FLAG } from "./registry_flags.ts";
 import { loadTrustedRoot } from "./trust.ts";
 import {
   KEYLESS_SIGN_FLAGS,
@@ -72,6 +73,7 @@ export const signBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "private key reference" },
+      timeout: TIMEOUT_FLAG,
       "output-signature": {
         type: "string",
         value: "FILE",
@@ -110,6 +112,7 @@ export const signBlobCommand: Command = {
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ?? await loadSigner(keyRef!, {
       password: () => readPassword({ confirm: false, stdinInUse: path === "-" }),
+      ...providerOptions(flags),
     });
     await info(`Using payload from: ${path}`);
     // Hash the blob in the same pass as signing: the log entry needs its digest. A Sigstore
@@ -232,6 +235,7 @@ export const verifyBlobCommand: Command = {
     args: [1, 1],
     flags: {
       key: { type: "string", value: "KEYREF", description: "public key or certificate reference" },
+      timeout: TIMEOUT_FLAG,
       signature: {
         type: "string",
         value: "FILE|URL|BASE64",
@@ -312,6 +316,7 @@ export const verifyBlobCommand: Command = {
     // P-384) or over the key's own hash (cosign v3's) verifies; with it, only that hash.
     const verifier = await loadVerifier(keyRef, {
       onWarning: info,
+      ...providerOptions(flags),
       ...(alg ? { hash: alg as HashName } : { acceptSha256: true }),
     });
     const { sig, from } = await readSignature(sigFlag);
@@ -492,7 +497,7 @@ async function verifyBlobBundle(
     checkVerificationMaterial(bundle, false);
   }
   const signer = keyRef !== undefined
-    ? { key: await loadVerifier(keyRef, { onWarning: info }) }
+    ? { key: await loadVerifier(keyRef, { onWarning: info, ...providerOptions(flags) }) }
     : { certificate: await certificatePolicyFromFlags(flags) };
   if (!trustedRoot && (!ignoreTlog || "certificate" in signer)) {
     throw new UsageError(

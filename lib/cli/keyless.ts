@@ -22,7 +22,7 @@
  */
 
 import { CosignError, UsageError } from "../errors.ts";
-import type { KeySigner } from "../crypto/key_signer.ts";
+import type { VerifiableSigner } from "../crypto/key_signer.ts";
 import { readFileBytes, readTextFile } from "../cosign/keyref.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import { info } from "./io.ts";
@@ -267,7 +267,7 @@ export async function timestampsFor(
 /** The signer a signing command uses, and its certificate when it has one. */
 export interface ResolvedSigner {
   /** The signer (a key, or the ephemeral keyless key). */
-  readonly signer: KeySigner;
+  readonly signer: VerifiableSigner;
   /** The certificate (PEM) and chain (PEM) recorded with the signature. */
   readonly certificate?: { readonly pem: string; readonly chainPem: string } | undefined;
   /** The leaf certificate DER, for Sigstore bundles. */

@@ -3,9 +3,9 @@
  * @module
  */
 
-import { CosignError } from "../errors.ts";
+import { CosignError, UsageError } from "../errors.ts";
 import { generateKeyPair, importKeyPair } from "../cosign/keypair.ts";
-import { loadSigner, readTextFile } from "../cosign/keyref.ts";
+import { createKmsKey, keyRefKind, loadSigner, readTextFile } from "../cosign/keyref.ts";
 import { parseUnencryptedPrivateKeyPem } from "../crypto/keys.ts";
 import { bool, required, str } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -20,12 +20,17 @@ import {
   writeFileAtomic,
 } from "./io.ts";
 import { readPassword } from "./password.ts";
+import { providerOptions, TIMEOUT_FLAG } from "./registry_flags.ts";
 
 /** Checks that writing `<prefix>.key`/`.pub` overwrites nothing without consent (asked once). */
-async function checkOverwrite(prefix: string, yes: boolean): Promise<void> {
+async function checkOverwrite(
+  prefix: string,
+  yes: boolean,
+  suffixes = [".key", ".pub"],
+): Promise<void> {
   if (yes) return;
   const existing = [];
-  for (const path of [`${prefix}.key`, `${prefix}.pub`]) {
+  for (const path of suffixes.map((s) => prefix + s)) {
     if (await exists(path)) existing.push(path);
   }
   if (existing.length === 0) return;
@@ -54,6 +59,11 @@ async function writeKeyPair(prefix: string, priv: string, pub: string): Promise<
   await info(`Public key written to ${prefix}.pub`);
 }
 
+async function writePublicKey(prefix: string, pem: string): Promise<void> {
+  await writeFileAtomic(`${prefix}.pub`, pem, 0o644);
+  await info(`Public key written to ${prefix}.pub`);
+}
+
 const YES = {
   type: "boolean",
   short: "y",
@@ -65,8 +75,9 @@ const YES = {
 export const generateKeyPairCommand: Command = {
   spec: {
     name: "generate-key-pair",
-    summary: "Generates an ECDSA P-256 key pair for signing and verifying.",
-    usage: "[--output-key-prefix PREFIX] [-y]",
+    summary:
+      "Generates an ECDSA P-256 key pair for signing and verifying: in files, in a KMS, or in a Kubernetes secret.",
+    usage: "[--output-key-prefix PREFIX] [-y] [--kms KMS-URI | k8s://NAMESPACE/SECRET]",
     args: [0, 1],
     flags: {
       "output-key-prefix": {
@@ -79,20 +90,48 @@ export const generateKeyPairCommand: Command = {
       "kms": {
         type: "string",
         value: "URI",
-        description: "create the key in a KMS (not supported yet)",
+        description:
+          "create the key in a KMS (awskms://, gcpkms://, azurekms://, hashivault://, …) or reuse it; writes PREFIX.pub",
       },
       yes: YES,
+      timeout: TIMEOUT_FLAG,
     },
   },
   async run({ flags, positionals }) {
-    const target = positionals[0] ?? str(flags, "kms");
-    if (target !== undefined) {
-      throw new CosignError(
-        "KEYREF_UNSUPPORTED",
-        `Cannot create key ${target}: only local key files are supported by this version`,
-      );
-    }
+    const kms = str(flags, "kms");
+    const target = positionals[0];
     const prefix = required(flags, "output-key-prefix");
+    if (kms !== undefined && target !== undefined) {
+      throw new UsageError("pass either --kms URI or a k8s://NAMESPACE/SECRET argument, not both");
+    }
+    if (target !== undefined) {
+      if (keyRefKind(target) !== "k8s") {
+        throw new CosignError(
+          "KEYREF_UNSUPPORTED",
+          `Cannot create key ${target}: the argument must be k8s://NAMESPACE/SECRET (use --kms for a KMS)`,
+        );
+      }
+      await checkOverwrite(prefix, bool(flags, "yes"), [".pub"]);
+      const created = await createKmsKey(target, {
+        ...providerOptions(flags),
+        info,
+        password: () => readPassword({ confirm: true }),
+      });
+      await writePublicKey(prefix, created.publicKeyPem);
+      return;
+    }
+    if (kms !== undefined) {
+      if (keyRefKind(kms) !== "kms") {
+        throw new UsageError(
+          `--kms ${kms}: not a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://, …)`,
+        );
+      }
+      await checkOverwrite(prefix, bool(flags, "yes"), [".pub"]);
+      const created = await createKmsKey(kms, { ...providerOptions(flags), info });
+      await info(created.existed ? `Using the existing key ${kms}` : `Created key ${kms}`);
+      await writePublicKey(prefix, created.publicKeyPem);
+      return;
+    }
     await checkOverwrite(prefix, bool(flags, "yes"));
     const password = await readPassword({ confirm: true });
     const pair = await generateKeyPair(password);
@@ -143,7 +182,7 @@ export const importKeyPairCommand: Command = {
 export const publicKeyCommand: Command = {
   spec: {
     name: "public-key",
-    summary: "Prints the public key of a private key.",
+    summary: "Prints the public key of a private key, a KMS key or a k8s:// secret.",
     usage: "--key KEYREF [--outfile FILE]",
     args: [0, 0],
     flags: {
@@ -154,11 +193,13 @@ export const publicKeyCommand: Command = {
         check: "out-file",
         description: "write the key here instead of stdout",
       },
+      timeout: TIMEOUT_FLAG,
     },
   },
   async run({ flags }) {
     const signer = await loadSigner(required(flags, "key"), {
       password: () => readPassword({ confirm: false }),
+      ...providerOptions(flags),
     });
     const pem = await signer.publicKeyPem();
     const outfile = str(flags, "outfile");

@@ -5,10 +5,10 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { readTextFile } from "../cosign/keyref.ts";
+import { type ProviderOptions, readTextFile } from "../cosign/keyref.ts";
 import { type Credentials, defaultKeychain, staticKeychain } from "../oci/keychain.ts";
 import { type KnownHost, RegistryClient } from "../oci/registry.ts";
-import { deadlineOption } from "./deadline_flag.ts";
+import { deadlineOption, parseDuration } from "./deadline_flag.ts";
 import { bool, type FlagValues, str } from "./args.ts";
 import type { FlagSpec } from "./args.ts";
 
@@ -74,6 +74,22 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
       "deadline for the whole command's network work: every request, retry and backoff (e.g. 30s, 3m0s)",
   },
 };
+
+/** `--timeout` for commands without registry flags: the deadline of KMS requests (cosign's global flag). */
+export const TIMEOUT_FLAG = {
+  type: "string",
+  short: "t",
+  default: "3m0s",
+  value: "DURATION",
+  check: "duration",
+  description: "deadline for KMS requests, retries included (e.g. 30s, 3m0s)",
+} as const;
+
+/** What key providers (KMS, k8s://) take from a command's flags: `--timeout` as their deadline. */
+export function providerOptions(flags: FlagValues): ProviderOptions {
+  const t = str(flags, "timeout");
+  return t === undefined ? {} : { timeoutMs: parseDuration(t) };
+}
 
 /**
  * The file remembering each registry's scheme between runs (nothing else: no secrets, and no

@@ -31,7 +31,7 @@ import {
 import type { Command } from "./command.ts";
 import { VERIFY_TLOG_FLAGS } from "./command.ts";
 import { info, writeAll } from "./io.ts";
-import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { providerOptions, REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import type { Program } from "./run.ts";
 import { loadTrustedRoot } from "./trust.ts";
 
@@ -177,7 +177,7 @@ async function signatureCheck(
   }
   if (keyRef) {
     return {
-      verifier: await loadVerifier(keyRef, { onWarning: info }),
+      verifier: await loadVerifier(keyRef, { onWarning: info, ...providerOptions(flags) }),
       options: !ignoreTlog && trustedRoot ? { trustedRoot } : { ignoreTlog: true },
       tlogChecked: !ignoreTlog,
     };

@@ -24,7 +24,7 @@ import { SIGNER_CERTIFICATE_FLAGS, signerCertificate } from "./certificate_flags
 import { rekorBundleJson } from "../cosign/legacy_bundle.ts";
 import { decodePem } from "../crypto/pem.ts";
 import { openTransparencyLogs, sha256Digest } from "./tlog_record.ts";
-import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { providerOptions, REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 
 /** `COSIGN_REPOSITORY` and `--attachment-tag-prefix`. */
 export function attachmentOptions(flags: FlagValues): AttachmentOptions {
@@ -155,7 +155,10 @@ export const signCommand: Command = {
     // Without --key: keyless, an ephemeral key certified by Fulcio (checked before use).
     const keyless = keyRef ? undefined : await keylessSignerFromFlags(flags, services);
     const signer = keyless?.signer ??
-      await loadSigner(keyRef!, { password: () => readPassword({ confirm: false }) });
+      await loadSigner(keyRef!, {
+        password: () => readPassword({ confirm: false }),
+        ...providerOptions(flags),
+      });
     const certificate = keyless?.certificate ??
       await signerCertificate(flags, await signer.publicKeyPem());
     // With a certificate, the log records the certificate (as cosign does), not the bare key.

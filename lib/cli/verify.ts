@@ -29,7 +29,7 @@ import type { CertificateCheck } from "../cosign/bundle_certificate.ts";
 import type { KeylessLayerOptions } from "../cosign/layer_bundle.ts";
 import { RekorClient } from "../tlog/rekor.ts";
 import type { TrustedRoot } from "../trust/trusted_root.ts";
-import { REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
+import { providerOptions, REGISTRY_FLAGS, withRegistry } from "./registry_flags.ts";
 import { attachmentOptions } from "./sign.ts";
 
 /** Prints cosign's verification header (stderr) and the verified payloads (stdout). */
@@ -180,6 +180,7 @@ export async function verifyRefs(
   const alg = str(flags, "signature-digest-algorithm");
   const verifier = ctx.keyless ? undefined : await loadVerifier(ctx.keyRef, {
     onWarning: info,
+    ...providerOptions(flags),
     ...(alg ? { hash: alg as HashName } : {}),
   });
   // Signatures without a bundle annotation are looked up in the log, unless --offline.

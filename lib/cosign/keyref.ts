@@ -8,11 +8,88 @@
 
 import { CosignError } from "../errors.ts";
 import { decryptPrivateKey, type Password } from "../crypto/encrypted_key.ts";
-import { type HashName, KeySigner, KeyVerifier } from "../crypto/key_signer.ts";
+import {
+  type HashName,
+  KeySigner,
+  KeyVerifier,
+  type VerifiableSigner,
+} from "../crypto/key_signer.ts";
+import type { CreatedKey, KmsOptions, KmsProvider } from "../crypto/kms.ts";
 import { parsePkcs8PrivateKey, parsePublicKeyPem, weakKeyWarning } from "../crypto/keys.ts";
 
 /** KMS URI schemes cosign registers. */
 export const KMS_SCHEMES = ["awskms://", "gcpkms://", "azurekms://", "hashivault://", "openbao://"];
+
+/**
+ * The key providers, one line each, loaded only when their scheme is used. Adding a provider
+ * means adding its file in `kms/` and its line here.
+ */
+const PROVIDERS: Record<string, () => Promise<KmsProvider>> = {
+  awskms: () => import("../../kms/aws.ts"),
+  hashivault: () => import("../../kms/vault.ts"),
+  openbao: () => import("../../kms/vault.ts"),
+  k8s: () => import("../../kms/k8s.ts"),
+  gcpkms: () => import("../../kms/gcp.ts"),
+  azurekms: () => import("../../kms/azure.ts"),
+};
+
+/** Schemes without a built-in provider: cosign's CLI plugin protocol. */
+const PLUGIN = () => import("../../kms/plugin.ts");
+
+/** The provider module for a `k8s://` or KMS reference, or undefined for other kinds. */
+async function providerFor(ref: string): Promise<KmsProvider | undefined> {
+  const kind = keyRefKind(ref);
+  if (kind !== "kms" && kind !== "k8s") return undefined;
+  // Any other scheme runs the external plugin sigstore-kms-SCHEME.
+  const load = PROVIDERS[ref.slice(0, ref.indexOf("://"))] ?? PLUGIN;
+  return await load();
+}
+
+/** Options every provider call takes, with defaults. */
+export interface ProviderOptions {
+  /** Environment lookup; defaults to `Deno.env.get`. */
+  getEnv?: (name: string) => string | undefined;
+  /** Deadline for the provider's requests, retries included (default 3 minutes, as cosign). */
+  timeoutMs?: number;
+  /** Progress messages (e.g. "Successfully created secret …"). */
+  info?: (message: string) => void | Promise<void>;
+}
+
+function kmsOptions(
+  options: ProviderOptions,
+  password?: () => Promise<Password>,
+): KmsOptions {
+  return {
+    getEnv: options.getEnv ?? ((n) => Deno.env.get(n)),
+    timeoutMs: options.timeoutMs ?? 180_000,
+    ...(password ? { password } : {}),
+    ...(options.info ? { info: options.info } : {}),
+  };
+}
+
+/**
+ * Creates the key a KMS or `k8s://` reference names, or finds the existing one
+ * (`generate-key-pair --kms URI`, `generate-key-pair k8s://ns/name`).
+ * @example
+ * ```ts ignore
+ * import { createKmsKey } from "../../mod.ts";
+ * const { publicKeyPem } = await createKmsKey("awskms:///alias/release");
+ * ```
+ */
+export async function createKmsKey(
+  ref: string,
+  options: ProviderOptions & { password?: () => Promise<Password> } = {},
+): Promise<CreatedKey> {
+  const provider = await providerFor(ref);
+  if (provider === undefined) {
+    throw new CosignError(
+      "KEYREF_UNSUPPORTED",
+      `Cannot create key ${ref}: not a KMS or k8s:// key reference`,
+    );
+  }
+  provider.parseRef(ref);
+  return await provider.createKey(ref, kmsOptions(options, options.password));
+}
 
 /** How a key reference names its key material. */
 export type KeyRefKind = "pkcs11" | "k8s" | "git" | "kms" | "url" | "env" | "file";
@@ -131,28 +208,36 @@ export function fileError(e: unknown, path: string, what: string): CosignError {
 }
 
 /** Options for {@link loadSigner}. */
-export interface LoadSignerOptions extends ReadKeyOptions {
+export interface LoadSignerOptions extends ReadKeyOptions, ProviderOptions {
   /** Supplies the key's password; called only when an encrypted key needs one. */
   password: () => Promise<Password>;
 }
 
 /**
  * Loads a signer from a key reference: an encrypted cosign key in a file, an `env://`
- * variable or at an `http(s)://` URL.
+ * variable or at an `http(s)://` URL; a KMS key (`awskms://`, …); a `k8s://` secret.
  * @example
  * ```ts
  * import { loadSigner } from "../../mod.ts";
  * const signer = await loadSigner("cosign.key", { password: async () => "hello" });
  * ```
  */
-export async function loadSigner(ref: string, options: LoadSignerOptions): Promise<KeySigner> {
+export async function loadSigner(
+  ref: string,
+  options: LoadSignerOptions,
+): Promise<VerifiableSigner> {
+  const provider = await providerFor(ref);
+  if (provider !== undefined) {
+    provider.parseRef(ref);
+    return await provider.loadSigner(ref, kmsOptions(options, options.password));
+  }
   const pem = await readKeyRef(ref, options);
   const pkcs8 = await decryptPrivateKey(pem, await options.password(), ref);
   return new KeySigner(parsePkcs8PrivateKey(pkcs8, ref));
 }
 
 /** Options for {@link loadVerifier}. */
-export interface LoadVerifierOptions extends ReadKeyOptions {
+export interface LoadVerifierOptions extends ReadKeyOptions, ProviderOptions {
   /** Overrides the key's default message hash (cosign's `--signature-digest-algorithm`). */
   hash?: HashName;
   /**
@@ -170,7 +255,8 @@ export interface LoadVerifierOptions extends ReadKeyOptions {
 
 /**
  * Loads a verifier from a key reference naming a PEM public key (PKIX or PKCS#1 RSA) or a
- * PEM certificate.
+ * PEM certificate; for a KMS or `k8s://` reference, the key's public half, fetched once and
+ * used locally with the key's own hash and padding.
  * @example
  * ```ts
  * import { loadVerifier } from "../../mod.ts";
@@ -183,6 +269,11 @@ export async function loadVerifier(
   ref: string,
   options: LoadVerifierOptions = {},
 ): Promise<KeyVerifier> {
+  const provider = await providerFor(ref);
+  if (provider !== undefined) {
+    provider.parseRef(ref);
+    return await provider.loadVerifier(ref, kmsOptions(options));
+  }
   const pem = await readKeyRef(ref, options);
   const key = parsePublicKeyPem(pem, ref);
   const warning = weakKeyWarning(key, ref);

@@ -87,3 +87,27 @@ export function certificateSpki(cert: Uint8Array): Uint8Array | undefined {
   if (!spki || spki.tag !== 0x30) return undefined;
   return cert.subarray(spki.headerStart, spki.end);
 }
+
+function derLength(n: number): number[] {
+  return n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+}
+
+function derInteger(bytes: Uint8Array): number[] {
+  let i = 0;
+  while (i < bytes.length - 1 && bytes[i] === 0) i++;
+  const v = [...bytes.subarray(i)];
+  if (v[0]! & 0x80) v.unshift(0);
+  return [0x02, ...derLength(v.length), ...v];
+}
+
+/**
+ * Converts an IEEE P1363 ECDSA signature (`r‖s`, each half the curve's size, as Azure Key
+ * Vault and WebCrypto give it) to DER `SEQUENCE { INTEGER r, INTEGER s }`.
+ * @returns the DER signature, or `undefined` when `raw` has an odd length or is empty
+ */
+export function p1363ToDer(raw: Uint8Array): Uint8Array<ArrayBuffer> | undefined {
+  if (raw.length === 0 || raw.length % 2 !== 0) return undefined;
+  const half = raw.length / 2;
+  const body = [...derInteger(raw.subarray(0, half)), ...derInteger(raw.subarray(half))];
+  return new Uint8Array([0x30, ...derLength(body.length), ...body]);
+}

@@ -50,3 +50,33 @@ Deno.test("der: certificateSpki finds the subject public key of an openssl certi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("p1363ToDer: node's P1363 signatures, converted, verify as DER (short r/s included)", async () => {
+  const { generateKeyPairSync, sign, verify } = await import("node:crypto");
+  const { p1363ToDer } = await import("./der.ts");
+  const msg = new TextEncoder().encode("p1363");
+  const curves: [string, string][] = [["prime256v1", "sha256"], ["secp384r1", "sha384"]];
+  for (const [namedCurve, hash] of curves) {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve });
+    for (let i = 0; i < 300; i++) {
+      const raw = sign(hash, msg, { key: privateKey, dsaEncoding: "ieee-p1363" });
+      const der = p1363ToDer(new Uint8Array(raw))!;
+      if (!isDerEcdsaSignature(der) || !verify(hash, msg, publicKey, der)) {
+        throw new Error(`${namedCurve}: ${raw.toString("hex")} did not convert`);
+      }
+    }
+  }
+  // Halves with leading zero bytes lose them; a high bit gains a 0x00; P-521 needs a long length.
+  const raw = new Uint8Array(64);
+  raw[2] = 0x80;
+  raw[63] = 0x01;
+  assertEquals(
+    [...p1363ToDer(raw)!],
+    [0x30, 0x24, 0x02, 0x1f, 0x00, 0x80, ...new Array(29).fill(0), 0x02, 0x01, 0x01],
+  );
+  const big = new Uint8Array(132).fill(0x7f);
+  const der = p1363ToDer(big)!;
+  assertEquals([...der.subarray(0, 3)], [0x30, 0x81, 0x88]);
+  assert(isDerEcdsaSignature(der), "long-form P-521 signature is DER");
+  if (p1363ToDer(new Uint8Array(3)) !== undefined) throw new Error("odd length accepted");
+});

@@ -9,6 +9,7 @@
  */
 
 import {
+  constants,
   createHash,
   createPublicKey,
   createSign,
@@ -49,6 +50,17 @@ async function collect(data: MessageData): Promise<Uint8Array> {
 }
 
 /**
+ * A {@link Signer} whose signatures a local {@link KeyVerifier} checks, and whose key algorithm
+ * is known: a key file, a KMS key, an ephemeral keyless key.
+ */
+export interface VerifiableSigner extends Signer {
+  /** The key's algorithm. */
+  readonly algorithm: KeyAlgorithm;
+  /** A verifier for this signer's public key and signature scheme. */
+  verifier(): KeyVerifier;
+}
+
+/**
  * A {@link Signer} over a private key held in memory.
  * @example
  * ```ts
@@ -61,7 +73,7 @@ async function collect(data: MessageData): Promise<Uint8Array> {
  * console.log(await signer.verifier().verify(data, signature)); // true
  * ```
  */
-export class KeySigner implements Signer {
+export class KeySigner implements VerifiableSigner {
   readonly #key: KeyObject;
   /** The key's algorithm. */
   readonly algorithm: KeyAlgorithm;
@@ -111,6 +123,8 @@ export interface KeyVerifierOptions {
    * message is still read once, hashed both ways in the same pass.
    */
   acceptSha256?: boolean;
+  /** RSA only: RSASSA-PSS (any salt length) instead of PKCS#1 v1.5, as some KMS keys sign. */
+  pss?: boolean;
 }
 
 /**
@@ -126,6 +140,7 @@ export interface KeyVerifierOptions {
 export class KeyVerifier implements Verifier {
   readonly #key: KeyObject;
   readonly #hashes: readonly HashName[] | null;
+  readonly #pss: boolean;
   /** The key's algorithm. */
   readonly algorithm: KeyAlgorithm;
 
@@ -133,7 +148,7 @@ export class KeyVerifier implements Verifier {
    * Creates a verifier for a public key.
    * @param key a public key
    * @param options `hash` overrides the key's default message hash (not for Ed25519);
-   *   `acceptSha256` also accepts SHA-256 signatures
+   *   `acceptSha256` also accepts SHA-256 signatures; `pss` selects RSASSA-PSS for an RSA key
    */
   constructor(key: KeyObject, options: KeyVerifierOptions = {}) {
     this.#key = key;
@@ -143,6 +158,17 @@ export class KeyVerifier implements Verifier {
     else if (options.hash !== undefined) this.#hashes = [options.hash];
     else if (options.acceptSha256 && def !== "sha256") this.#hashes = [def, "sha256"];
     else this.#hashes = [def];
+    this.#pss = this.algorithm === "rsa" && options.pss === true;
+  }
+
+  /** The preferred message hash (null for pure Ed25519). */
+  get hash(): HashName | null {
+    return this.#hashes?.[0] ?? null;
+  }
+
+  /** Whether RSA signatures are RSASSA-PSS. */
+  get pss(): boolean {
+    return this.#pss;
   }
 
   /**
@@ -174,6 +200,12 @@ export class KeyVerifier implements Verifier {
     }
     const key = this.#key;
     if (key instanceof LargeRsaPublicKey) {
+      if (this.#pss) {
+        throw new CosignError(
+          "KEY_UNSUPPORTED",
+          "Cannot verify RSASSA-PSS signatures with an RSA key over 4096 bits",
+        );
+      }
       const hs = this.#hashes.map((name) => ({ name, h: createHash(name) }));
       for await (const c of chunks(data)) for (const { h } of hs) h.update(c);
       return hs.some(({ name, h }) =>
@@ -190,7 +222,18 @@ export class KeyVerifier implements Verifier {
     for await (const c of chunks(data)) for (const { h, v } of checks) (h ?? v!).update(c);
     for (const { h, v } of checks) {
       if (
-        v !== undefined ? v.verify(key, signature) : await verifyShortDigest(key, h!, signature)
+        v !== undefined
+          ? v.verify(
+            this.#pss
+              ? {
+                key,
+                padding: constants.RSA_PKCS1_PSS_PADDING,
+                saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+              }
+              : key,
+            signature,
+          )
+          : await verifyShortDigest(key, h!, signature)
       ) {
         return true;
       }
