@@ -15,6 +15,10 @@ function flag(value: string, description: string) {
   return { type: "string", value, description } as const;
 }
 
+function fileFlag(description: string) {
+  return { type: "string", value: "FILE", check: "file", description } as const;
+}
+
 /** The flags, shared by every verifying command that accepts keyless signatures. */
 export const CERTIFICATE_VERIFY_FLAGS = {
   "certificate-identity": flag("ID", "the identity (SAN) the certificate must hold, exactly"),
@@ -38,17 +42,14 @@ export const CERTIFICATE_VERIFY_FLAGS = {
  * replace the trusted root's Fulcio CAs, and a detached SCT.
  */
 export const CA_VERIFY_FLAGS = {
-  "ca-roots": flag(
-    "FILE",
+  "ca-roots": fileFlag(
     "PEM root CA certificates to verify the signing certificate with, instead of the trusted root's Fulcio CAs",
   ),
-  "ca-intermediates": flag("FILE", "PEM intermediate CA certificates (with --ca-roots)"),
-  "certificate-chain": flag(
-    "FILE",
+  "ca-intermediates": fileFlag("PEM intermediate CA certificates (with --ca-roots)"),
+  "certificate-chain": fileFlag(
     "PEM chain of the signing certificate, its issuer first and the root last, instead of the trusted root's Fulcio CAs",
   ),
-  sct: flag(
-    "FILE",
+  sct: fileFlag(
     "a detached SCT for the signing certificate (the JSON of an RFC 6962 add-chain response)",
   ),
 } as const;

@@ -110,6 +110,74 @@ export const ENV_VARS: Record<string, EnvVar> = {
     description: "a containers auth.json with registry credentials",
     expects: "path to auth.json",
   },
+  AZURE_AUTHORITY_HOST: {
+    description: "the Microsoft Entra authority host for azurekms:// credentials (@azure/identity)",
+    expects: "URL",
+  },
+  AZURE_ENVIRONMENT: {
+    description: "the Azure cloud of azurekms:// keys (e.g. AzurePublicCloud)",
+    expects: "cloud name",
+  },
+  GOOGLE_APPLICATION_CREDENTIALS: {
+    description:
+      "the service-account or user credentials file for gcpkms:// (Application Default Credentials)",
+    expects: "path to a JSON credentials file",
+  },
+  CLOUDSDK_CONFIG: {
+    description:
+      "gcloud's configuration folder, where gcpkms:// looks for application default credentials",
+    expects: "path",
+  },
+  GCE_METADATA_HOST: {
+    description: "the GCE metadata server gcpkms:// asks for a token",
+    expects: "host[:port]",
+  },
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS: {
+    description: "overrides the Cloud KMS endpoint of gcpkms://",
+    expects: "URL",
+  },
+  VAULT_ADDR: {
+    description: "the Vault server of hashivault:// keys",
+    expects: "URL",
+  },
+  BAO_ADDR: {
+    description: "the OpenBao server of openbao:// keys",
+    expects: "URL",
+  },
+  VAULT_TOKEN: {
+    description: "the Vault token for hashivault:// keys",
+    expects: "token",
+    sensitive: true,
+  },
+  BAO_TOKEN: {
+    description: "the OpenBao token for openbao:// keys",
+    expects: "token",
+    sensitive: true,
+  },
+  TRANSIT_SECRET_ENGINE_PATH: {
+    description: "the mount path of Vault's transit engine (default transit)",
+    expects: "path",
+  },
+  VAULT_NAMESPACE: {
+    description: "the Vault namespace of hashivault:// keys",
+    expects: "namespace",
+  },
+  BAO_NAMESPACE: {
+    description: "the OpenBao namespace of openbao:// keys",
+    expects: "namespace",
+  },
+  KUBERNETES_SERVICE_HOST: {
+    description: "in a pod: the API server k8s:// keys are read from",
+    expects: "host",
+  },
+  KUBERNETES_SERVICE_PORT: {
+    description: "in a pod: the API server's port",
+    expects: "port",
+  },
+  KUBECONFIG: {
+    description: "the kubeconfig of k8s:// keys",
+    expects: "path(s)",
+  },
 };
 
 /** Prefixes of variables that may change behaviour although not registered (as cosign). */

@@ -35,12 +35,14 @@ export const REGISTRY_FLAGS: Record<string, FlagSpec> = {
   "registry-client-cert": {
     type: "string",
     value: "FILE",
+    check: "file",
     description:
       "PEM client certificate for mutual TLS with the registry (with --registry-client-key)",
   },
   "registry-client-key": {
     type: "string",
     value: "FILE",
+    check: "file",
     description: "PEM private key of --registry-client-cert",
   },
   "registry-server-name": {

@@ -71,9 +71,9 @@ function kmsOptions(
  * Creates the key a KMS or `k8s://` reference names, or finds the existing one
  * (`generate-key-pair --kms URI`, `generate-key-pair k8s://ns/name`).
  * @example
- * ```ts ignore
- * import { createKmsKey } from "../../mod.ts";
- * const { publicKeyPem } = await createKmsKey("awskms:///alias/release");
+ * ```ts
+ * import { createKmsKey } from "@cosign-deno/cosign";
+ * const { publicKeyPem } = await createKmsKey("awskms:///alias/release", { timeoutMs: 30_000 });
  * ```
  */
 export async function createKmsKey(

@@ -61,6 +61,20 @@ export interface RemoteKey {
 /**
  * A {@link VerifiableSigner} over a key that never leaves its provider: the message is hashed
  * here in one pass, and only the digest goes to `signDigest`.
+ * @example
+ * ```ts
+ * import { createPublicKey } from "node:crypto";
+ * import { DigestSigner } from "@cosign-deno/cosign";
+ * // A provider's client: signs a digest remotely, returns a DER ECDSA signature.
+ * declare const kms: { signDigest(digest: Uint8Array): Promise<Uint8Array> };
+ * const signer = new DigestSigner(
+ *   { publicKey: createPublicKey(await Deno.readTextFile("kms-key.pub")), hash: "sha256" },
+ *   (digest) => kms.signDigest(digest),
+ *   "example://key",
+ *   "example",
+ * );
+ * const signature = await signer.sign(new TextEncoder().encode("hello"));
+ * ```
  */
 export class DigestSigner implements VerifiableSigner {
   readonly #key: RemoteKey;

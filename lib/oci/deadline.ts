@@ -18,7 +18,15 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
-/** A point in time after which a command does no more network work. */
+/**
+ * A point in time after which a command does no more network work.
+ * @example
+ * ```ts
+ * import { Deadline } from "@cosign-deno/cosign";
+ * const deadline = new Deadline(30_000); // --timeout 30s
+ * const fetchBounded = deadline.fetch(); // every request ends by the deadline
+ * ```
+ */
 export class Deadline {
   /** The length of the deadline, ms. */
   readonly ms: number;
