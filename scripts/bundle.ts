@@ -15,10 +15,9 @@
  * Lazy loading: every dynamic `import()` in the code base names a module literally, and the
  * bundler turns each into a module that is evaluated on first use only (its code is in the
  * file, its top level does not run at start-up), so commands, the verification stack, the TUF
- * client and the OIDC login cost nothing until used. Optional providers follow the same rule:
- * KMS key references (`awskms://`, `gcpkms://`, `azurekms://`, `hashivault://`) and PIV tokens
- * are not implemented yet and fail with "KMS key references (awskms://) are not supported by
- * this version", the same in a bundle as from source. A provider whose SDK cannot be inlined
+ * client and the OIDC login cost nothing until used. The KMS providers (`kms/*.ts`, with the AWS
+ * and Azure SDKs) follow the same rule: inlined, evaluated only when their scheme is used. PIV
+ * tokens are not implemented yet. A provider whose SDK cannot be inlined
  * (a native addon) must be left out with `--external` and fail with a message naming the
  * missing package; the import check below then lists it in {@link ALLOWED_EXTERNAL}.
  * @module

@@ -185,7 +185,8 @@ Deno.test("bad input: usage errors exit 2", async () => {
   assertFails(await cosign(["verify-blob", "--key", `${p}/c.pub`, `${p}/blob`]), 2, /--signature/);
   assertFails(await cosign(["frobnicate"]), 2, /unknown command "frobnicate"/);
   const none = await cosign([]);
-  assertEquals(none.code, 2, "no command is a usage error");
+  // Bare `cosign` prints its help and exits 0, as cobra does (issue 15).
+  assertEquals(none.code, 0, "no command prints help");
   assert(none.out.includes("Usage: cosign COMMAND"), "prints help");
 });
 
