@@ -151,23 +151,38 @@ function readNode(buf: Uint8Array, at: number, limit: number): { node: DerNode; 
   const end = start + len;
   if (end > limit) throw new Error("DER element overruns");
   if (tag & 0x20) {
-    const children: DerNode[] = [];
-    for (let p = start; p < end;) {
-      const c = readNode(buf, p, end);
-      children.push(c.node);
-      p = c.end;
+    // A constructed element whose inside does not parse is kept as bytes (edits and removals
+    // elsewhere still work; its own bytes come back unchanged).
+    try {
+      const children: DerNode[] = [];
+      for (let p = start; p < end;) {
+        const c = readNode(buf, p, end);
+        children.push(c.node);
+        p = c.end;
+      }
+      return { node: { tag, children }, end };
+    } catch {
+      return { node: { tag, content: buf.slice(start, end) }, end };
     }
-    return { node: { tag, children }, end };
   }
   if (tag === 0x04 && len >= 2) {
+    // Only when the content re-encodes to itself: random bytes (a hash) that happen to parse
+    // must come back unchanged.
     try {
       const inner = readNode(buf, start, end);
-      if (inner.end === end) return { node: { tag, inner: inner.node }, end };
+      const content = buf.subarray(start, end);
+      if (inner.end === end && sameBytes(derEncode(inner.node), content)) {
+        return { node: { tag, inner: inner.node }, end };
+      }
     } catch {
       // not DER inside: plain bytes
     }
   }
   return { node: { tag, content: buf.slice(start, end) }, end };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Parses well-formed DER (the fixtures) into a tree; throws on anything else. */
