@@ -25,6 +25,7 @@ import {
   encoded,
   expectTag,
   kids,
+  readBoolean,
   readOid,
   readString,
   readWhole,
@@ -278,16 +279,48 @@ function formatGeneralName(buf: Uint8Array, el: DerElement): string {
   }
 }
 
-/** Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] OPTIONAL, micros [1] OPTIONAL } */
+/**
+ * Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] OPTIONAL, micros [1] OPTIONAL }:
+ * each at most once, in that order (as Go's encoding/asn1 reads it for digitorus/timestamp).
+ */
 function readAccuracyMs(buf: Uint8Array, el: DerElement): number {
-  const units: Record<number, number> = { [TAG.INTEGER]: 1000, 0x80: 1, 0x81: 0.001 };
+  const units: [number, number][] = [[TAG.INTEGER, 1000], [0x80, 1], [0x81, 0.001]];
   let ms = 0;
+  let next = 0;
   for (const part of kids(buf, el, "TSTInfo accuracy")) {
-    const unit = units[part.tag];
-    if (unit === undefined) throw new DerError("TSTInfo accuracy has an unknown field");
-    ms += unit * Number(readInteger(buf, { ...part, tag: TAG.INTEGER }, "TSTInfo accuracy"));
+    const at = units.findIndex(([tag]) => tag === part.tag);
+    if (at < next) {
+      throw new DerError(
+        at < 0
+          ? "TSTInfo accuracy has an unknown field"
+          : "TSTInfo accuracy repeats a field or has them out of order",
+      );
+    }
+    next = at + 1;
+    ms += units[at]![1] *
+      Number(readInteger(buf, { ...part, tag: TAG.INTEGER }, "TSTInfo accuracy"));
   }
   return ms;
+}
+
+/** TSTInfo extensions [1] IMPLICIT Extensions: each a SEQUENCE { OID, BOOLEAN?, OCTET STRING }. */
+function checkTstExtensions(buf: Uint8Array, el: DerElement): void {
+  const list = kids(buf, el, "TSTInfo extensions");
+  if (list.length === 0) throw new DerError("TSTInfo extensions list is empty");
+  for (const ext of list) {
+    const [id, second, third, more] = kids(
+      buf,
+      expectTag(ext, TAG.SEQUENCE, "TSTInfo extension"),
+      "TSTInfo extension",
+    );
+    readOid(buf, id, "TSTInfo extension ID");
+    const value = second?.tag === TAG.BOOLEAN ? third : second;
+    if (second?.tag === TAG.BOOLEAN) readBoolean(buf, second, "TSTInfo extension critical flag");
+    expectTag(value, TAG.OCTET_STRING, "TSTInfo extension value");
+    if ((second?.tag === TAG.BOOLEAN ? more : third) !== undefined) {
+      throw new DerError("TSTInfo extension has unexpected fields");
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,15 +355,17 @@ function parseTstInfo(buf: Uint8Array): TimestampInfo {
   let at = 0;
   const next = (tag: number) => optional[at]?.tag === tag ? optional[at++] : undefined;
   const accuracyEl = next(TAG.SEQUENCE);
-  next(TAG.BOOLEAN);
+  const orderingEl = next(TAG.BOOLEAN);
   const nonceEl = next(TAG.INTEGER);
   const tsaEl = next(0xa0);
-  next(0xa1);
+  const extensionsEl = next(0xa1);
   if (at !== optional.length) {
     throw new DerError(
       `TSTInfo has an unexpected field with tag 0x${optional[at]!.tag.toString(16)}`,
     );
   }
+  if (orderingEl) readBoolean(buf, orderingEl, "TSTInfo ordering");
+  if (extensionsEl) checkTstExtensions(buf, extensionsEl);
   const nonce = nonceEl && readInteger(buf, nonceEl, "TSTInfo nonce");
   const accuracyMs = accuracyEl && readAccuracyMs(buf, accuracyEl);
   let tsaName: string | undefined;
@@ -463,7 +498,14 @@ function parseToken(buf: Uint8Array, el: DerElement): Omit<ParsedTimestamp, "sta
   if (!sd || more.length > 0) throw new DerError("ContentInfo content is malformed");
   const fields = kids(buf, expectTag(sd, TAG.SEQUENCE, "SignedData"), "SignedData");
   readInteger(buf, fields[0], "SignedData version");
-  expectTag(fields[1], TAG.SET, "SignedData digestAlgorithms");
+  // DigestAlgorithmIdentifiers ::= SET OF AlgorithmIdentifier: not used (the SignerInfo names
+  // its digest), but read as Go's digitorus/pkcs7 reads it.
+  for (
+    const alg of kids(buf, expectTag(fields[1], TAG.SET, "digestAlgorithms"), "digestAlgorithms")
+  ) {
+    const [oid] = kids(buf, expectTag(alg, TAG.SEQUENCE, "digestAlgorithm"), "digestAlgorithm");
+    readOid(buf, oid, "digestAlgorithms algorithm");
+  }
   const [eType, eWrapped, ...eRest] = kids(
     buf,
     expectTag(fields[2], TAG.SEQUENCE, "encapContentInfo"),
@@ -520,8 +562,14 @@ export function parseTimestamp(der: Uint8Array): ParsedTimestamp {
     const [first, second, ...rest] = kids(der, top, "timestamp");
     if (first?.tag !== TAG.SEQUENCE) return parseToken(der, top); // a bare ContentInfo
     // TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo OPTIONAL }
+    // PKIStatusInfo ::= SEQUENCE { status, statusString SEQUENCE OPTIONAL, failInfo BIT STRING
+    // OPTIONAL }
     const statusFields = kids(der, first, "TimeStampResp status");
     const status = Number(readInteger(der, statusFields[0], "PKIStatus"));
+    let more = 1;
+    if (statusFields[more]?.tag === TAG.SEQUENCE) more++;
+    if (statusFields[more]?.tag === TAG.BIT_STRING) more++;
+    if (more !== statusFields.length) throw new DerError("PKIStatusInfo has unexpected fields");
     if (status !== 0 && status !== 1) {
       const text = statusFields[1]?.tag === TAG.SEQUENCE
         ? kids(der, statusFields[1], "statusString")

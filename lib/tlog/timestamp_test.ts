@@ -3,6 +3,7 @@ import { CosignError } from "../errors.ts";
 import { assertThrowsCode, readJson, trustedRoot } from "./_fixtures.ts";
 import { type ParsedTimestamp, parseTimestamp, verifyTimestamp } from "./timestamp.ts";
 import { type CertificateAuthority, parseTrustedRoot } from "../trust/trusted_root.ts";
+import { derEncode, type DerNode, derTree } from "../../tests/harness/differential.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Real sigstore-conformance bundles
@@ -89,6 +90,59 @@ Deno.test("timestamp: parses the TimeStampResp of a conformance bundle", () => {
   assertEquals(ts.signer.signatureAlgorithm, "1.2.840.10045.4.3.2");
   assertEquals(ts.signer.signedAttributes[0], 0x31);
   assertEquals(ts.signer.signingCertificate?.hashAlgorithm, "sha256");
+});
+
+Deno.test("timestamp: structure details found by the differential test (tests/differential_timestamp_test.ts)", () => {
+  const { der } = conformanceTimestamp("rekor2-timestamp-with-expired-cert-chain");
+  const edited = (edit: (resp: DerNode, tst: DerNode) => void) => {
+    const resp = derTree(der);
+    const signed = resp.children![1]!.children![1]!.children![0]!;
+    edit(resp, signed.children![2]!.children![1]!.children![0]!.inner!);
+    return derEncode(resp);
+  };
+  const int = (n: number): DerNode => ({ tag: 0x02, content: new Uint8Array([n]) });
+  assertEquals(parseTimestamp(edited(() => {})).info.accuracyMs, 1000);
+  const refused: Array<[string, (resp: DerNode, tst: DerNode) => void, RegExp]> = [
+    // Accuracy { seconds, millis [0], micros [1] }: a second "seconds" was added to the first.
+    ["accuracy seconds twice", (_, t) => t.children![5]!.children!.push(int(7)), /repeats/],
+    [
+      "accuracy out of order",
+      (_, t) => t.children![5]!.children!.unshift({ tag: 0x80, content: new Uint8Array([5]) }),
+      /out of order/,
+    ],
+    [
+      "extensions that are not Extensions",
+      (_, t) => t.children!.push({ tag: 0xa1, children: [int(1)] }),
+      /TSTInfo extension has tag 0x02/,
+    ],
+    [
+      "ordering not a DER boolean",
+      (_, t) => t.children!.splice(6, 0, { tag: 0x01, content: new Uint8Array([1]) }),
+      /TSTInfo ordering is not a DER boolean/,
+    ],
+    [
+      "PKIStatusInfo with an extra field",
+      (r) => r.children![0]!.children!.push(int(0)),
+      /PKIStatusInfo has unexpected fields/,
+    ],
+    [
+      "digestAlgorithms holding an INTEGER",
+      (r) => r.children![1]!.children![1]!.children![0]!.children![1]!.children!.push(int(1)),
+      /digestAlgorithm has tag 0x02/,
+    ],
+  ];
+  for (const [label, edit, pattern] of refused) {
+    assertThrowsCode(() => parseTimestamp(edited(edit)), "TIMESTAMP_INVALID", pattern, label);
+  }
+  const ext: DerNode = {
+    tag: 0x30,
+    children: [
+      { tag: 0x06, content: new Uint8Array([0x2a, 0x03]) },
+      { tag: 0x04, content: new Uint8Array([5, 0]) },
+    ],
+  };
+  const withExtension = edited((_, t) => t.children!.push({ tag: 0xa1, children: [ext] }));
+  assertEquals(parseTimestamp(withExtension).info.accuracyMs, 1000, "a well-formed extension");
 });
 
 Deno.test("timestamp: the production root does not trust the conformance test TSAs", () => {

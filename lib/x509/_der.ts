@@ -145,6 +145,8 @@ export function readBitStringBytes(buf: Uint8Array, el: DerElement, what: string
 }
 
 const LATIN1 = new TextDecoder("latin1");
+/** X.680's PrintableString characters, plus `*` and `&` (seen in real certificates). */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?*&]$/;
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const UTF16BE = new TextDecoder("utf-16be", { fatal: true });
 
@@ -155,8 +157,16 @@ export function readString(buf: Uint8Array, el: DerElement, what: string): strin
     switch (el.tag) {
       case 0x0c: // UTF8String
         return UTF8.decode(c);
-      case 0x12: // NumericString
-      case 0x13: // PrintableString
+      case 0x12: // NumericString: digits and space (Go's crypto/x509 checks it)
+        if (c.some((b) => b !== 0x20 && (b < 0x30 || b > 0x39))) {
+          throw new DerError(`${what} is not a valid NumericString`);
+        }
+        return LATIN1.decode(c);
+      case 0x13: // PrintableString, with '*' and '&' as Go's crypto/x509 allows
+        if (c.some((b) => !PRINTABLE.test(String.fromCharCode(b)))) {
+          throw new DerError(`${what} is not a valid PrintableString`);
+        }
+        return LATIN1.decode(c);
       case 0x16: // IA5String
       case 0x1a: // VisibleString
         if (c.some((b) => b > 0x7f)) throw new DerError(`${what} is not ASCII`);

@@ -338,6 +338,12 @@ function interpretExtensions(extensions: readonly CertificateExtension[]): Parse
         const el = readWhole(v, what, TAG.BIT_STRING);
         const bits = content(v, el);
         if (bits.length === 0 || bits[0]! > 7) throw new DerError(`${what} is not a bit string`);
+        // DER (X.690 11.2.1): the unused bits are zero, and an empty bit string has none. Go's
+        // crypto/x509 refuses such a keyUsage; reading the padding would grant usages.
+        const unused = bits[0]!;
+        if ((bits.length === 1 && unused !== 0) || (bits.at(-1)! & ((1 << unused) - 1)) !== 0) {
+          throw new DerError(`${what} has unused bits that are not zero`);
+        }
         out.keyUsage = KEY_USAGE_NAMES.filter((_, i) => {
           const byte = bits[1 + (i >> 3)];
           return byte !== undefined && ((byte >> (7 - (i & 7))) & 1) === 1;
@@ -397,6 +403,25 @@ function parseExtensions(buf: Uint8Array, wrapper: DerElement): CertificateExten
   });
 }
 
+/**
+ * The key's AlgorithmIdentifier parameters, which `node:crypto` does not look at, as Go's
+ * crypto/x509 checks them: exactly NULL for RSA (RFC 3279 2.3.1), absent for Ed25519
+ * (RFC 8410 3). EC keys name their curve there, which the key import checks.
+ */
+function checkKeyAlgorithm(der: Uint8Array, spkiEl: DerElement): void {
+  const [algEl] = kids(der, spkiEl, "subjectPublicKeyInfo");
+  const what = "public key algorithm";
+  const [oidEl, params, extra] = kids(der, expectTag(algEl, TAG.SEQUENCE, what), what);
+  const oid = readOid(der, oidEl, what);
+  if (extra) throw new DerError(`${what} has unexpected fields`);
+  if (oid === "1.2.840.113549.1.1.1" && (params?.tag !== TAG.NULL || params.end !== params.start)) {
+    throw new DerError("the RSA public key's algorithm parameters are not NULL");
+  }
+  if (oid === "1.3.101.112" && params) {
+    throw new DerError("the Ed25519 public key has algorithm parameters");
+  }
+}
+
 function parseDer(der: Uint8Array): Certificate {
   const cert = readWhole(der, "certificate", TAG.SEQUENCE);
   const [tbsEl, outerAlg, sigEl, extra] = kids(der, cert, "certificate");
@@ -415,13 +440,25 @@ function parseDer(der: Uint8Array): Certificate {
     i = 1;
   }
   const serialEl = expectTag(fields[i++], TAG.INTEGER, "serial number");
+  const serial = content(der, serialEl);
+  // X.690 8.3: an INTEGER has at least one content byte, in the shortest form (as Go's
+  // crypto/x509 reads the serial: "malformed serial number").
+  if (serial.length === 0) throw new DerError("serial number is empty");
+  if (
+    serial.length > 1 &&
+    ((serial[0] === 0 && !(serial[1]! & 0x80)) || (serial[0] === 0xff && serial[1]! & 0x80))
+  ) {
+    throw new DerError("serial number is not minimally encoded");
+  }
   const innerAlg = expectTag(fields[i++], TAG.SEQUENCE, "tbsCertificate signature algorithm");
   const issuerEl = expectTag(fields[i++], TAG.SEQUENCE, "issuer");
   const validity = expectTag(fields[i++], TAG.SEQUENCE, "validity");
   const subjectEl = expectTag(fields[i++], TAG.SEQUENCE, "subject");
   const spkiEl = expectTag(fields[i++], TAG.SEQUENCE, "subjectPublicKeyInfo");
-  if (fields[i]?.tag === 0x81 || fields[i]?.tag === 0xa1) i++; // issuerUniqueID
-  if (fields[i]?.tag === 0x82 || fields[i]?.tag === 0xa2) i++; // subjectUniqueID
+  // issuerUniqueID [1] and subjectUniqueID [2] are IMPLICIT BIT STRINGs: primitive in DER. A
+  // constructed [1] or [2] is not one (and taking it for one would skip the extensions).
+  if (fields[i]?.tag === 0x81) i++;
+  if (fields[i]?.tag === 0x82) i++;
   let extensions: CertificateExtension[] = [];
   if (fields[i]?.tag === 0xa3) {
     if (version !== 3) throw new DerError(`a version ${version} certificate has extensions`);
@@ -447,6 +484,7 @@ function parseDer(der: Uint8Array): Certificate {
   const notAfter = readTime(der, notAfterEl, "notAfter");
 
   const spki = encoded(der, spkiEl);
+  checkKeyAlgorithm(der, spkiEl);
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
@@ -460,7 +498,7 @@ function parseDer(der: Uint8Array): Certificate {
   const base = {
     der,
     tbs: encoded(der, tbsEl),
-    serialHex: toHex(content(der, serialEl)).replace(/^00(?=[89a-f])/, "") || "00",
+    serialHex: toHex(serial).replace(/^00(?=[89a-f])/, ""),
     issuerDer,
     subjectDer,
     subject: readableName(der, subjectEl, "subject"),

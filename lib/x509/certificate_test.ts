@@ -1,10 +1,11 @@
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import { Buffer } from "node:buffer";
-import { assert, assertEquals, sh, tempDir } from "../../tests/helpers.ts";
+import { assert, assertEquals, KEYS, sh, tempDir } from "../../tests/helpers.ts";
 import { assertThrowsCode } from "../tlog/_fixtures.ts";
 import { certificateSpki } from "../crypto/der.ts";
 import { encodePem } from "../crypto/pem.ts";
-import { toHex } from "../crypto/encoding.ts";
+import { toHex, utf8 } from "../crypto/encoding.ts";
+import { encodeElement } from "./_der.ts";
 import { parseTrustedRoot } from "../trust/trusted_root.ts";
 import { isSignedBy, OID, parseCertificate, parseCertificatePem } from "./certificate.ts";
 import {
@@ -16,10 +17,12 @@ import {
   CONFORMANCE_IDENTITY,
   ecKey,
   ext,
+  oid,
   seq,
   signTbs,
   testPki,
 } from "./_test_certs.ts";
+import { derEncode, type DerNode, derTree } from "../../tests/harness/differential.ts";
 
 const production = parseTrustedRoot(
   Deno.readTextFileSync(CONFORMANCE + "trusted_root.production.json"),
@@ -153,6 +156,115 @@ Deno.test("certificate: unknown critical extensions are refused, other oddities 
       ),
     "CERTIFICATE_INVALID",
     /basicConstraints/,
+  );
+});
+
+Deno.test("certificate: DER details found by the differential test (tests/differential_x509_test.ts)", () => {
+  const key = ecKey();
+  const base = {
+    subject: [["CN", "x"]] as const,
+    notBefore: new Date("2030-01-01T00:00:00Z"),
+    notAfter: new Date("2030-01-02T00:00:00Z"),
+    publicKey: key.publicKey,
+    signingKey: key.privateKey,
+    extensions: [ext.keyUsage("digitalSignature"), ext.basicConstraints(false)],
+  };
+  const resigned = (edit: (tbs: DerNode) => void) => {
+    const tbs = derTree(buildTbs(base));
+    edit(tbs);
+    return signTbs(derEncode(tbs), key.privateKey);
+  };
+  assertEquals(parseCertificate(resigned(() => {})).keyUsage, ["digitalSignature"]);
+  // keyUsage 03 02 07 FE: seven unused bits that are not zero. Reading them granted every
+  // usage up to cRLSign; DER requires them to be zero and Go's crypto/x509 refuses the keyUsage.
+  const padded = { oid: OID.keyUsage, critical: true, value: new Uint8Array([3, 2, 7, 0xfe]) };
+  assertThrowsCode(
+    () => parseCertificate(buildCertificate({ ...base, extensions: [padded] })),
+    "CERTIFICATE_INVALID",
+    /keyUsage has unused bits that are not zero/,
+  );
+  const emptyPadded = { ...padded, value: new Uint8Array([3, 1, 1]) };
+  assertThrowsCode(
+    () => parseCertificate(buildCertificate({ ...base, extensions: [emptyPadded] })),
+    "CERTIFICATE_INVALID",
+    /keyUsage has unused bits/,
+  );
+  // The serial number is a DER INTEGER: not empty (it read as "00"), not padded.
+  assertThrowsCode(
+    () => parseCertificate(resigned((t) => t.children![1]!.content = new Uint8Array())),
+    "CERTIFICATE_INVALID",
+    /serial number is empty/,
+  );
+  assertThrowsCode(
+    () => parseCertificate(resigned((t) => t.children![1]!.content = new Uint8Array([0, 1]))),
+    "CERTIFICATE_INVALID",
+    /serial number is not minimally encoded/,
+  );
+  assertEquals(
+    parseCertificate(resigned((t) => t.children![1]!.content = new Uint8Array([0, 0x80])))
+      .serialHex,
+    "80",
+  );
+  // The extensions [3] retagged as a constructed [1]: not an issuerUniqueID (a primitive BIT
+  // STRING in DER), so not skipped as one, which dropped every extension.
+  assertThrowsCode(
+    () => parseCertificate(resigned((t) => t.children![7]!.tag = 0xa1)),
+    "CERTIFICATE_INVALID",
+    /unexpected trailing fields/,
+  );
+  // Name strings are checked as Go's crypto/x509 checks them.
+  const subject = (tag: number, text: string) => (t: DerNode) =>
+    t.children![5] = derTree(
+      seq(encodeElement(0x31, seq(oid("2.5.4.3"), encodeElement(tag, utf8(text))))),
+    );
+  assertEquals(parseCertificate(resigned(subject(0x12, "12 34"))).subject, "CN=12 34");
+  assertEquals(parseCertificate(resigned(subject(0x13, "A-Z (*.x) &'+,/:=?"))).subject.length, 21);
+  assertThrowsCode(
+    () => parseCertificate(resigned(subject(0x12, "sigstore"))),
+    "CERTIFICATE_INVALID",
+    /subject 2\.5\.4\.3 is not a valid NumericString/,
+  );
+  assertThrowsCode(
+    () => parseCertificate(resigned(subject(0x13, "a@b"))),
+    "CERTIFICATE_INVALID",
+    /is not a valid PrintableString/,
+  );
+});
+
+Deno.test("certificate: key algorithm parameters are checked as Go checks them", () => {
+  const rsa = createPrivateKey(Deno.readTextFileSync(KEYS + "validrsa.pem"));
+  const ed = createPrivateKey(Deno.readTextFileSync(KEYS + "ed25519key.pem"));
+  const build = (key: KeyObject, edit: (algorithm: DerNode) => void) => {
+    const tbs = derTree(buildTbs({
+      subject: [["CN", "x"]],
+      notBefore: new Date("2030-01-01T00:00:00Z"),
+      notAfter: new Date("2030-01-02T00:00:00Z"),
+      publicKey: createPublicKey(key),
+      signingKey: ed,
+    }));
+    edit(tbs.children![6]!.children![0]!);
+    return signTbs(derEncode(tbs), ed);
+  };
+  assertEquals(parseCertificate(build(rsa, () => {})).publicKey.asymmetricKeyType, "rsa");
+  assertEquals(parseCertificate(build(ed, () => {})).publicKey.asymmetricKeyType, "ed25519");
+  // node:crypto ignores these parameters; RFC 3279 wants NULL for RSA, RFC 8410 none for Ed25519.
+  const notNull = [
+    (a: DerNode) => a.children![1]!.content = new Uint8Array([0x39]),
+    (a: DerNode) => a.children!.pop(),
+    (a: DerNode) => a.children![1]!.tag = 0x17,
+  ];
+  for (const edit of notNull) {
+    assertThrowsCode(
+      () => parseCertificate(build(rsa, edit)),
+      "CERTIFICATE_INVALID",
+      /the RSA public key's algorithm parameters are not NULL/,
+    );
+  }
+  assertThrowsCode(
+    () =>
+      parseCertificate(build(ed, (a) => a.children!.push({ tag: 5, content: new Uint8Array() }))),
+    "CERTIFICATE_INVALID",
+    /the Ed25519 public key has algorithm parameters/,
   );
 });
 
