@@ -899,4 +899,20 @@ export const MUTANTS: readonly Mutant[] = [
     description: "a log key without validFor is trusted at any time",
     tests: ["lib/trust/trusted_root_rules_test.ts"],
   },
+  {
+    id: "bundle-tlog-entry-counted-twice",
+    file: "lib/cosign/verify_bundle.ts",
+    original: "if (seen.has(key)) {",
+    replacement: "if (seen.has(key) && key === '') {",
+    description: "the same log entry listed twice in a bundle is accepted",
+    tests: ["tests/differential_bundle_test.ts"],
+  },
+  {
+    id: "rekor-v2-index-not-bound",
+    file: "lib/cosign/bundle_tlog.ts",
+    original: "if (rekorV2 && proof !== undefined && proof.logIndex !== entry.logIndex) {",
+    replacement: "if (rekorV2 && proof !== undefined && proof.logIndex < 0n) {",
+    description: "a Rekor v2 entry's top-level log index need not match its proof",
+    tests: ["tests/differential_bundle_test.ts"],
+  },
 ];

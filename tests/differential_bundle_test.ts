@@ -440,30 +440,6 @@ const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
       "verifies. sigstore-js fails with a TypeError reading checkpoint.envelope, not a verdict.",
   },
   {
-    mutation: "checkpoint removed",
-    cases: V02_UP,
-    ours: "verifies",
-    reason: "Pending fix in rules helper (issue 14): from v0.2 an inclusion proof without a " +
-      "signed checkpoint must be refused, as sigstore-go and sigstore-js do. Today ours " +
-      "verifies the proof against its own root hash.",
-    pending: true,
-  },
-  {
-    mutation: "certificate given as a one-element chain",
-    ours: "verifies",
-    reason: "Pending fix in rules helper (issue 14): a v0.3 bundle holding " +
-      "x509CertificateChain is malformed, as sigstore-go and sigstore-js say; today ours reads " +
-      "the leaf.",
-    pending: true,
-  },
-  {
-    mutation: "media type v0.3",
-    ours: "verifies",
-    reason: "Pending fix in rules helper (issue 14): the same rule, reached by relabelling a " +
-      "v0.1/v0.2 bundle (which holds x509CertificateChain) as v0.3.",
-    pending: true,
-  },
-  {
     mutation: "media type v0.1",
     cases: ["happy-path-v0.3", "bundles/oci-attestation"],
     ours: "refuses",
@@ -482,6 +458,14 @@ const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
     ours: "refuses",
     reason: "A log index is non-negative (sigstore-go's ParseTransparencyLogEntry refuses " +
       "LogIndex < 0); sigstore-js does not read the top-level index of a Rekor v2 entry.",
+  },
+  {
+    mutation: "logIndex plus one",
+    cases: REKOR_V2,
+    ours: "refuses",
+    reason: "A Rekor v2 entry's log index is its leaf index, which only the inclusion proof " +
+      "authenticates: ours refuses an entry whose index is not the proof's (sigstore-go " +
+      "checks inclusion at the entry's index); sigstore-js does not read the top-level index.",
   },
   {
     mutation: "integratedTime in 2100",
@@ -518,39 +502,15 @@ const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
     mutation: "timestamp duplicated",
     ours: "verifies",
-    reason: "Pending in rules helper (issue 14): RFC 3161 timestamps count toward a threshold " +
-      "as sigstore-go counts them, a duplicate once; sigstore-js refuses a duplicate. Until " +
-      "that lands, ours refuses it too.",
-    pending: true,
+    reason: "Issue 14: RFC 3161 timestamps count toward a threshold as sigstore-go counts " +
+      "them, a duplicate once; sigstore-js refuses a duplicate.",
   },
   {
     mutation: "timestamp from another bundle added",
     ours: "verifies",
-    reason: "Pending in rules helper (issue 14): as sigstore-go, each timestamp is verified on " +
-      "its own and one that does not verify (here: over another signature) is reported and " +
-      "skipped, the bundle failing only below the threshold; sigstore-js needs every " +
-      "timestamp to verify. Until that lands, ours refuses it too.",
-    pending: true,
-  },
-  {
-    mutation: "tlog entry duplicated",
-    cases: [...REKOR_V1_PASS, ...REKOR_V2],
-    ours: "verifies",
-    reason: "Pending fix in rules helper (reported to the lead): sigstore-go refuses two " +
-      "entries with the same log and log index (pkg/verify/tlog.go), sigstore-js the same log " +
-      "and body. Ours verifies each entry and needs all to verify, so the copy adds nothing, " +
-      "but the reference refuses it.",
-    pending: true,
-  },
-  {
-    mutation: "tlog entry duplicated with another logIndex",
-    cases: REKOR_V2,
-    ours: "verifies",
-    reason: "Pending fix in rules helper (reported to the lead): ours does not bind a Rekor v2 " +
-      "entry's top-level logIndex to its proof (it checks inclusion at the proof's index and " +
-      "reports the top-level one), so a copy under another index verifies; sigstore-go checks " +
-      "inclusion at the top-level index, sigstore-js refuses the same body twice.",
-    pending: true,
+    reason: "Issue 14: as sigstore-go, each timestamp is verified on its own and one that " +
+      "does not verify (here: over another signature) is reported and skipped, the bundle " +
+      "failing only below the threshold; sigstore-js needs every timestamp to verify.",
   },
 ];
 

@@ -386,6 +386,18 @@ export function verifyEntry(
         `signed tree head vouches for its root hash`,
     );
   }
+  // Rekor v2 (`hashedrekord`/`dsse` 0.0.2) has one tree, so the entry's log index is its leaf
+  // index, and only the proof authenticates it: the two must agree (sigstore-go checks
+  // inclusion at the entry's index), or a copy of the entry could claim any index. Rekor v1
+  // shards its log: there the SET signs the global index, the proof the tree's.
+  const rekorV2 = entry.version === "0.0.2" &&
+    (entry.kind === "hashedrekord" || entry.kind === "dsse");
+  if (rekorV2 && proof !== undefined && proof.logIndex !== entry.logIndex) {
+    fail(
+      "TLOG_INVALID",
+      `Transparency log entry ${entry.logIndex}: its inclusion proof is for index ${proof.logIndex}`,
+    );
+  }
   if (proof?.checkpoint !== undefined) {
     const checkpoint = verifyCheckpoint(proof.checkpoint, log);
     checkCheckpointMatchesProof(checkpoint, proof);

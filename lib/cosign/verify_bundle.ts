@@ -392,6 +392,19 @@ export async function verifyBundle(
       );
     }
     const ctx: BodyContext = { content, digest: artifactDigest, keySpki: signing.spki };
+    // One log entry counted twice would pass for two (sigstore-go refuses the same log and
+    // index twice).
+    const seen = new Set<string>();
+    for (const entry of bundle.tlogEntries) {
+      const key = `${entry.logIdHex}/${entry.logIndex}`;
+      if (seen.has(key)) {
+        fail(
+          "BUNDLE_INVALID",
+          `The bundle lists transparency log entry ${entry.logIndex} of log ${entry.logIdHex} twice`,
+        );
+      }
+      seen.add(key);
+    }
     for (const entry of bundle.tlogEntries) checks.push(verifyEntry(entry, ctx, trustedRoot, now));
   }
   // RFC 3161 timestamps, counted as sigstore-go counts them (`verifyTimestamps`): each verified
