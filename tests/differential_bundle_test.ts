@@ -428,7 +428,6 @@ const REKOR_V2 = [
   "rekor2-timestamp-with-expired-cert-chain",
   "rekor2-timestamp-without-embedded-cert",
 ];
-const REKOR_V1_PASS = [...V01.filter((c) => !c.endsWith("_fail")), ...V02_UP];
 
 const KNOWN_DIFFERENCES: readonly KnownDifference[] = [
   {
