@@ -415,12 +415,6 @@ const V01 = [
   "checkpoint-bad-keyhint_fail",
   "trust-root-tlog-validity-end-inclusive",
 ];
-const V02_UP = [
-  "happy-path-v0.3",
-  "intoto-with-custom-trust-root",
-  "managed-key-and-trusted-root",
-  "bundles/oci-attestation",
-];
 const REKOR_V2 = [
   "rekor2-checkpoint-multiple-cosigs",
   "rekor2-checkpoint-origin-not-first",
