@@ -115,10 +115,13 @@ async function invoke(
   try {
     child = new Deno.Command(path, {
       args: ["v1", JSON.stringify(request)],
-      stdin: "null",
+      // An empty pipe, closed at once: the plugin reads EOF (the digest travels in the request).
+      // Not "null": a closed fd 0 can be taken by the first file the plugin opens.
+      stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
+    await child.stdin.close();
   } catch (e) {
     throw kmsError(
       "KMS_UNAVAILABLE",
