@@ -276,7 +276,7 @@ async function run(
 /** A copy of what the programs are built from, with `version` in its deno.json. */
 async function stageSources(version: string): Promise<string> {
   const stage = await Deno.makeTempDir({ prefix: "cosign-release-src-" });
-  for (const entry of ["lib", "cli.ts", "mod.ts", "deno.lock", "LICENSE"]) {
+  for (const entry of ["lib", "kms", "piv", "cli.ts", "mod.ts", "deno.lock", "LICENSE"]) {
     await run("cp", ["-R", join(ROOT, entry), stage + "/"], { cwd: ROOT });
   }
   await Deno.mkdir(join(stage, "scripts"));
