@@ -6,7 +6,14 @@
 
 import { createHash } from "node:crypto";
 import { CosignError, UsageError } from "../errors.ts";
-import { decodeSignature, fileChunks, signBlob, verifyBlob } from "../cosign/blob.ts";
+import {
+  decodeSignature,
+  fileChunks,
+  signBlob,
+  verifyBlob,
+  verifyBlobDigest,
+} from "../cosign/blob.ts";
+import { digestPass, traceHashPass } from "../crypto/digest_pass.ts";
 import {
   fileError,
   loadSigner,
@@ -21,7 +28,7 @@ import { legacyBundleJson } from "../cosign/legacy_bundle.ts";
 import { RekorClient, type RekorEntry } from "../tlog/rekor.ts";
 import { openTransparencyLogs } from "./tlog_record.ts";
 import type { HashName } from "../crypto/key_signer.ts";
-import { concatBytes, toBase64, utf8 } from "../crypto/encoding.ts";
+import { toBase64, utf8 } from "../crypto/encoding.ts";
 import { bool, type FlagValues, required, str } from "./args.ts";
 import {
   CA_VERIFY_FLAGS,
@@ -119,18 +126,31 @@ export const signBlobCommand: Command = {
     // bundle records the digest the key signs (SHA-384 for P-384, as cosign v3); the legacy
     // bundle keeps SHA-256.
     const digestAlg = writer?.messageDigestAlgorithm(signer.algorithm) ?? "sha256";
-    const hash = createHash(digestAlg);
     const blob = await openBlob(path);
-    const sig = await signBlob(
-      signer,
-      (async function* () {
-        for await (const c of blob) {
-          hash.update(c);
-          yield c;
-        }
-      })(),
-    );
-    const digest = new Uint8Array(hash.digest());
+    let sig: Uint8Array;
+    let digest: Uint8Array;
+    if (signer.messageHash === digestAlg) {
+      // One hash pass: the digest is signed and recorded.
+      digest = (await digestPass(blob, [digestAlg], { purpose: "sign" })).digests.get(digestAlg)!;
+      sig = await signer.signDigest(digest);
+    } else {
+      // The key signs another hash (or the whole message, Ed25519) than the record holds:
+      // both hashes in the same read.
+      const hash = createHash(digestAlg);
+      let length = 0;
+      sig = await signBlob(
+        signer,
+        (async function* () {
+          for await (const c of blob) {
+            hash.update(c);
+            length += c.length;
+            yield c;
+          }
+        })(),
+      );
+      traceHashPass([digestAlg], length, "digest");
+      digest = new Uint8Array(hash.digest());
+    }
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
     const timestamps = await timestampsFor(services, sig, flags);
@@ -326,25 +346,19 @@ export const verifyBlobCommand: Command = {
       : new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await tlog.onlineTrustedRoot(flags, rekor) : undefined;
-    // Hash while verifying: the log is searched by the blob's SHA-256. Ed25519 entries are
-    // checked over the message itself, so its bytes are kept for them.
-    const hash = createHash("sha256");
-    const kept: Uint8Array[] | undefined = rekor && verifier.algorithm === "ed25519"
-      ? []
-      : undefined;
+    // One hash pass: the digests the signature may use and, when the log is searched (by the
+    // blob's SHA-256), that one too. Keys that sign whole messages (Ed25519) or use PSS are
+    // verified over the bytes, which the log's Ed25519 entries also need.
     const blob = await openBlob(positionals[0]!);
+    const byDigest = verifier.verifiesDigests;
+    const pass = await digestPass(
+      blob,
+      [...(byDigest ? verifier.hashes! : []), ...(rekor ? ["sha256"] : [])],
+      { keepBytes: !byDigest, purpose: byDigest ? "verify" : "digest" },
+    );
     try {
-      await verifyBlob(
-        verifier,
-        (async function* () {
-          for await (const c of blob) {
-            hash.update(c);
-            kept?.push(c.slice());
-            yield c;
-          }
-        })(),
-        sig,
-      );
+      if (byDigest) await verifyBlobDigest(verifier, pass.digests, sig);
+      else await verifyBlob(verifier, pass.bytes!, sig);
     } catch (e) {
       if (e instanceof CosignError && e.code === "SIGNATURE_INVALID_ENCODING") {
         throw signatureEncodingError(sigFlag, from, e);
@@ -352,13 +366,13 @@ export const verifyBlobCommand: Command = {
       throw e;
     }
     if (rekor) {
-      const sha256Hex = hash.digest("hex");
+      const sha256Hex = pass.digests.get("sha256")!.toHex();
       const found = await findAndVerifyEntry(rekor, trustedRoot!, {
         sha256Hex,
         signature: sig,
         signer: { key: verifier },
-        artifact: kept
-          ? { bytes: concatBytes(...kept) }
+        artifact: verifier.algorithm === "ed25519"
+          ? { bytes: pass.bytes! }
           : { digest: { alg: "sha256", hex: sha256Hex } },
       });
       await info(`tlog entry verified with uuid: ${found.uuid} index: ${found.logIndex}`);
@@ -409,9 +423,10 @@ async function verifyBlobCertificate(artifactArg: string, flags: FlagValues): Pr
   const tsPath = str(flags, "rfc3161-timestamp");
   const timestamps = tsPath ? [await readFileBytes(tsPath, "RFC 3161 timestamp")] : [];
   const ignoreTlog = await onlineTlogMode(flags);
-  const h = createHash("sha256");
-  for await (const c of await openBlob(artifactArg)) h.update(c);
-  const sha256Hex = h.digest("hex");
+  const { digests } = await digestPass(await openBlob(artifactArg), ["sha256"], {
+    purpose: "verify",
+  });
+  const sha256Hex = digests.get("sha256")!.toHex();
   const artifact: BundleArtifact = { digest: { alg: "sha256", hex: sha256Hex } };
   const signer = { certificate: policy };
   if (!ignoreTlog) {
@@ -523,9 +538,8 @@ async function verifyBlobBundle(
   } else if (needsBytes) {
     artifact = { bytes: await readFileBytes(artifactArg, "blob") };
   } else {
-    const h = createHash(alg);
-    for await (const c of await openBlob(artifactArg)) h.update(c);
-    artifact = { digest: { alg, hex: h.digest("hex") } };
+    const { digests } = await digestPass(await openBlob(artifactArg), [alg], { purpose: "verify" });
+    artifact = { digest: { alg, hex: digests.get(alg)!.toHex() } };
   }
   const r = await verifyBundle(bundle, artifact, trustedRoot, signer, { ignoreTlog });
   for (const skipped of r.skippedTimestamps) await info(`WARNING: skipped ${skipped}`);

@@ -7,6 +7,7 @@
 import { CosignError } from "../errors.ts";
 import { fromBase64 } from "../crypto/encoding.ts";
 import type { MessageData, Signer, Verifier } from "../crypto/signer.ts";
+import type { KeyVerifier } from "../crypto/key_signer.ts";
 
 /**
  * Signs a blob.
@@ -45,6 +46,27 @@ export async function verifyBlob(
   signature: Uint8Array,
 ): Promise<void> {
   if (!(await verifier.verify(data, signature))) {
+    throw new CosignError(
+      "SIGNATURE_MISMATCH",
+      "Invalid signature: the signature does not match this blob and key",
+    );
+  }
+}
+
+/**
+ * Verifies a blob signature from the blob's digests, computed in one pass that also served
+ * the transparency log (see `digestPass`).
+ * @param digests the blob's digest for each hash the verifier accepts
+ * @throws {CosignError} `SIGNATURE_MISMATCH` when the signature does not verify,
+ *   `SIGNATURE_INVALID_ENCODING` when it is malformed, `NOT_IMPLEMENTED` for keys that sign
+ *   whole messages (Ed25519) or RSASSA-PSS
+ */
+export async function verifyBlobDigest(
+  verifier: KeyVerifier,
+  digests: ReadonlyMap<string, Uint8Array>,
+  signature: Uint8Array,
+): Promise<void> {
+  if (!(await verifier.verifyDigest(digests, signature))) {
     throw new CosignError(
       "SIGNATURE_MISMATCH",
       "Invalid signature: the signature does not match this blob and key",

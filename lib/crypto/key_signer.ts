@@ -21,6 +21,7 @@ import {
 } from "node:crypto";
 import { CosignError } from "../errors.ts";
 import { isDerEcdsaSignature } from "./der.ts";
+import { traceHashPass } from "./digest_pass.ts";
 import { concatBytes } from "./encoding.ts";
 import { type KeyAlgorithm, keyAlgorithm, publicKeyPem } from "./keys.ts";
 import { LargeRsaPublicKey, verifyRsaPkcs1v15 } from "./rsa_large.ts";
@@ -58,6 +59,14 @@ export interface VerifiableSigner extends Signer {
   readonly algorithm: KeyAlgorithm;
   /** A verifier for this signer's public key and signature scheme. */
   verifier(): KeyVerifier;
+  /** The hash applied to messages; `null` for pure Ed25519, which signs whole messages. */
+  readonly messageHash: HashName | null;
+  /**
+   * Signs a digest of the message made with {@link messageHash}, so a caller that also needs
+   * the digest (for the transparency log) hashes the message once.
+   * @throws {CosignError} `NOT_IMPLEMENTED` for pure Ed25519
+   */
+  signDigest(digest: Uint8Array): Promise<Uint8Array>;
 }
 
 /**
@@ -87,13 +96,40 @@ export class KeySigner implements VerifiableSigner {
     this.algorithm = keyAlgorithm(key, "private key");
   }
 
+  /** The hash applied to messages (`null`: pure Ed25519). */
+  get messageHash(): HashName | null {
+    return DEFAULT_HASH[this.algorithm];
+  }
+
   /** Signs `data` (DER for ECDSA, PKCS#1 v1.5 for RSA, 64 raw bytes for Ed25519). */
   async sign(data: MessageData): Promise<Uint8Array> {
     const hash = DEFAULT_HASH[this.algorithm];
-    if (hash === null) return new Uint8Array(sign(null, await collect(data), this.#key));
+    if (hash === null) {
+      const message = await collect(data);
+      traceHashPass([], message.length, "sign");
+      return new Uint8Array(sign(null, message, this.#key));
+    }
     const s = createSign(hash);
-    for await (const c of chunks(data)) s.update(c);
+    let length = 0;
+    for await (const c of chunks(data)) {
+      s.update(c);
+      length += c.length;
+    }
+    traceHashPass([hash], length, "sign");
     return new Uint8Array(s.sign(this.#key));
+  }
+
+  /** Signs a digest made with {@link messageHash} (ECDSA and RSA; not Ed25519). */
+  async signDigest(digest: Uint8Array): Promise<Uint8Array> {
+    const hash = DEFAULT_HASH[this.algorithm];
+    if (hash === null) {
+      throw new CosignError(
+        "NOT_IMPLEMENTED",
+        "Ed25519 keys sign whole messages, not digests",
+      );
+    }
+    const { signPrehashed } = await import("./prehashed.ts"); // loads @noble/curves for EC
+    return signPrehashed(this.#key, hash, digest);
   }
 
   /** The public key as PKIX PEM. */
@@ -179,6 +215,42 @@ export class KeyVerifier implements Verifier {
   }
 
   /**
+   * Whether {@link verifyDigest} can check this key's signatures from digests alone (not
+   * pure Ed25519, which signs whole messages, nor RSASSA-PSS).
+   */
+  get verifiesDigests(): boolean {
+    return this.#hashes !== null && !this.#pss;
+  }
+
+  /**
+   * Verifies a signature from the message's digests, computed elsewhere in one pass: true
+   * when it verifies over the digest of any accepted hash ({@link hashes}).
+   * @param digests digests by hash name; must hold every accepted hash
+   * @throws {CosignError} `SIGNATURE_INVALID_ENCODING` for a malformed ECDSA signature;
+   *   `NOT_IMPLEMENTED` when {@link verifiesDigests} is false; `USAGE` when a digest is missing
+   */
+  async verifyDigest(
+    digests: ReadonlyMap<string, Uint8Array>,
+    signature: Uint8Array,
+  ): Promise<boolean> {
+    if (!this.verifiesDigests) {
+      throw new CosignError(
+        "NOT_IMPLEMENTED",
+        `Verifying ${this.algorithm}${
+          this.#pss ? " (PSS)" : ""
+        } signatures from a digest is not supported`,
+      );
+    }
+    const { verifyPrehashed } = await import("./prehashed.ts"); // loads @noble/curves for EC
+    for (const name of this.#hashes!) {
+      const digest = digests.get(name);
+      if (digest === undefined) throw new CosignError("USAGE", `No ${name} digest to verify`);
+      if (verifyPrehashed(this.#key, name, digest, signature)) return true;
+    }
+    return false;
+  }
+
+  /**
    * Verifies; high-S ECDSA signatures (as Go and OpenSSL emit) are accepted. With several
    * accepted hashes the message is read once and hashed with each in the same pass.
    */
@@ -196,7 +268,9 @@ export class KeyVerifier implements Verifier {
           `Invalid signature: an Ed25519 signature is 64 bytes, got ${signature.length}`,
         );
       }
-      return verify(null, await collect(data), this.#key, signature);
+      const message = await collect(data);
+      traceHashPass([], message.length, "verify");
+      return verify(null, message, this.#key, signature);
     }
     const key = this.#key;
     if (key instanceof LargeRsaPublicKey) {
@@ -207,7 +281,12 @@ export class KeyVerifier implements Verifier {
         );
       }
       const hs = this.#hashes.map((name) => ({ name, h: createHash(name) }));
-      for await (const c of chunks(data)) for (const { h } of hs) h.update(c);
+      let length = 0;
+      for await (const c of chunks(data)) {
+        for (const { h } of hs) h.update(c);
+        length += c.length;
+      }
+      traceHashPass(this.#hashes, length, "verify");
       return hs.some(({ name, h }) =>
         verifyRsaPkcs1v15(key, name, new Uint8Array(h.digest()), signature)
       );
@@ -219,7 +298,12 @@ export class KeyVerifier implements Verifier {
     const checks = this.#hashes.map((name) =>
       short(name) ? { h: createHash(name), v: undefined } : { h: undefined, v: createVerify(name) }
     );
-    for await (const c of chunks(data)) for (const { h, v } of checks) (h ?? v!).update(c);
+    let length = 0;
+    for await (const c of chunks(data)) {
+      for (const { h, v } of checks) (h ?? v!).update(c);
+      length += c.length;
+    }
+    traceHashPass(this.#hashes, length, "verify");
     for (const { h, v } of checks) {
       if (
         v !== undefined

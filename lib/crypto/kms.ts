@@ -9,7 +9,8 @@
  * @module
  */
 
-import { createHash, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { digestPass } from "./digest_pass.ts";
 import { CosignError, type ErrorCode, UsageError } from "../errors.ts";
 import type { Password } from "./encrypted_key.ts";
 import { type HashName, KeyVerifier, type VerifiableSigner } from "./key_signer.ts";
@@ -113,12 +114,20 @@ export class DigestSigner implements VerifiableSigner {
     return this.#key.hash;
   }
 
+  /** The hash applied to messages. */
+  get messageHash(): HashName {
+    return this.#key.hash;
+  }
+
   /** Hashes `data` in one pass and has the provider sign the digest. */
   async sign(data: MessageData): Promise<Uint8Array> {
-    const h = createHash(this.#key.hash);
-    if (data instanceof Uint8Array) h.update(data);
-    else for await (const c of data) h.update(c);
-    return await this.#signDigest(new Uint8Array(h.digest()));
+    const { digests } = await digestPass(data, [this.#key.hash], { purpose: "sign" });
+    return await this.#signDigest(digests.get(this.#key.hash)!);
+  }
+
+  /** Has the provider sign a digest made with {@link messageHash}. */
+  async signDigest(digest: Uint8Array): Promise<Uint8Array> {
+    return await this.#signDigest(digest);
   }
 
   /** The public key as PKIX PEM. */

@@ -5,7 +5,7 @@ import { verifyPrehashed } from "./prehashed.ts";
 
 const MESSAGE = new TextEncoder().encode("some-payload");
 
-function digest(alg: "sha256" | "sha384" | "sha512"): Uint8Array {
+function digest(alg: "sha224" | "sha256" | "sha384" | "sha512"): Uint8Array {
   return new Uint8Array(createHash(alg).update(MESSAGE).digest());
 }
 
@@ -47,4 +47,37 @@ Deno.test("prehashed: Ed25519 cannot be verified from a digest; malformed input 
     }
   }
   assertEquals(codes, ["NOT_IMPLEMENTED", "USAGE", "SIGNATURE_INVALID_ENCODING"]);
+});
+
+Deno.test("prehashed: signatures made over a digest verify over the message (node:crypto)", async () => {
+  const { signPrehashed } = await import("./prehashed.ts");
+  const { verify } = await import("node:crypto");
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const cases = [
+    [generateKeyPairSync("ec", { namedCurve: "prime256v1" }), "sha256"],
+    [generateKeyPairSync("ec", { namedCurve: "secp384r1" }), "sha384"],
+    [generateKeyPairSync("ec", { namedCurve: "secp521r1" }), "sha512"],
+    [rsa, "sha224"],
+    [rsa, "sha256"],
+    [rsa, "sha512"],
+  ] as const;
+  for (const [{ privateKey, publicKey }, alg] of cases) {
+    const sig = signPrehashed(privateKey, alg, digest(alg));
+    assertEquals(verify(alg, MESSAGE, publicKey, sig), true, alg);
+    assertEquals(verify(alg, new Uint8Array([1]), publicKey, sig), false, alg);
+  }
+  const codes: string[] = [];
+  for (
+    const fn of [
+      () => signPrehashed(generateKeyPairSync("ed25519").privateKey, "sha256", digest("sha256")),
+      () => signPrehashed(rsa.privateKey, "sha384", digest("sha256")),
+    ]
+  ) {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof CosignError) codes.push(e.code);
+    }
+  }
+  assertEquals(codes, ["NOT_IMPLEMENTED", "USAGE"]);
 });
