@@ -81,7 +81,7 @@ Deno.test("attest-blob --statement: signs the statement as given; verifies; refu
   );
   assertFails(await attest([]), 2, /one of --predicate or --statement/);
   const bad: [string, RegExp][] = [
-    ["not json", /not JSON/],
+    ["not json", /--statement \S*bad\.json is not JSON/],
     ['{"predicate": {}}', /_type .*expected https:\/\/in-toto\.io\/Statement/],
     [
       '{"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "x", "subject": []}',

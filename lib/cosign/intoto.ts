@@ -184,8 +184,11 @@ export interface Statement {
  * console.log(statement.predicateType, statement.subjects);
  * ```
  */
-export function parseStatement(bytes: Uint8Array): Statement {
-  const json = parseJsonObject(bytes, "the attestation payload");
+export function parseStatement(
+  bytes: Uint8Array,
+  what: string = "the attestation payload",
+): Statement {
+  const json = parseJsonObject(bytes, what);
   const pt = getMember(json, "predicateType");
   const subjects = getMember(json, "subject");
   return {
@@ -216,7 +219,7 @@ export const STATEMENT_TYPES: readonly string[] = [
  * @throws {CosignError} `PREDICATE_INVALID` naming what is wrong
  */
 export function checkStatement(bytes: Uint8Array, what = "the statement"): Statement {
-  const st = parseStatement(bytes);
+  const st = parseStatement(bytes, what);
   const bad = (why: string): never => {
     throw new CosignError("PREDICATE_INVALID", `${what} is not an in-toto statement: ${why}`);
   };
