@@ -8,7 +8,15 @@
  * `internal error: Maximum call stack size exceeded`, while attesting worked.
  */
 import { pushImage, startRegistry } from "./harness/mod.ts";
-import { assert, assertEquals, cosign, ROOT, type RunResult, tempDir } from "./helpers.ts";
+import {
+  assert,
+  assertEquals,
+  cosign,
+  ROOT,
+  type RunResult,
+  tempDir,
+  TEST_DENO_DIR,
+} from "./helpers.ts";
 
 const SBOM_BYTES = 50_000_000;
 /**
@@ -99,6 +107,7 @@ async function cosignPeakRss(
   const rssFile = `${dir}/rss.txt`;
   const childEnv = { ...Deno.env.toObject() };
   for (const k of Object.keys(childEnv)) if (k.startsWith("COSIGN_")) delete childEnv[k];
+  childEnv.DENO_DIR = TEST_DENO_DIR;
   Object.assign(childEnv, env);
   const child = new Deno.Command(timeBin ? "/usr/bin/time" : Deno.execPath(), {
     args: timeBin ? ["-f", "%M", "-o", rssFile, Deno.execPath(), ...cmdArgs] : cmdArgs,

@@ -14,7 +14,15 @@
 import { createHash } from "node:crypto";
 import { pushImage, startRegistry } from "./harness/mod.ts";
 import { tagExists } from "./harness/raw.ts";
-import { assert, assertEquals, assertFails, cosign, ROOT, type RunResult } from "./helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertFails,
+  cosign,
+  ROOT,
+  type RunResult,
+  TEST_DENO_DIR,
+} from "./helpers.ts";
 import { attachmentRef } from "../lib/cosign/tags.ts";
 import { parseReference } from "../lib/oci/reference.ts";
 
@@ -104,7 +112,7 @@ async function sign(
         "--tlog-upload=false",
         ref,
       ],
-      env: { ...all, COSIGN_PASSWORD: PW, ...env },
+      env: { ...all, DENO_DIR: TEST_DENO_DIR, COSIGN_PASSWORD: PW, ...env },
       clearEnv: true,
       stdin: "null",
       stdout: "piped",

@@ -5,6 +5,7 @@
  */
 
 import { exec, execOk } from "./util.ts";
+import { TEST_DENO_DIR } from "../helpers.ts";
 
 /** Key types the fakes hold. */
 export type TestKeyKind =
@@ -151,7 +152,7 @@ export async function opensslVerify(
 }
 
 /** The runner's Deno cache: a test's fresh HOME must not mean downloading every package again. */
-export const DENO_DIR = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+export const DENO_DIR: string = TEST_DENO_DIR;
 
 /** Whether a path exists. */
 export async function exists(path: string): Promise<boolean> {

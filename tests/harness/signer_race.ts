@@ -11,6 +11,7 @@
 import { startFaultProxy } from "./fault_proxy.ts";
 import { pushImage } from "./images.ts";
 import { startRegistry } from "./registry.ts";
+import { TEST_DENO_DIR } from "../helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SIG_ANNOTATION = "dev.cosignproject.cosign/signature";
@@ -163,7 +164,7 @@ async function cli(
       "cosign",
       ...args,
     ],
-    env: { ...cleanEnv, ...env },
+    env: { ...cleanEnv, DENO_DIR: TEST_DENO_DIR, ...env },
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
