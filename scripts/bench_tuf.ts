@@ -64,7 +64,9 @@ if ((await run(["hyperfine", "--version"]).catch(() => ({ code: 127 }))).code !=
 const dir = await Deno.makeTempDir({ prefix: "cosign-bench-tuf-" });
 await using rekor = await startRekor();
 try {
-  const env = { COSIGN_PASSWORD: "pw", HOME: dir };
+  // The runner's Deno cache: a HOME of its own would otherwise mean an empty one.
+  const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`;
+  const env = { COSIGN_PASSWORD: "pw", HOME: dir, DENO_DIR: denoDir };
   const steps: [string, string[]][] = [
     ["generate-key-pair", ["generate-key-pair", "--output-key-prefix", `${dir}/k`]],
   ];
