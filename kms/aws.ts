@@ -27,13 +27,15 @@
  */
 
 // A full specifier, so that a script importing mod.ts by URL (no import map) can use AWS keys.
+// Types only here: the SDK itself is imported on first use (loadSdk), so a bundle can leave it out.
 // deno-lint-ignore no-import-prefix
-import * as sdk from "npm:@aws-sdk/client-kms@3.1178.0";
+import type * as Sdk from "npm:@aws-sdk/client-kms@3.1178.0";
 import { createPublicKey } from "node:crypto";
 import type { HashName, KeyVerifier, VerifiableSigner } from "../lib/crypto/key_signer.ts";
 import {
   type CreatedKey,
   DigestSigner,
+  importSdk,
   kmsError,
   type KmsOptions,
   kmsRefError,
@@ -99,12 +101,25 @@ interface AwsKey extends RemoteKey {
   algorithm: string;
 }
 
+let sdk!: typeof Sdk;
+
+/** Imports the SDK once, before the first request. */
+async function loadSdk(ref: string): Promise<void> {
+  sdk ??= await importSdk(
+    // deno-lint-ignore no-import-prefix
+    () => import("npm:@aws-sdk/client-kms@3.1178.0"),
+    "npm:@aws-sdk/client-kms@3.1178.0",
+    PROVIDER,
+    ref,
+  );
+}
+
 /** One client per endpoint and region. */
-const clients = new Map<string, sdk.KMSClient>();
+const clients = new Map<string, Sdk.KMSClient>();
 /** The key's public half and algorithm, fetched once per process. */
 const keys = new Map<string, Promise<AwsKey>>();
 
-function client(parsed: AwsKeyRef): sdk.KMSClient {
+function client(parsed: AwsKeyRef): Sdk.KMSClient {
   const id = `${parsed.endpoint}|${parsed.region ?? ""}`;
   let c = clients.get(id);
   if (c === undefined) {
@@ -201,6 +216,7 @@ function fetchKey(ref: string, parsed: AwsKeyRef, options: KmsOptions): Promise<
   let p = keys.get(id);
   if (p === undefined) {
     p = (async () => {
+      await loadSdk(ref);
       const out = await send(
         ref,
         options,

@@ -26,16 +26,19 @@
  */
 
 // Full specifiers, so that a script importing mod.ts by URL (no import map) can use Azure keys.
+// Types only here: the SDKs themselves are imported on first use (loadSdks), so a bundle can
+// leave them out.
 // deno-lint-ignore no-import-prefix
-import * as keys from "npm:@azure/keyvault-keys@4.10.2";
+import type * as Keys from "npm:@azure/keyvault-keys@4.10.2";
 // deno-lint-ignore no-import-prefix
-import * as identity from "npm:@azure/identity@4.14.1";
+import type * as Identity from "npm:@azure/identity@4.14.1";
 import { createPublicKey } from "node:crypto";
 import { p1363ToDer } from "../lib/crypto/der.ts";
 import type { HashName, KeyVerifier, VerifiableSigner } from "../lib/crypto/key_signer.ts";
 import {
   type CreatedKey,
   DigestSigner,
+  importSdk,
   kmsError,
   type KmsOptions,
   kmsRefError,
@@ -90,9 +93,32 @@ function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-const clients = new Map<string, keys.KeyClient>();
+let keys!: typeof Keys;
+let identity!: typeof Identity;
 
-function client(parsed: AzureKeyRef, options: KmsOptions): keys.KeyClient {
+/** Imports the SDKs once, before the first request. */
+async function loadSdks(ref: string): Promise<void> {
+  [keys, identity] = await Promise.all([
+    keys ?? importSdk(
+      // deno-lint-ignore no-import-prefix
+      () => import("npm:@azure/keyvault-keys@4.10.2"),
+      "npm:@azure/keyvault-keys@4.10.2",
+      PROVIDER,
+      ref,
+    ),
+    identity ?? importSdk(
+      // deno-lint-ignore no-import-prefix
+      () => import("npm:@azure/identity@4.14.1"),
+      "npm:@azure/identity@4.14.1",
+      PROVIDER,
+      ref,
+    ),
+  ]);
+}
+
+const clients = new Map<string, Keys.KeyClient>();
+
+function client(parsed: AzureKeyRef, options: KmsOptions): Keys.KeyClient {
   let c = clients.get(parsed.host);
   if (c === undefined) {
     const env = options.getEnv;
@@ -180,6 +206,7 @@ function fetchKey(ref: string, parsed: AzureKeyRef, options: KmsOptions): Promis
   let p = cache.get(id);
   if (p === undefined) {
     p = (async () => {
+      await loadSdks(ref);
       const k = await run(
         ref,
         options,
@@ -247,7 +274,7 @@ export async function loadSigner(ref: string, options: KmsOptions): Promise<Veri
         ref,
         options,
         "Sign",
-        (abortSignal) => crypto.sign(key.alg as keys.SignatureAlgorithm, digest, { abortSignal }),
+        (abortSignal) => crypto.sign(key.alg as Keys.SignatureAlgorithm, digest, { abortSignal }),
       );
       const raw = out.result;
       if (!key.ec) return new Uint8Array(raw);

@@ -15,11 +15,11 @@
  * Lazy loading: every dynamic `import()` in the code base names a module literally, and the
  * bundler turns each into a module that is evaluated on first use only (its code is in the
  * file, its top level does not run at start-up), so commands, the verification stack, the TUF
- * client and the OIDC login cost nothing until used. The KMS providers (`kms/*.ts`, with the AWS
- * and Azure SDKs) follow the same rule: inlined, evaluated only when their scheme is used. PIV
- * tokens are not implemented yet. A provider whose SDK cannot be inlined
- * (a native addon) must be left out with `--external` and fail with a message naming the
- * missing package; the import check below then lists it in {@link ALLOWED_EXTERNAL}.
+ * client and the OIDC login cost nothing until used. The KMS providers (`kms/*.ts`) follow the
+ * same rule, but the AWS and Azure SDKs they import on first use are left out
+ * ({@link ALLOWED_EXTERNAL}): Deno fetches them from npm when such a key is first used, and
+ * without the network the provider fails in one line naming the package. PIV tokens are not
+ * implemented yet.
  * @module
  */
 
@@ -31,8 +31,18 @@ import { PERMISSIONS, PROGRAMS } from "./compile.ts";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** How long one `deno bundle` may take. */
 const BUNDLE_TIMEOUT_MS = 5 * 60_000;
-/** Imports a bundle may keep besides `node:` built-ins (none today). */
-export const ALLOWED_EXTERNAL: readonly string[] = [];
+/**
+ * Imports a bundle keeps besides `node:` built-ins: the cloud KMS SDKs, which the providers in
+ * `kms/` import dynamically on first use. Left out of the bundles (about 3 MB that every
+ * command would otherwise parse at start-up), they are fetched by Deno from npm the first time
+ * a key of that cloud is used; offline, the provider fails in one line naming the package
+ * (`importSdk` in lib/crypto/kms.ts).
+ */
+export const ALLOWED_EXTERNAL: readonly string[] = [
+  "npm:@aws-sdk/client-kms@3.1178.0",
+  "npm:@azure/keyvault-keys@4.10.2",
+  "npm:@azure/identity@4.14.1",
+];
 
 /** The first line of every bundle. */
 export const SHEBANG = `#!/usr/bin/env -S deno run --no-config ${PERMISSIONS.join(" ")}`;
@@ -72,6 +82,7 @@ async function bundleOne(program: string, out: string): Promise<void> {
       "deno",
       "--config",
       join(ROOT, "deno.json"),
+      ...ALLOWED_EXTERNAL.flatMap((spec) => ["--external", spec]),
       "--output",
       out,
       entry,

@@ -4,7 +4,16 @@
  * the `-o` target untouched and no spool file behind.
  */
 import { type Registry, startFaultProxy, startRegistry } from "./harness/mod.ts";
-import { assert, assertEquals, assertFails, cosign, ROOT, run, tempDir } from "./helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertFails,
+  cosign,
+  ROOT,
+  run,
+  tempDir,
+  TEST_DENO_DIR,
+} from "./helpers.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 
 interface Ctx {
@@ -14,7 +23,7 @@ interface Ctx {
 
 async function setup(dir: string): Promise<Ctx> {
   await Deno.mkdir(`${dir}/tmp`);
-  const env = { COSIGN_PASSWORD: "pw", HOME: dir, TMPDIR: `${dir}/tmp` };
+  const env = { COSIGN_PASSWORD: "pw", HOME: dir, TMPDIR: `${dir}/tmp`, DENO_DIR: TEST_DENO_DIR };
   for (const k of ["good", "other"]) {
     const g = await cosign(["generate-key-pair", "--output-key-prefix", `${dir}/${k}`], { env });
     assertEquals(g.code, 0, g.stderr);

@@ -167,6 +167,37 @@ export function kmsError(
   return new CosignError(code, `Cannot use key ${ref} (${provider}): ${oneLine(cause)}`);
 }
 
+/**
+ * Imports a provider's cloud SDK on first use. The providers import their SDKs dynamically so
+ * that the single-file bundles can leave the SDKs out (`scripts/bundle.ts`): a bundle then has
+ * Deno fetch the SDK from npm when a key of that cloud is first used, and a failure (offline,
+ * no cache) is one line naming the package.
+ * @param load the provider's literal `import("npm:…")`
+ * @param pkg the package specifier, for the message
+ * @param provider the provider's name
+ * @param ref the key reference being used
+ */
+export async function importSdk<T>(
+  load: () => Promise<T>,
+  pkg: string,
+  provider: string,
+  ref: string,
+): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    // The last clause of Deno's message is the cause ("Connection refused (os error 111)").
+    const why = (e instanceof Error ? e.message : String(e)).split(/\n/)[0]!.split(": ").pop()!;
+    throw kmsError(
+      "KMS_ERROR",
+      provider,
+      ref,
+      `cannot load its SDK ${pkg} (${oneLine(why, 90)}): bundles leave it out for Deno to ` +
+        "fetch from npm on first use, which needs the network or a DENO_DIR holding it",
+    );
+  }
+}
+
 /** A malformed reference: a usage error giving the expected form. */
 export function kmsRefError(ref: string, form: string, why?: string): UsageError {
   return new UsageError(
