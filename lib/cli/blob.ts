@@ -346,19 +346,40 @@ export const verifyBlobCommand: Command = {
       : new RekorClient(str(flags, "rekor-url"), deadlineOption(flags));
     await using _close = { [Symbol.asyncDispose]: () => Promise.resolve(rekor?.close()) };
     const trustedRoot = rekor ? await tlog.onlineTrustedRoot(flags, rekor) : undefined;
-    // One hash pass: the digests the signature may use and, when the log is searched (by the
-    // blob's SHA-256), that one too. Keys that sign whole messages (Ed25519) or use PSS are
-    // verified over the bytes, which the log's Ed25519 entries also need.
+    // One read: the digests the signature may use and, when the log is searched (by the
+    // blob's SHA-256), that one too, each computed once. Ed25519 signs whole messages (kept in
+    // memory, which the log's Ed25519 entries also need); an RSASSA-PSS verifier hashes the
+    // stream itself, beside the log's SHA-256.
     const blob = await openBlob(positionals[0]!);
-    const byDigest = verifier.verifiesDigests;
-    const pass = await digestPass(
-      blob,
-      [...(byDigest ? verifier.hashes! : []), ...(rekor ? ["sha256"] : [])],
-      { keepBytes: !byDigest, purpose: byDigest ? "verify" : "digest" },
-    );
+    const logHash = rekor ? ["sha256"] : [];
+    let digests: ReadonlyMap<string, Uint8Array>;
+    let bytes: Uint8Array | undefined;
     try {
-      if (byDigest) await verifyBlobDigest(verifier, pass.digests, sig);
-      else await verifyBlob(verifier, pass.bytes!, sig);
+      if (verifier.verifiesDigests) {
+        ({ digests } = await digestPass(blob, [...verifier.hashes!, ...logHash], {
+          purpose: "verify",
+        }));
+        await verifyBlobDigest(verifier, digests, sig);
+      } else if (verifier.algorithm === "ed25519") {
+        ({ digests, bytes } = await digestPass(blob, logHash, { keepBytes: true }));
+        await verifyBlob(verifier, bytes!, sig);
+      } else {
+        const h = logHash.length > 0 ? createHash("sha256") : undefined;
+        let length = 0;
+        await verifyBlob(
+          verifier,
+          (async function* () {
+            for await (const c of blob) {
+              h?.update(c);
+              length += c.length;
+              yield c;
+            }
+          })(),
+          sig,
+        );
+        if (h) traceHashPass(logHash, length, "digest");
+        digests = new Map(h ? [["sha256", new Uint8Array(h.digest())]] : []);
+      }
     } catch (e) {
       if (e instanceof CosignError && e.code === "SIGNATURE_INVALID_ENCODING") {
         throw signatureEncodingError(sigFlag, from, e);
@@ -366,14 +387,12 @@ export const verifyBlobCommand: Command = {
       throw e;
     }
     if (rekor) {
-      const sha256Hex = pass.digests.get("sha256")!.toHex();
+      const sha256Hex = digests.get("sha256")!.toHex();
       const found = await findAndVerifyEntry(rekor, trustedRoot!, {
         sha256Hex,
         signature: sig,
         signer: { key: verifier },
-        artifact: verifier.algorithm === "ed25519"
-          ? { bytes: pass.bytes! }
-          : { digest: { alg: "sha256", hex: sha256Hex } },
+        artifact: bytes !== undefined ? { bytes } : { digest: { alg: "sha256", hex: sha256Hex } },
       });
       await info(`tlog entry verified with uuid: ${found.uuid} index: ${found.logIndex}`);
       await info("The claims were present in the transparency log");
