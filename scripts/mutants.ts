@@ -915,4 +915,21 @@ export const MUTANTS: readonly Mutant[] = [
     description: "a Rekor v2 entry's top-level log index need not match its proof",
     tests: ["tests/differential_bundle_test.ts"],
   },
+  // ---- blobs verified from their one-pass digests (issue 15's speed fix) --------------------
+  {
+    id: "prehashed-verify-ignores-result",
+    file: "lib/crypto/key_signer.ts",
+    original: "if (verifyPrehashed(this.#key, name, digest, signature)) return true;",
+    replacement: "verifyPrehashed(this.#key, name, digest, signature);\n      return true;",
+    description: "a blob verified from its digest passes whatever the signature says",
+    tests: ["tests/blob_hash_once_test.ts"],
+  },
+  {
+    id: "verify-blob-digest-result-dropped",
+    file: "lib/cosign/blob.ts",
+    original: "if (!(await verifier.verifyDigest(digests, signature))) {",
+    replacement: "if (!(await verifier.verifyDigest(digests, signature)) && digests.size < 0) {",
+    description: "verify-blob accepts a signature that does not verify over the blob's digest",
+    tests: ["tests/blob_hash_once_test.ts"],
+  },
 ];

@@ -75,9 +75,11 @@ export async function verifyBlobDigest(
 }
 
 /**
- * Reads a file (or any reader) as chunks of one reused 1 MiB buffer: much faster than
- * `file.readable`, which allocates a new 64 KiB buffer for every chunk. Each chunk is valid
- * only until the next one is requested. Closes the file at the end.
+ * Reads a file (or any reader) as chunks of two reused buffers, 4 MiB each by default: the
+ * next chunk is read while the consumer works on the current one (a hash, a write), so reading
+ * and hashing overlap, and no chunk is allocated per read (`file.readable` allocates a new
+ * 64 KiB buffer for every chunk). Each chunk is valid only until the next one is requested.
+ * Closes the file at the end.
  * @example
  * ```ts
  * import { fileChunks, loadSigner, signBlob } from "../../mod.ts";
@@ -87,16 +89,25 @@ export async function verifyBlobDigest(
  */
 export async function* fileChunks(
   file: { read(p: Uint8Array): Promise<number | null>; close?(): void },
-  bufferSize = 1 << 20,
+  bufferSize: number = 4 << 20,
 ): AsyncGenerator<Uint8Array> {
-  const buf = new Uint8Array(bufferSize);
+  let current = new Uint8Array(bufferSize);
+  let spare = new Uint8Array(bufferSize);
+  let pending: Promise<number | null> | undefined = file.read(current);
   try {
     for (;;) {
-      const n = await file.read(buf);
+      const n = await pending;
+      pending = undefined;
       if (n === null) return;
-      yield buf.subarray(0, n);
+      const filled = current;
+      current = spare;
+      spare = filled;
+      // The consumer was done with `current` when it asked for this chunk: read into it now.
+      pending = file.read(current);
+      yield filled.subarray(0, n);
     }
   } finally {
+    await pending?.catch(() => null); // never close under a read in flight
     file.close?.();
   }
 }
