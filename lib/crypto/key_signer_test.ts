@@ -84,3 +84,24 @@ Deno.test("KeyVerifier: P-256 and RSA keep the one hash they have", () => {
   assertEquals(new KeyVerifier(rsa, { acceptSha256: true }).hashes, ["sha256"]);
   assertEquals(new KeyVerifier(generateKeyPairSync("ed25519").publicKey).hashes, null);
 });
+
+Deno.test("KeyVerifier.verifyDigest and verifyBlobDigest: the digest's signature only", async () => {
+  const { verifyBlobDigest } = await import("../cosign/blob.ts");
+  for (const [curve, hash] of [["prime256v1", "sha256"], ["secp384r1", "sha384"]] as const) {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: curve });
+    const verifier = new KeyVerifier(publicKey);
+    const sig = new Uint8Array(sign(hash, MESSAGE, privateKey));
+    const good = new Map([[hash, new Uint8Array(createHash(hash).update(MESSAGE).digest())]]);
+    const other = new Map([[hash, new Uint8Array(createHash(hash).update("other").digest())]]);
+    assertEquals(await verifier.verifyDigest(good, sig), true, curve);
+    assertEquals(await verifier.verifyDigest(other, sig), false, curve);
+    await verifyBlobDigest(verifier, good, sig);
+    let code = "";
+    try {
+      await verifyBlobDigest(verifier, other, sig);
+    } catch (e) {
+      code = (e as { code?: string }).code ?? "";
+    }
+    assertEquals(code, "SIGNATURE_MISMATCH", curve);
+  }
+});
