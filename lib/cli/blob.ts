@@ -4,7 +4,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { CosignError, UsageError } from "../errors.ts";
 import {
   decodeSignature,
@@ -13,7 +12,7 @@ import {
   verifyBlob,
   verifyBlobDigest,
 } from "../cosign/blob.ts";
-import { digestPass, traceHashPass } from "../crypto/digest_pass.ts";
+import { digestPass, hashAlongside } from "../crypto/digest_pass.ts";
 import {
   fileError,
   loadSigner,
@@ -156,20 +155,9 @@ export const signBlobCommand: Command = {
       // A small blob for an ECDSA key file (see PREHASH_MIN_BYTES), or a key that signs
       // another hash (or the whole message, Ed25519) than the record holds: both hashes in
       // the same read.
-      const hash = createHash(digestAlg);
-      let length = 0;
-      sig = await signBlob(
-        signer,
-        (async function* () {
-          for await (const c of blob) {
-            hash.update(c);
-            length += c.length;
-            yield c;
-          }
-        })(),
-      );
-      traceHashPass([digestAlg], length, "digest");
-      digest = new Uint8Array(hash.digest());
+      const record = hashAlongside(blob, [digestAlg]);
+      sig = await signBlob(signer, record.chunks);
+      digest = record.digests().get(digestAlg)!;
     }
     // Keyless: the log and the bundles record the certificate, not the bare key.
     const publicKeyPem = keyless?.certificate?.pem ?? await signer.publicKeyPem();
@@ -389,21 +377,9 @@ export const verifyBlobCommand: Command = {
         ({ digests, bytes } = await digestPass(blob, logHash, { keepBytes: true }));
         await verifyBlob(verifier, bytes!, sig);
       } else {
-        const h = logHash.length > 0 ? createHash("sha256") : undefined;
-        let length = 0;
-        await verifyBlob(
-          verifier,
-          (async function* () {
-            for await (const c of blob) {
-              h?.update(c);
-              length += c.length;
-              yield c;
-            }
-          })(),
-          sig,
-        );
-        if (h) traceHashPass(logHash, length, "digest");
-        digests = new Map(h ? [["sha256", new Uint8Array(h.digest())]] : []);
+        const log = hashAlongside(blob, logHash);
+        await verifyBlob(verifier, log.chunks, sig);
+        digests = log.digests();
       }
     } catch (e) {
       if (e instanceof CosignError && e.code === "SIGNATURE_INVALID_ENCODING") {

@@ -68,3 +68,35 @@ export function traceHashPass(
   const what = algorithms.length > 0 ? algorithms.join("+") : "whole message";
   trace(`hash pass: ${what} over ${length} bytes (${purpose})`);
 }
+
+/**
+ * Passes a stream through while hashing it with `algorithms` on the way, for a consumer that
+ * reads it anyway (a signer or verifier with its own hash): the bytes are read once.
+ * @param data the message stream (chunks may reuse one buffer)
+ * @param algorithms `node:crypto` hash names; none passes `data` through untouched
+ * @param purpose names the pass in the trace
+ * @returns the stream to hand on, and `digests()`, to call once the stream has ended
+ */
+export function hashAlongside(
+  data: AsyncIterable<Uint8Array>,
+  algorithms: readonly string[],
+  purpose: string = "digest",
+): { chunks: AsyncIterable<Uint8Array>; digests(): Map<string, Uint8Array> } {
+  const names = [...new Set(algorithms)];
+  if (names.length === 0) return { chunks: data, digests: () => new Map() };
+  const hashes = names.map((n) => createHash(n));
+  let length = 0;
+  return {
+    chunks: (async function* () {
+      for await (const c of data) {
+        for (const h of hashes) h.update(c);
+        length += c.length;
+        yield c;
+      }
+    })(),
+    digests: () => {
+      traceHashPass(names, length, purpose);
+      return new Map(names.map((n, i) => [n, new Uint8Array(hashes[i]!.digest())]));
+    },
+  };
+}
